@@ -1,0 +1,104 @@
+"""AttentionTrace: the one type passed from models to figures.
+
+numpy only, batch removed, validated on creation, so a figure never receives a trace whose
+shapes disagree with its tokens.
+
+Shapes (L layers, H heads, Tq queries, Tk keys, D = d_head):
+    weights  (L, H, Tq, Tk)  softmax output; rows sum to 1 (0 for a row with nothing to attend)
+    scores   (L, H, Tq, Tk)  the scaled logits fed to the softmax: q·k / √D
+    queries  (L, H, Tq, D)
+    keys     (L, H, Tk, D)
+    values   (L, H, Tk, D)
+    mask     (Tq, Tk) bool or None; True = may attend (masked cells are drawn as masked)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class TraceError(ValueError):
+    """An AttentionTrace was built from inconsistent parts; the message says which."""
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionTrace:
+    query_tokens: tuple[str, ...]
+    key_tokens: tuple[str, ...]
+    weights: np.ndarray
+    scores: np.ndarray
+    queries: np.ndarray
+    keys: np.ndarray
+    values: np.ndarray
+    mask: np.ndarray | None = None
+    name: str = "attention"
+    # Free-form facts about where the trace came from (model id, truncation, segment ids ...).
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "query_tokens", tuple(str(t) for t in self.query_tokens))
+        object.__setattr__(self, "key_tokens", tuple(str(t) for t in self.key_tokens))
+        for name in ("weights", "scores", "queries", "keys", "values"):
+            arr = np.asarray(getattr(self, name))
+            if arr.ndim != 4:
+                raise TraceError(
+                    f"{name} must have 4 dims (layers, heads, ...), got shape {arr.shape}"
+                )
+            if not np.issubdtype(arr.dtype, np.floating):
+                raise TraceError(f"{name} must be floating point, got {arr.dtype}")
+            object.__setattr__(self, name, arr)
+        L, H, Tq, Tk = self.weights.shape
+        if L < 1 or H < 1:
+            raise TraceError(f"weights need at least one layer and one head, got shape {self.weights.shape}")
+        if Tq != len(self.query_tokens):
+            raise TraceError(
+                f"Attention has {Tq} query positions, while number of query tokens is {len(self.query_tokens)}"
+            )
+        if Tk != len(self.key_tokens):
+            raise TraceError(
+                f"Attention has {Tk} key positions, while number of key tokens is {len(self.key_tokens)}"
+            )
+        if self.scores.shape != self.weights.shape:
+            raise TraceError(f"scores shape {self.scores.shape} differs from weights shape {self.weights.shape}")
+        for name, t in (("queries", Tq), ("keys", Tk), ("values", Tk)):
+            arr = getattr(self, name)
+            if arr.shape[:3] != (L, H, t):
+                raise TraceError(f"{name} shape {arr.shape} should start with (L={L}, H={H}, T={t})")
+        if self.queries.shape[3] != self.keys.shape[3]:
+            raise TraceError(
+                f"queries have d_head {self.queries.shape[3]} but keys have {self.keys.shape[3]}: q·k needs them equal"
+            )
+        if not np.isfinite(self.weights).all():
+            raise TraceError("weights contain NaN or inf")
+        if self.mask is not None:
+            mask = np.asarray(self.mask)
+            if mask.dtype != np.bool_ or mask.shape != (Tq, Tk):
+                raise TraceError(f"mask must be bool of shape ({Tq}, {Tk}), got {mask.dtype} {mask.shape}")
+            object.__setattr__(self, "mask", mask)
+
+    @property
+    def n_layers(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def n_heads(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def d_head(self) -> int:
+        return self.queries.shape[3]
+
+    def head(self, layer: int, head: int) -> np.ndarray:
+        """(Tq, Tk) weights of one head, with a readable error for an index out of range."""
+        if not (0 <= layer < self.n_layers and 0 <= head < self.n_heads):
+            raise IndexError(
+                f"layer {layer}, head {head} is out of range: this trace has "
+                f"{self.n_layers} layers x {self.n_heads} heads"
+            )
+        return self.weights[layer, head]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, n).nbytes for n in ("weights", "scores", "queries", "keys", "values"))
