@@ -1,0 +1,26 @@
+"""Checks that need CUDA; skipped elsewhere (see conftest). Run where a GPU is lent: pytest -m gpu."""
+
+import pytest
+import torch
+
+from viz.device import resolve_device
+from viz.scratch.run import run
+from viz.scratch.tasks import TASKS
+from viz.scratch.train import checkpoint_path, load_checkpoint
+
+pytestmark = pytest.mark.gpu
+
+
+def test_auto_picks_cuda():
+    choice = resolve_device("auto")
+    assert choice.device.type == "cuda" and choice.label.startswith("CUDA")
+
+
+def test_scratch_model_on_cuda_matches_cpu():
+    cpu_model, _ = load_checkpoint(checkpoint_path("sort"), "cpu")
+    gpu_model, _ = load_checkpoint(checkpoint_path("sort"), "cuda")
+    a = run(cpu_model, TASKS["sort"], "3141592653")
+    b = run(gpu_model, TASKS["sort"], "3141592653")
+    assert a.output_text == b.output_text
+    torch.testing.assert_close(torch.from_numpy(a.cross.weights), torch.from_numpy(b.cross.weights),
+                               atol=1e-4, rtol=1e-3)

@@ -1,0 +1,37 @@
+"""Which torch device to run on: the sidebar's choice (auto / cpu / cuda) made safe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+CHOICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: torch.device
+    label: str  # "CPU" or "CUDA: <device name>"
+    note: str | None  # set when the choice could not be honoured
+
+
+def cuda_available() -> bool:
+    try:
+        return torch.cuda.is_available()
+    except Exception:  # a broken driver install raises instead of returning False
+        return False
+
+
+def resolve_device(preference: str = "auto") -> DeviceChoice:
+    """auto -> CUDA when available, else CPU. cuda without a GPU falls back to CPU with a note."""
+    if preference not in CHOICES:
+        raise ValueError(f"device must be one of {', '.join(CHOICES)}, got {preference!r}")
+    if preference != "cpu" and cuda_available():
+        return DeviceChoice(torch.device("cuda"), f"CUDA: {torch.cuda.get_device_name(0)}", None)
+    note = None
+    if preference == "cuda":
+        note = "CUDA was asked for but is not available on this machine; running on the CPU."
+    elif preference == "auto":
+        note = "No CUDA device found; running on the CPU."
+    return DeviceChoice(torch.device("cpu"), "CPU", note)

@@ -1,0 +1,158 @@
+"""Run a trained toy-task model on a user's text and return every attention it computed.
+
+    model, _ = load_checkpoint(checkpoint_path("reverse"))
+    result = run(model, TASKS["reverse"], "attention")
+    result.output_text, result.cross.weights.shape   # 'noitnetta', (L, H, Tt, Ts)
+
+Decoder positions are labelled by the token they write: row "four" of the cross-attention is
+the position whose output is "four", reading the source digits. Its self-attention keys are the
+decoder's inputs (<s>, then the tokens written so far), under the causal mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from viz.scratch.model import Transformer, capture
+from viz.scratch.tasks import BOS, EOS, Task
+from viz.trace import AttentionTrace
+
+
+class InputError(ValueError):
+    """The user's input can't be run; the message says why and what to type instead."""
+
+
+@dataclass(frozen=True)
+class PreparedInput:
+    text: str
+    notes: tuple[str, ...]  # what was changed, shown on the page (truncation, case, ...)
+
+
+@dataclass(frozen=True)
+class ScratchRun:
+    task: str
+    source: str
+    output_tokens: tuple[str, ...]
+    output_text: str
+    expected_text: str
+    encoder: AttentionTrace  # encoder self-attention, (L, H, Ts, Ts)
+    decoder_self: AttentionTrace  # masked self-attention, (L, H, Tt, Tt), causal mask attached
+    cross: AttentionTrace  # encoder-decoder attention, (L, H, Tt, Ts)
+    embeddings: np.ndarray  # X, the encoder's input (Ts, C): token embedding + position
+    notes: tuple[str, ...]
+
+    @property
+    def correct(self) -> bool:
+        return self.output_text == self.expected_text
+
+
+def _show(ch: str) -> str:
+    return "space" if ch == " " else repr(ch)
+
+
+def prepare_input(task: Task, raw: str) -> PreparedInput:
+    """Validate and normalise a user's text for `task`; raise InputError with a sentence if unusable."""
+    text = (raw or "").strip()
+    notes: list[str] = []
+    if not text:
+        raise InputError(f"Type something to run: for example {task.example!r}.")
+    if task.unknown_symbols(text) and not task.unknown_symbols(text.lower()):
+        text = text.lower()
+        notes.append("Changed to lowercase: the model was trained on lowercase letters.")
+    unknown = task.unknown_symbols(text)
+    if unknown:
+        shown = ", ".join(_show(c) for c in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+        allowed = "".join(task.src_symbols)
+        raise InputError(
+            f"The {task.title.lower()} model has no token for {shown}. It knows only: {allowed}."
+        )
+    if task.name == "num2words" and len(text) > 1 and text.startswith("0"):
+        text = text.lstrip("0") or "0"
+        notes.append(f"Leading zeros removed: reading the number {text}.")
+    if len(text) > task.max_src_len:
+        notes.append(
+            f"Input truncated to its first {task.max_src_len} characters "
+            f"(of {len(text)}): the model was trained on at most {task.max_src_len}."
+        )
+        text = text[: task.max_src_len]
+    return PreparedInput(text, tuple(notes))
+
+
+def _trace(
+    store: dict[str, torch.Tensor], module: str, n_layers: int, q_tokens, k_tokens, name: str, mask=None
+) -> AttentionTrace:
+    """Gather one attention module's hooks over layers, drop the batch: (L, H, T, ...) arrays.
+
+    `module` is the path inside a layer, e.g. "encoder.{i}.self_attn".
+    """
+    def stack(hook: str) -> np.ndarray:
+        return np.stack(
+            [store[f"{module.format(i=i)}.{hook}"][0].float().cpu().numpy() for i in range(n_layers)]
+        )
+
+    return AttentionTrace(
+        query_tokens=q_tokens,
+        key_tokens=k_tokens,
+        weights=stack("hook_weights"),
+        scores=stack("hook_scores"),
+        queries=stack("hook_q"),
+        keys=stack("hook_k"),
+        values=stack("hook_v"),
+        mask=mask,
+        name=name,
+    )
+
+
+@torch.no_grad()
+def run(model: Transformer, task: Task, raw_text: str) -> ScratchRun:
+    """Greedy-decode `raw_text`, then one teacher-forced pass over the output to record attention."""
+    prepared = prepare_input(task, raw_text)
+    src = torch.tensor([task.encode_src(prepared.text)], device=next(model.parameters()).device)
+    generated = model.greedy(src, BOS, EOS, task.max_tgt_len + 1)[0, 1:].tolist()
+    if EOS in generated:
+        generated = generated[: generated.index(EOS) + 1]
+    return _record(model, task, prepared, generated)
+
+
+@torch.no_grad()
+def run_on_target(model: Transformer, task: Task, raw_text: str) -> ScratchRun:
+    """Like run, but the decoder is fed the correct answer instead of its own output.
+
+    The token axes then stay the same while a model trains, so snapshots line up.
+    """
+    prepared = prepare_input(task, raw_text)
+    return _record(model, task, prepared, [*task.encode_tgt(task.solve(prepared.text)), EOS])
+
+
+def _record(model: Transformer, task: Task, prepared: PreparedInput, generated: list[int]) -> ScratchRun:
+    """One forward pass with decoder input <s> + generated[:-1], every attention captured."""
+    device = next(model.parameters()).device
+    src = torch.tensor([task.encode_src(prepared.text)], device=device)  # (1, Ts)
+    tgt_in = torch.tensor([[BOS, *generated[:-1]]], device=device)  # (1, Tt)
+    with capture(model) as store:
+        model(src, tgt_in)
+
+    src_tokens = tuple(prepared.text)
+    written = tuple(task.tgt_vocab[i] for i in generated)  # what each decoder position writes
+    read = tuple(task.tgt_vocab[i] for i in tgt_in[0].tolist())  # what each position reads
+    output_tokens = tuple(task.decode_tgt(generated))
+    n_enc, n_dec = model.cfg.n_encoder_layers, model.cfg.n_decoder_layers
+    causal = np.tril(np.ones((len(written), len(read)), dtype=bool))
+    return ScratchRun(
+        task=task.name,
+        source=prepared.text,
+        output_tokens=output_tokens,
+        output_text=task.target_joiner.join(output_tokens),
+        expected_text=task.target_joiner.join(task.solve(prepared.text)),
+        encoder=_trace(store, "encoder.{i}.self_attn", n_enc, src_tokens, src_tokens,
+                       "encoder self-attention"),
+        decoder_self=_trace(store, "decoder.{i}.self_attn", n_dec, written, read,
+                            "decoder masked self-attention", mask=causal),
+        cross=_trace(store, "decoder.{i}.cross_attn", n_dec, written, src_tokens,
+                     "encoder-decoder cross-attention"),
+        embeddings=store["src_embed.hook_out"][0].float().cpu().numpy(),
+        notes=prepared.notes,
+    )
