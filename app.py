@@ -1,0 +1,16 @@
+"""Entry point: page config, navigation and the shared sidebar. Nothing else."""
+
+import streamlit as st
+
+from viz.ui.sidebar import device_sidebar
+
+st.set_page_config(page_title="Attention Lens", layout="wide")  # the default icon is served locally
+
+PAGES = [
+    st.Page("app_pages/home.py", title="Home", default=True),
+    st.Page("app_pages/scratch.py", title="From-scratch transformer", url_path="scratch"),
+]
+
+page = st.navigation(PAGES)
+device_sidebar()
+page.run()

@@ -1,0 +1,35 @@
+"""Helpers for running pages headless with streamlit.testing.v1.AppTest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 120  # seconds per script run: the first run of a page loads its model
+
+
+def open_page(page: str) -> AppTest:
+    """Run app.py, switch to `page` (e.g. "app_pages/scratch.py"), run it, and check it raised nothing."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def plotly_figures(at: AppTest) -> list[dict]:
+    """The plotly figures on the page, as the JSON specs sent to the browser."""
+    return [json.loads(node.proto.spec) for node in at.get("plotly_chart")]
+
+
+def sent_bytes(at: AppTest) -> int:
+    """Bytes of plotly JSON the page sends to the browser."""
+    return sum(len(node.proto.spec) for node in at.get("plotly_chart"))

@@ -1,0 +1,63 @@
+from tests.apptest_helpers import assert_clean, open_page, plotly_figures
+
+PAGE = "app_pages/scratch.py"
+
+
+def test_scratch_page_shows_attention_for_typed_input():
+    at = open_page(PAGE)
+    at.text_input(key="scratch_text_reverse").set_value("transformer").run()
+    assert_clean(at)
+    assert any("remrofsnart" in m.value for m in at.markdown)
+    figs = plotly_figures(at)
+    assert len(figs) >= 2  # one head + all heads of the layer
+    ticks = figs[0]["layout"]["xaxis"]["ticktext"]
+    assert "".join(ticks) == "transformer"  # keys = the typed letters, in order
+    assert figs[0]["layout"]["yaxis"]["autorange"] == "reversed"  # queries top to bottom
+
+
+def test_every_view_layer_and_task():
+    at = open_page(PAGE)
+    for view in at.radio(key="scratch_view").options:
+        at.radio(key="scratch_view").set_value(view).run()
+        at.selectbox(key="scratch_layer").set_value(1).run()
+        at.selectbox(key="scratch_head").set_value(3).run()
+        assert_clean(at)
+        assert len(plotly_figures(at)) >= 2
+    at.selectbox(key="scratch_task").set_value("num2words").run()
+    at.text_input(key="scratch_text_num2words").set_value("412").run()
+    assert_clean(at)
+    assert any("four hundred twelve" in m.value for m in at.markdown)
+
+
+def test_decoder_self_attention_marks_masked_cells():
+    at = open_page(PAGE)
+    at.radio(key="scratch_view").set_value("Decoder masked self-attention").run()
+    fig = plotly_figures(at)[0]
+    assert len(fig["data"]) == 2  # the weights, and a grey layer over the masked cells
+    assert "masked" in str(fig["data"][0]["text"])
+
+
+def test_bad_inputs_give_messages_and_the_page_keeps_working():
+    at = open_page(PAGE)
+    box = "scratch_text_reverse"
+    at.text_input(key=box).set_value("").run()
+    assert "Type something" in at.error[0].value
+    at.text_input(key=box).set_value("héllo <script>").run()
+    assert "no token for" in at.error[0].value and "'é'" in at.error[0].value
+    at.text_input(key=box).set_value("abcdefghijklmnopqrstuvwxyz").run()
+    assert any("truncated" in w.value for w in at.warning)
+    at.text_input(key=box).set_value("ok").run()
+    assert_clean(at)
+    assert not at.error and plotly_figures(at)
+
+
+def test_live_training_tab_trains_and_shows_snapshots():
+    at = open_page(PAGE)
+    at.slider(key="train_steps").set_value(100).run()
+    at.button(key="train_go").click().run()
+    assert_clean(at)
+    figs = plotly_figures(at)
+    titles = [f["layout"].get("title", {}).get("text", "") for f in figs]
+    assert any("forming during training" in t for t in titles)
+    snap = next(f for f in figs if "forming" in f["layout"]["title"]["text"])
+    assert len(snap["data"]) == 6  # six snapshots

@@ -1,0 +1,1 @@
+"""The only package in viz/ that imports streamlit: cached loaders, sidebar, shared widgets."""
