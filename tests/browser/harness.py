@@ -1,0 +1,141 @@
+"""Start the app as `make run` does and drive it in Debian's chromium through playwright.
+
+Every request to a host other than the app's is aborted and recorded, so a page that needs
+the internet (a CDN script, a font) fails the tests instead of quietly working online.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+INSTALL_HINT = "Install Debian's chromium to run the browser tests: sudo apt-get install chromium"
+
+
+def chromium_path() -> str | None:
+    return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_app(port: int | None = None, timeout: float = 90.0):
+    """Run `streamlit run app.py` on 127.0.0.1 (the flags of `make run`); yield its base URL."""
+    port = port or free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    streamlit = Path(sys.executable).parent / "streamlit"
+    proc = subprocess.Popen(
+        [str(streamlit), "run", "app.py", "--server.address=127.0.0.1", f"--server.port={port}",
+         "--server.headless=true"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                raise RuntimeError(f"the app did not start on {url}:\n{out[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@dataclass
+class PageLog:
+    """What a page did that it should not: console errors, requests that failed or left the machine."""
+    console_errors: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+
+def _is_base_path_probe(url: str) -> bool:
+    """Streamlit's frontend, opened on a page URL such as /scratch, first asks /scratch/_stcore/...
+    to find the server's base path, gets 404, then uses /_stcore/. Those two 404s are expected."""
+    return bool(re.search(r"/[^/]+/_stcore/(health|host-config)$", url))
+
+
+def open_browser(playwright):
+    return playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+
+
+def new_page(browser, base_url: str, viewport=(1400, 1000)):
+    """A fresh page whose off-machine requests are aborted; returns (page, log)."""
+    log = PageLog()
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+
+    def route(r):
+        if r.request.url.startswith(base_url) or r.request.url.startswith(("data:", "blob:", "about:")):
+            r.continue_()
+        else:
+            log.blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    def on_console(m):
+        if m.type == "error" and not _is_base_path_probe(m.location.get("url", "")):
+            log.console_errors.append(f"{m.text} ({m.location.get('url', '')})")
+
+    def on_response(r):
+        if r.status >= 400 and not _is_base_path_probe(r.url):
+            log.failed.append(f"{r.url} HTTP {r.status}")
+
+    page.on("console", on_console)
+    page.on("requestfailed", lambda r: log.failed.append(f"{r.url} {r.failure}"))
+    page.on("response", on_response)
+
+    def on_dialog(d):
+        log.dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
+    return page, log
+
+
+def wait_for_app(page, timeout_ms: int = 60_000) -> None:
+    """Wait until Streamlit has finished running the script (no 'running' indicator)."""
+    page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout_ms)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
+    )
+    page.wait_for_timeout(300)
+
+
+def wait_for_plots(page, n: int = 1, timeout_ms: int = 60_000) -> None:
+    """Wait until at least n plotly charts have drawn their SVG (plotly adds .main-svg when done)."""
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}", timeout=timeout_ms
+    )
+    page.wait_for_timeout(500)  # plotly's resize to the container's width

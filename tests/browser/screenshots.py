@@ -1,0 +1,36 @@
+"""Take the README's screenshots in headless chromium: python -m tests.browser.screenshots docs/img"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from tests.browser.harness import new_page, open_browser, serve_app, wait_for_app, wait_for_plots
+
+# (file name, url path, what to do on the page before the shot)
+SHOTS = [
+    ("scratch.png", "scratch", lambda page: None),
+]
+
+
+def main(out_dir: str) -> None:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with serve_app() as url, sync_playwright() as p:
+        browser = open_browser(p)
+        for name, path, act in SHOTS:
+            page, log = new_page(browser, url, viewport=(1400, 2000))
+            page.goto(f"{url}/{path}")
+            wait_for_app(page)
+            act(page)
+            wait_for_app(page)
+            wait_for_plots(page)
+            page.screenshot(path=out / name)
+            print(f"{out / name}: blocked={len(log.blocked)} console_errors={len(log.console_errors)}")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "test-artifacts")
