@@ -88,3 +88,36 @@ def test_numpy_softmax_and_entropy():
     np.testing.assert_allclose(p, np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
     assert entropy(np.array([0.5, 0.5, 0.0])) == pytest.approx(math.log(2))
     assert entropy(np.array([1.0, 0.0])) == 0.0
+
+
+def test_rollout_two_layer_hand_computed():
+    from viz.attention import rollout
+
+    a1 = np.array([[1.0, 0.0], [0.5, 0.5]])  # layer 1 (one head)
+    a2 = np.array([[0.0, 1.0], [1.0, 0.0]])  # layer 2
+    # Â = (A + I) / row sums
+    h1 = np.array([[1.0, 0.0], [0.25, 0.75]])
+    h2 = np.array([[0.5, 0.5], [0.5, 0.5]])
+    expected = h2 @ h1  # the second layer applied after the first
+    np.testing.assert_allclose(rollout(np.stack([a1[None], a2[None]])), expected)
+    np.testing.assert_allclose(expected, [[0.625, 0.375], [0.625, 0.375]])
+
+
+def test_rollout_fusion_discard_and_rows():
+    from viz.attention import rollout
+
+    rng = np.random.default_rng(0)
+    w = rng.random((3, 4, 6, 6))
+    w /= w.sum(-1, keepdims=True)
+    for fusion in ("mean", "max", "min"):
+        r = rollout(w, fusion, discard_ratio=0.5)
+        np.testing.assert_allclose(r.sum(-1), 1.0)  # rows renormalised (vit-explain forgets to)
+    one_layer = rollout(w[:1], "max", discard_ratio=0.4)  # drops int(0.4 * 5) = 2 per row
+    fused = w[0].max(0)
+    for row in range(6):
+        dropped = np.argsort(fused[row, 1:])[:2] + 1
+        off_diagonal = dropped[dropped != row]  # the identity keeps the diagonal non-zero
+        assert (one_layer[row, off_diagonal] == 0).all()
+        assert one_layer[row, 0] > 0  # CLS column is never dropped
+    with pytest.raises(ValueError, match="head_fusion"):
+        rollout(w, "median")

@@ -76,3 +76,35 @@ def entropy(weights: np.ndarray, axis: int = -1) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, -p * np.log(p), 0.0)
     return terms.sum(axis=axis)
+
+
+def rollout(weights: np.ndarray, head_fusion: str = "mean", discard_ratio: float = 0.0) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema 2020): how much each token draws on each input token.
+
+    weights (L, H, T, T) -> (T, T). Per layer: fuse the heads (mean, max or min); optionally zero
+    the lowest `discard_ratio` of each row's weights (never column 0, the CLS token); add the
+    identity for the residual connection; renormalise each row to sum to 1. Then multiply the
+    layers from the first up: R = Â_L ··· Â_1.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 4 or w.shape[2] != w.shape[3]:
+        raise ValueError(f"rollout needs self-attention weights (L, H, T, T), got shape {w.shape}")
+    if not 0.0 <= discard_ratio < 1.0:
+        raise ValueError(f"discard_ratio must be in [0, 1), got {discard_ratio}")
+    fuse = {"mean": np.mean, "max": np.max, "min": np.min}.get(head_fusion)
+    if fuse is None:
+        raise ValueError(f"head_fusion must be mean, max or min, got {head_fusion!r}")
+    T = w.shape[-1]
+    eye = np.eye(T)
+    result = eye
+    n_drop = int(discard_ratio * (T - 1))
+    for layer in w:
+        a = fuse(layer, axis=0)  # (T, T)
+        if n_drop:
+            a = a.copy()
+            lowest = np.argsort(a[:, 1:], axis=1)[:, :n_drop] + 1  # (T, n_drop), never column 0
+            np.put_along_axis(a, lowest, 0.0, axis=1)
+        a = a + eye
+        a = a / a.sum(axis=1, keepdims=True)
+        result = a @ result
+    return result
