@@ -125,12 +125,31 @@ def new_page(browser, base_url: str, viewport=(1400, 1000)):
 
 
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:
-    """Wait until Streamlit has finished running the script (no 'running' indicator)."""
+    """Wait until Streamlit has finished running the script.
+
+    After an input, the rerun starts a moment later: wait briefly first, then until the
+    "running" status widget is gone and no element is marked stale.
+    """
     page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout_ms)
+    page.wait_for_timeout(400)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
+        """() => !document.querySelector('[data-testid="stStatusWidget"]')
+                 && !document.querySelector('[data-stale="true"]')""",
+        timeout=timeout_ms,
     )
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(200)
+
+
+def wait_for_text(page, text: str, timeout_ms: int = 30_000) -> bool:
+    """True once `text` shows in the main area; False after the timeout."""
+    try:
+        page.wait_for_function(
+            "t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)",
+            arg=text, timeout=timeout_ms,
+        )
+        return True
+    except Exception:
+        return False
 
 
 def wait_for_plots(page, n: int = 1, timeout_ms: int = 60_000) -> None:

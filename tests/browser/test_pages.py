@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.harness import new_page, wait_for_app
+from tests.browser.harness import new_page, wait_for_app, wait_for_text
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path("test-artifacts")
@@ -22,7 +22,7 @@ def test_home(browser, app_url):
     page, log = new_page(browser, app_url)
     page.goto(app_url)
     wait_for_app(page)
-    assert "From-scratch transformer" in page.inner_text("body")
+    assert wait_for_text(page, "From-scratch transformer")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "home.png", full_page=True)
     assert_quiet(log, page)
@@ -37,7 +37,7 @@ def test_scratch_page_types_and_draws(browser, app_url):
     box.fill("browser")
     box.press("Enter")
     wait_for_app(page)
-    page.wait_for_function("() => document.body.innerText.includes('resworb')", timeout=30_000)
+    assert wait_for_text(page, "resworb")
     plots = page.locator(".js-plotly-plot")
     assert plots.count() >= 2
     assert "key (attended to)" in plots.first.inner_text()

@@ -1,0 +1,30 @@
+"""The hostile-input catalogue: one table, applied in the browser to every input of every page.
+
+Each entry is (name, value). A page passes an entry when, after the value is entered: a clear
+message or a correct result shows, no Streamlit exception element, no browser dialog fires, no
+markup from the input is interpreted, and the same session still answers a good input.
+"""
+
+HOSTILE = [
+    ("empty", ""),
+    ("whitespace", "   \t  "),
+    ("100k characters", "a" * 100_000),
+    ("emoji", "🙂🚀🧠"),
+    ("right-to-left", "שלום עולם مرحبا"),
+    ("zero-width and control", "a\u200bb\u200dc\u0007d\u001b[31m"),
+    ("script tag", "</script><script>alert(1)</script>"),
+    ("img onerror", "<img src=x onerror=alert(1)>"),
+    ("template", "{{7*7}}"),
+    ("NaN", "NaN"),
+    ("inf", "inf"),
+    ("1e309", "1e309"),
+    ("negative", "-5"),
+    ("zero", "0"),
+    ("path traversal", "../../etc/passwd"),
+]
+
+# Where each page takes typed input: (url path, accessible name of the text box,
+# a good value, text that must appear for the good value). Pages add their inputs here.
+TEXT_INPUTS = [
+    ("scratch", "Your input", "browser", "resworb"),
+]

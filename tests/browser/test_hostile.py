@@ -1,0 +1,39 @@
+"""Every catalogue entry, typed into every text input of every page, in chromium."""
+
+import pytest
+
+from tests.browser.catalogue import HOSTILE, TEXT_INPUTS
+from tests.browser.harness import new_page, wait_for_app, wait_for_text
+
+pytestmark = pytest.mark.browser
+
+
+def enter(page, name: str, value: str) -> None:
+    box = page.get_by_role("textbox", name=name)
+    box.fill(value)
+    box.press("Enter")
+    wait_for_app(page)
+
+
+@pytest.mark.parametrize("path, box, good, expected", TEXT_INPUTS, ids=[t[0] for t in TEXT_INPUTS])
+def test_catalogue_on_text_inputs(browser, app_url, path, box, good, expected):
+    page, log = new_page(browser, app_url)
+    page.goto(f"{app_url}/{path}")
+    wait_for_app(page)
+    problems = []
+    for name, value in HOSTILE:
+        enter(page, box, value)
+        if page.locator("[data-testid='stException']").count():
+            problems.append(f"{name}: exception shown")
+        if page.locator("img[src='x']").count() or page.locator("script:has-text('alert(1)')").count():
+            problems.append(f"{name}: markup from the input was interpreted")
+        try:
+            page.wait_for_selector("[data-testid='stAlert'], .js-plotly-plot", timeout=20_000)
+        except Exception:
+            problems.append(f"{name}: neither a message nor a chart")
+        enter(page, box, good)  # the same session keeps working
+        if not wait_for_text(page, expected):
+            problems.append(f"{name}: the next good input did not work")
+    assert not problems, problems
+    assert not log.dialogs, f"a dialog fired: {log.dialogs}"
+    assert not log.blocked, log.blocked
