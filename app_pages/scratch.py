@@ -33,7 +33,7 @@ with tab_attention:
     if result is not None:
         for note in result.notes:
             st.warning(note)
-        _, metrics = scratch_model(name, device)
+        _, metrics = scratch_model(name, "cpu")  # the checkpoint's numbers, whatever the device
         verdict = "correct" if result.correct else f"expected: {result.expected_text}"
         st.markdown(f"**{result.source}** → **{result.output_text or '(nothing)'}** ({verdict}). "
                     f"This model scores {metrics['held_out_exact_match']:.1%} exact match on held-out inputs.")

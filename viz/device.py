@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
 CHOICES = ("auto", "cpu", "cuda")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,3 +38,20 @@ def resolve_device(preference: str = "auto") -> DeviceChoice:
     elif preference == "auto":
         note = "No CUDA device found; running on the CPU."
     return DeviceChoice(torch.device("cpu"), "CPU", note)
+
+
+def run_on_device(fn: Callable[[str], T], device: str) -> tuple[T, str | None]:
+    """Call fn(device); if the GPU fails (out of memory, driver gone), call fn("cpu") instead.
+
+    Returns (result, note); the note says the CPU was used and why, for the page to show.
+    Errors that are not the GPU's (a bad input) propagate from the CPU call unchanged.
+    """
+    if not device.startswith("cuda"):
+        return fn(device), None
+    try:
+        return fn(device), None
+    except (RuntimeError, AssertionError) as err:  # OutOfMemoryError is a RuntimeError
+        if cuda_available():
+            torch.cuda.empty_cache()
+        reason = "out of memory" if "out of memory" in str(err).lower() else "CUDA failed"
+        return fn("cpu"), f"The GPU could not run this ({reason}); it was computed on the CPU instead."

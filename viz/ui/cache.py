@@ -6,8 +6,11 @@ Runs of the small scratch model: cache_data, bounded, so a long session cannot g
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
+from viz.device import run_on_device
 from viz.scratch.run import ScratchRun, run
 from viz.scratch.tasks import TASKS
 from viz.scratch.train import checkpoint_path, load_checkpoint
@@ -21,5 +24,11 @@ def scratch_model(task_name: str, device: str):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def scratch_run(task_name: str, text: str, device: str) -> ScratchRun:
-    model, _ = scratch_model(task_name, device)
-    return run(model, TASKS[task_name], text)
+    """Run the bundled model; if the GPU fails, the CPU answers and the result says so."""
+
+    def go(dev: str) -> ScratchRun:
+        model, _ = scratch_model(task_name, dev)
+        return run(model, TASKS[task_name], text)
+
+    result, note = run_on_device(go, device)
+    return replace(result, notes=(*result.notes, note)) if note else result

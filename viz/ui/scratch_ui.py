@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from viz.device import run_on_device
 from viz.figures import loss_curve, snapshots_grid
 from viz.scratch.run import run, run_on_target
 from viz.scratch.tasks import TASKS
@@ -45,7 +46,14 @@ def live_training_ui(device: torch.device) -> None:
             progress.progress((step + 1) / steps, text=f"step {step + 1} of {steps}, loss {loss:.3f}")
             chart.plotly_chart(loss_curve(losses), key=f"train_loss_{step}")
 
-    result = train(task, cfg, model_config_for(task, positional=positional), device, on_step)
+    def train_on(dev: str):
+        losses.clear()
+        snapshots.clear()
+        return train(task, cfg, model_config_for(task, positional=positional), dev, on_step)
+
+    result, note = run_on_device(train_on, str(device))
+    if note:
+        st.warning(note)
     progress.progress(1.0, text=f"done: {steps} steps in {result.seconds:.1f} s")
     final = run(result.model, task, task.example)
     acc = evaluate(result.model, task, n=200)
