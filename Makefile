@@ -5,7 +5,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test test-fast bench lint screenshots clean
+.PHONY: run test test-fast bench lint screenshots load-test clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,12 @@ lint: $(STAMP)
 # Retake the README's screenshots in headless chromium.
 screenshots: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.browser.screenshots docs/img
+
+# A classroom at once (not part of make test): N browser sessions against one server.
+SESSIONS ?= 10
+LOAD_PAGE ?= scratch
+load-test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.classroom --sessions $(SESSIONS) --page $(LOAD_PAGE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

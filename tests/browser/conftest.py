@@ -14,8 +14,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def app_url():
-    with serve_app() as url:
-        yield url
+    with serve_app() as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Server:
+    url: str
+    pid: int
+
+    def peak_rss_mb(self) -> float:
+        """The server process's peak resident memory so far (Linux VmHWM), in MB."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("VmHWM not found")
+
+
 @contextmanager
 def serve_app(port: int | None = None, timeout: float = 90.0):
-    """Run `streamlit run app.py` on 127.0.0.1 (the flags of `make run`); yield its base URL."""
+    """Run `streamlit run app.py` on 127.0.0.1 (the flags of `make run`); yield a Server."""
     port = port or free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     streamlit = Path(sys.executable).parent / "streamlit"
@@ -62,7 +75,7 @@ def serve_app(port: int | None = None, timeout: float = 90.0):
                 out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
                 raise RuntimeError(f"the app did not start on {url}:\n{out[-3000:]}")
             time.sleep(0.3)
-        yield url
+        yield Server(url, proc.pid)
     finally:
         proc.terminate()
         try:

@@ -18,7 +18,8 @@ SHOTS = [
 def main(out_dir: str) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with serve_app() as url, sync_playwright() as p:
+    with serve_app() as server, sync_playwright() as p:
+        url = server.url
         browser = open_browser(p)
         for name, path, act in SHOTS:
             page, log = new_page(browser, url, viewport=(1400, 2000))
