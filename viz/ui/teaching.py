@@ -1,0 +1,52 @@
+"""Streamlit pieces shared by the three teaching pages: caches and the from-scratch input box.
+
+Every st.cache_* of the teaching pages lives here (the app's rule: caches only in viz/ui/).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from viz import softmax_lab
+from viz.scratch.run import InputError, ScratchRun
+from viz.trace import AttentionTrace
+from viz.ui.cache import scratch_run
+from viz.ui.sidebar import current_device
+
+TASK = "reverse"  # letters in, letters out: any lowercase word is a valid input
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def scaling_sample(d_k: int) -> softmax_lab.ScalingSample:
+    return softmax_lab.scaling_sample(d_k)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def saturation_curve(n_keys: int = 16):
+    return softmax_lab.saturation_curve(n_keys=n_keys)
+
+
+def scratch_input_ui(prefix: str, default: str = "attention") -> ScratchRun | None:
+    """A text box for the from-scratch reverse model; its run, or None after showing why not."""
+    text = st.text_input("A word for the from-scratch model (lowercase letters, one token each)",
+                         value=default, key=f"{prefix}_text", max_chars=40)
+    try:
+        result = scratch_run(TASK, text, str(current_device().device))
+    except InputError as err:
+        st.error(str(err))
+        return None
+    for note in result.notes:
+        st.warning(note)
+    return result
+
+
+def layer_head_ui(prefix: str, trace: AttentionTrace, query: bool = False) -> tuple[int, int, int]:
+    """Layer, head (and a query token when asked) selectors in one row: (layer, head, query)."""
+    cols = st.columns(3 if query else 2)
+    layer = cols[0].selectbox("Layer", range(trace.n_layers), key=f"{prefix}_layer")
+    head = cols[1].selectbox("Head", range(trace.n_heads), key=f"{prefix}_head")
+    q = 0
+    if query:
+        q = cols[2].selectbox("Query token", range(len(trace.query_tokens)), key=f"{prefix}_query",
+                              format_func=lambda i: f"{i}: {trace.query_tokens[i]}")
+    return layer, head, q
