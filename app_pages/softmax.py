@@ -36,9 +36,9 @@ s = ui.scaling_sample(d_k)
 m = st.columns(4)
 m[0].metric("variance of q·k", f"{s.dots.var():.1f}")
 m[1].metric("variance of q·k / √d_k", f"{s.scaled.var():.2f}")
-m[2].metric("mean largest weight: unscaled → scaled",
+m[2].metric("largest weight: raw → scaled",
             f"{s.max_weight_raw.mean():.2f} → {s.max_weight_scaled.mean():.2f}")
-m[3].metric("mean entropy (nats): unscaled → scaled",
+m[3].metric("entropy (nats): raw → scaled",
             f"{s.entropy_raw.mean():.2f} → {s.entropy_scaled.mean():.2f}")
 st.plotly_chart(fig.scaling_histograms(s.dots, s.scaled, s.max_weight_raw, s.max_weight_scaled, d_k),
                 key="softmax_hist")

@@ -50,7 +50,7 @@ def temperature_sweep(temperatures: np.ndarray, weights: np.ndarray, logits: Seq
         fig.add_trace(go.Scatter(x=temperatures, y=weights[:, j], mode="lines", name=f"logit {v:g}"))
     fig.add_vline(x=current, line_dash="dot", line_color="#555",
                   annotation_text=f"T = {current:.3g}", annotation_position="top")
-    fig.update_xaxes(type="log", title_text="temperature T (log scale)", gridcolor="#eee")
+    fig.update_xaxes(type="log", dtick=1, title_text="temperature T (log scale)", gridcolor="#eee")
     fig.update_yaxes(range=[0, 1.02], title_text="softmax weight", gridcolor="#eee")
     return _layout(fig, "Cold: the largest logit takes everything. Hot: the weights flatten.", 340)
 
@@ -117,6 +117,12 @@ class Panel:
     weights: bool = False  # True: attention weights on the fixed 0..1 Blues scale
 
 
+def _few_ticks(labels: Sequence[str], most: int = 16) -> dict:
+    step = max(1, int(np.ceil(len(labels) / most)))
+    idx = list(range(0, len(labels), step))
+    return dict(tickmode="array", tickvals=idx, ticktext=[label(labels[i]) for i in idx], tickangle=0)
+
+
 def tensor_grid(panels: Sequence[Panel], cols: int = 3, title: str = "") -> go.Figure:
     """Small heatmaps side by side. Values on a diverging scale centred at 0, each with its own
     range (X, Q, K, V, scores); attention weights on the app's 0..1 scale."""
@@ -134,8 +140,8 @@ def tensor_grid(panels: Sequence[Panel], cols: int = 3, title: str = "") -> go.F
         fig.add_trace(go.Heatmap(z=z, x=np.arange(z.shape[1]), y=np.arange(z.shape[0]), showscale=False,
                                  hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>", **scale),
                       row=r, col=c)
-        fig.update_xaxes(**_ticks(p.cols), title_text=p.x_title, row=r, col=c, showgrid=False)
-        fig.update_yaxes(**_ticks(p.rows), autorange="reversed", title_text="token", row=r, col=c,
+        fig.update_xaxes(**_few_ticks(p.cols), title_text=p.x_title, row=r, col=c, showgrid=False)
+        fig.update_yaxes(**_few_ticks(p.rows), autorange="reversed", title_text="token", row=r, col=c,
                          showgrid=False)
     return _layout(fig, title, 330 * n_rows)
 
@@ -257,3 +263,22 @@ def patch_similarity_grid(sim: np.ndarray, grid: tuple[int, int], title: str = "
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     return _layout(fig, title, 520)
+
+
+def first_layer_tensors(x: np.ndarray, trace, head: int, title: str = "") -> go.Figure:
+    """X and head `head`'s Q, K, V, scores and weights in the first layer of a trace's model."""
+    tok = trace.query_tokens
+    dims = [str(i) for i in range(x.shape[1])]
+    d = [str(i) for i in range(trace.d_head)]
+    n, D = len(tok), trace.d_head
+    panels = [
+        Panel(f"X ({n} × {x.shape[1]})", x, tok, dims, "d_model index"),
+        Panel(f"Q_{head} ({n} × {D})", trace.queries[0, head], tok, d, "d_k index"),
+        Panel(f"K_{head} ({n} × {D})", trace.keys[0, head], trace.key_tokens, d, "d_k index"),
+        Panel(f"V_{head} ({n} × {D})", trace.values[0, head], trace.key_tokens, d, "d_v index"),
+        Panel(f"scores Q_{head}·K_{head}ᵀ/√{D} ({n} × {len(trace.key_tokens)})", trace.scores[0, head],
+              tok, trace.key_tokens, "key"),
+        Panel(f"weights softmax(scores) ({n} × {len(trace.key_tokens)})", trace.weights[0, head],
+              tok, trace.key_tokens, "key", weights=True),
+    ]
+    return tensor_grid(panels, cols=3, title=title)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viz import softmax_lab
+from viz import dimensions, softmax_lab
 from viz.scratch.run import InputError, ScratchRun
 from viz.trace import AttentionTrace
 from viz.ui.cache import scratch_run
@@ -50,3 +50,31 @@ def layer_head_ui(prefix: str, trace: AttentionTrace, query: bool = False) -> tu
         q = cols[2].selectbox("Query token", range(len(trace.query_tokens)), key=f"{prefix}_query",
                               format_func=lambda i: f"{i}: {trace.query_tokens[i]}")
     return layer, head, q
+
+
+def worksheet_ui(prefix: str) -> None:
+    """A seeded sheet of dimension questions, typed answers checked on submit, scores kept per sheet."""
+    seed = st.number_input("Sheet number (the same number gives the same sheet)", 0, 1_000_000, 1,
+                           key=f"{prefix}_seed")
+    sheet = dimensions.worksheet(int(seed))
+    with st.form(f"{prefix}_form"):
+        typed = [st.text_input(f"{q.number}. {q.text}", key=f"{prefix}_answer_{seed}_{q.number}",
+                               placeholder="e.g. 10 x 64, or 32768") for q in sheet]
+        submitted = st.form_submit_button("Check my answers", key=f"{prefix}_check")
+    scores = st.session_state.setdefault(f"{prefix}_scores", {})
+    if submitted:
+        right = 0
+        for q, text in zip(sheet, typed, strict=True):
+            try:
+                ok = dimensions.check_answer(q, text)
+            except dimensions.AnswerError as err:
+                st.warning(f"{q.number}. {err}")
+                continue
+            right += ok
+            (st.success if ok else st.error)(f"{q.number}. {'right' if ok else 'not quite: check the shapes again'}")
+        scores[int(seed)] = max(right, scores.get(int(seed), 0))
+        st.markdown(f"**Score: {right} / {len(sheet)}**")
+    if scores:
+        st.caption("Best this session: " + ", ".join(f"sheet {s}: {v}/{len(sheet)}" for s, v in sorted(scores.items())))
+    if st.toggle("Show the answers (for the teacher)", key=f"{prefix}_reveal"):
+        st.table({"question": [q.number for q in sheet], "answer": [q.answer_text for q in sheet]})
