@@ -235,15 +235,17 @@ def matrix_pair(left: np.ndarray, right: np.ndarray, titles: tuple[str, str], x_
 
 
 def attention_pair(panels: Sequence[tuple[str, np.ndarray, Sequence[str], Sequence[str]]],
-                   title: str = "") -> go.Figure:
-    """Attention heatmaps side by side, in the app's convention (rows queries, 0..1 Blues)."""
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[label(p[0]) for p in panels],
-                        horizontal_spacing=0.08)
-    for c, (_, w, q, k) in enumerate(panels, start=1):
+                   title: str = "", cols: int = 2) -> go.Figure:
+    """Attention heatmaps in a grid, in the app's convention (rows queries, 0..1 Blues)."""
+    rows = int(np.ceil(len(panels) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[label(p[0]) for p in panels],
+                        horizontal_spacing=0.1, vertical_spacing=0.18)
+    for i, (_, w, q, k) in enumerate(panels):
+        r, c = i // cols + 1, i % cols + 1
         for tr in _head_traces(np.asarray(w), q, k, None):
-            fig.add_trace(tr, row=1, col=c)
-        _style_axes(fig, q, k, row=1, col=c, titles=True)
-    return _layout(fig, title, 380, coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1,
+            fig.add_trace(tr, row=r, col=c)
+        _style_axes(fig, q, k, row=r, col=c, titles=True)
+    return _layout(fig, title, 360 * rows, coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1,
                                                    colorbar=dict(title="weight")))
 
 

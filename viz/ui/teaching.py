@@ -8,9 +8,12 @@ from __future__ import annotations
 import streamlit as st
 
 from viz import dimensions, softmax_lab
+from viz.scratch import permutation
+from viz.scratch.permutation import PermutationDemo
 from viz.scratch.run import InputError, ScratchRun
+from viz.scratch.tasks import TASKS
 from viz.trace import AttentionTrace
-from viz.ui.cache import scratch_run
+from viz.ui.cache import scratch_model, scratch_run
 from viz.ui.sidebar import current_device
 
 TASK = "reverse"  # letters in, letters out: any lowercase word is a valid input
@@ -78,3 +81,10 @@ def worksheet_ui(prefix: str) -> None:
         st.caption("Best this session: " + ", ".join(f"sheet {s}: {v}/{len(sheet)}" for s, v in sorted(scores.items())))
     if st.toggle("Show the answers (for the teacher)", key=f"{prefix}_reveal"):
         st.table({"question": [q.number for q in sheet], "answer": [q.answer_text for q in sheet]})
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def permutation_demo(text: str, kind: str, seed: int, device: str) -> PermutationDemo:
+    """The bundled (sinusoidal) reverse model on `text` and its permutation, with and without positions."""
+    model, _ = scratch_model(TASK, device)
+    return permutation.permutation_demo(model, TASKS[TASK], text, kind, seed)
