@@ -27,7 +27,7 @@ starts = [0, n // 4, n // 2]
 offsets = np.arange(n - n // 2)
 st.plotly_chart(fig.similarity_and_offset(pos.cosine_similarity(pe), offsets,
                                           pos.similarity_by_offset(pe, starts, len(offsets) - 1),
-                                          "Similarity depends on the offset, not on the position", starts),
+                                          "Similarity depends on the offset, not on the position: the lines coincide", starts),
                 key="pos_similarity")
 
 st.header("PE(pos + k) is a rotation of PE(pos)")
@@ -39,7 +39,7 @@ st.dataframe(cols, hide_index=True, key="pos_rotation_table")
 st.markdown(f"Each (sin, cos) pair turns by the angle k·ωᵢ: one fixed matrix R_k for every position. "
             f"Over all {d} dimensions, max |R_k·PE(pos) − PE(pos + k)| = **{err:.1e}**.")
 st.plotly_chart(fig.pe_heatmap(pos.rotation_matrix(k, d), f"R_k for k = {k}: 2 × 2 rotation blocks",
-                               x_title="column"), key="pos_rotation")
+                               x_title="column", y_title="row"), key="pos_rotation")
 
 st.header("Learned position embeddings")
 pretrained_positions_ui("pos")
@@ -51,7 +51,8 @@ seed = c2.number_input("random q and k (seed)", 0, 10_000, 0, key="pos_rope_seed
 q, kv = np.random.default_rng(int(seed)).standard_normal((2, d_rope))
 rope, absolute = pos.rope_score_grid(q, kv, 32), pos.absolute_score_grid(q, kv, 32)
 st.plotly_chart(fig.matrix_pair(rope, absolute, ("RoPE: q rotated by m, k by n", "sinusoidal added: (q+PE_m)·(k+PE_n)"),
-                                "key position n", "query position m", "The same q and k placed at every pair of positions"),
+                                "key position n", "query position m", "The same q and k placed at every pair of positions",
+                                shared=False),
                 key="pos_rope")
 st.markdown(f"RoPE scores are constant along every diagonal (largest spread along one: "
             f"**{pos.diagonal_spread(rope):.1e}**): they depend only on n − m. Added sinusoids spread by "
@@ -70,9 +71,11 @@ if demo is not None:
     a, b = demo.without_positions, demo.with_positions
     st.markdown(f"**{''.join(demo.tokens)}** → **{''.join(demo.permuted_tokens)}**. Encoder output moved with "
                 f"the tokens to within **{a.output_error:.1e}** without positions, **{b.output_error:.2f}** with them.")
-    t = demo.tokens
-    st.plotly_chart(fig.attention_pair([("no positions: original", a.weights, t, t),
-                                        ("no positions: permuted, put back in order", a.weights_restored, t, t),
-                                        ("sinusoidal: original", b.weights, t, t),
-                                        ("sinusoidal: permuted, put back in order", b.weights_restored, t, t)],
-                                       "Last encoder layer, mean of the heads"), key="pos_permutation")
+    t, c = demo.tokens, st.columns(2)
+    L, H = c[0].selectbox("Layer", range(a.weights.shape[0]), key="pos_perm_layer"), c[1].selectbox(
+        "Head", range(a.weights.shape[1]), index=1, key="pos_perm_head")
+    st.plotly_chart(fig.attention_pair([("no positions: original", a.weights[L, H], t, t),
+                                        ("no positions: permuted, put back in order", a.weights_restored[L, H], t, t),
+                                        ("sinusoidal: original", b.weights[L, H], t, t),
+                                        ("sinusoidal: permuted, put back in order", b.weights_restored[L, H], t, t)],
+                                       f"Encoder self-attention, layer {L}, head {H}"), key="pos_permutation")

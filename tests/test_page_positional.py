@@ -64,11 +64,15 @@ def test_permutation_demo_and_bad_input(at):
     at.text_input(key="pos_text").set_value("order").run()
     at.selectbox(key="pos_perm").set_value("shuffle").run()
     assert_clean(at)
-    fig = fig_titled(at, "Last encoder layer")
+    fig = fig_titled(at, "Encoder self-attention, layer 0, head 1")
     z = [values(t["z"]) for t in fig["data"]]
     np.testing.assert_allclose(z[0], z[1], atol=1e-5)  # no positions: the same once put back
     assert not np.allclose(z[2], z[3], atol=1e-3)  # with positions: different
     assert fig["layout"]["xaxis"]["ticktext"] == list("order")
+    at.selectbox(key="pos_perm_layer").set_value(1).run()
+    at.selectbox(key="pos_perm_head").set_value(3).run()
+    z = [values(t["z"]) for t in fig_titled(at, "Encoder self-attention, layer 1, head 3")["data"]]
+    np.testing.assert_allclose(z[0], z[1], atol=1e-5)
     at.text_input(key="pos_text").set_value("<script>").run()
     assert any("no token for" in e.value for e in at.error)
     assert_clean(at)

@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from viz.scratch.permutation import PERMUTATIONS, make_permutation, permutation_demo, without_positions
+from viz.scratch.permutation import (
+    PERMUTATIONS,
+    make_permutation,
+    permutation_demo,
+    without_positions,
+)
 from viz.scratch.run import InputError
 from viz.scratch.tasks import TASKS
 from viz.scratch.train import checkpoint_path, load_checkpoint
@@ -30,6 +35,7 @@ def test_with_positions_it_is_not(model, kind):
     assert demo.with_positions.positional == "sinusoidal"
     assert demo.with_positions.output_error > 0.1 and demo.with_positions.weights_error > 0.05
     assert not np.allclose(demo.with_positions.weights_restored, demo.with_positions.weights, atol=1e-3)
+    assert demo.with_positions.weights.shape == (2, 4, 9, 9)  # (L, H, T, T)
 
 
 def test_without_positions_keeps_every_weight(model):

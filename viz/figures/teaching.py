@@ -179,14 +179,14 @@ def shape_diagram(nodes: Sequence[tuple[str, str, str]], title: str = "") -> go.
 # ---------------------------------------------------------------- positional encodings
 
 
-def pe_heatmap(table: np.ndarray, title: str, x_title: str = "dimension") -> go.Figure:
+def pe_heatmap(table: np.ndarray, title: str, x_title: str = "dimension", y_title: str = "position") -> go.Figure:
     """(positions, dimensions) on a diverging scale centred at 0; position 0 at the top."""
     z = np.asarray(table, dtype=float)
     m = float(np.abs(z).max()) or 1.0
     fig = go.Figure(go.Heatmap(z=z, colorscale=DIVERGING, zmin=-m, zmax=m, colorbar=dict(title="value"),
                                hovertemplate="position %{y}, dim %{x}: %{z:.3f}<extra></extra>"))
     fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text="position", autorange="reversed")
+    fig.update_yaxes(title_text=y_title, autorange="reversed")
     return _layout(fig, title, 380)
 
 
@@ -195,7 +195,7 @@ def pe_curves(table: np.ndarray, dims: Sequence[int], wavelengths: Sequence[floa
     pos = np.arange(table.shape[0])
     for d, wl in zip(dims, wavelengths, strict=True):
         kind = "sin" if d % 2 == 0 else "cos"
-        fig.add_trace(go.Scatter(x=pos, y=table[:, d], mode="lines",
+        fig.add_trace(go.Scatter(x=pos, y=table[:, d], mode="lines+markers", marker_size=4,
                                  name=f"dim {d} ({kind}, wavelength {wl:.3g})"))
     fig.update_xaxes(title_text="position", gridcolor="#eee")
     fig.update_yaxes(title_text="PE value", range=[-1.1, 1.1], gridcolor="#eee")
@@ -207,8 +207,9 @@ def similarity_and_offset(sim: np.ndarray, offsets: np.ndarray, by_offset: np.nd
     """Left: cosine similarity of every pair of positions. Right: similarity against offset,
     one line per starting position (the lines coincide: it depends on the offset only)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("cosine similarity of positions",
-                                                        "similarity against offset k"))
-    fig.add_trace(go.Heatmap(z=sim, colorscale=DIVERGING, zmin=-1, zmax=1, colorbar=dict(x=0.45),
+                                                        "similarity against offset k"),
+                        horizontal_spacing=0.2)
+    fig.add_trace(go.Heatmap(z=sim, colorscale=DIVERGING, zmin=-1, zmax=1, colorbar=dict(x=0.4, thickness=12),
                              hovertemplate="pos %{y} · pos %{x}: %{z:.3f}<extra></extra>"), 1, 1)
     for p, row in zip(from_positions, by_offset, strict=True):
         fig.add_trace(go.Scatter(x=offsets, y=row, mode="lines", name=f"from position {p}"), 1, 2)
@@ -220,18 +221,24 @@ def similarity_and_offset(sim: np.ndarray, offsets: np.ndarray, by_offset: np.nd
 
 
 def matrix_pair(left: np.ndarray, right: np.ndarray, titles: tuple[str, str], x_title: str,
-                y_title: str, title: str = "", symmetric: bool = True) -> go.Figure:
-    """Two matrices side by side on one shared diverging scale."""
-    m = float(max(np.abs(left).max(), np.abs(right).max())) or 1.0
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[label(t) for t in titles], horizontal_spacing=0.1)
+                y_title: str, title: str = "", shared: bool = True) -> go.Figure:
+    """Two matrices side by side on diverging scales centred at 0: one shared scale, or
+    (shared=False) one per matrix, for two quantities of different size."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[label(t) for t in titles],
+                        horizontal_spacing=0.1 if shared else 0.2)
+    scales = {}
     for c, z in ((1, left), (2, right)):
-        fig.add_trace(go.Heatmap(z=z, coloraxis="coloraxis",
+        axis = "coloraxis" if shared or c == 1 else "coloraxis2"
+        fig.add_trace(go.Heatmap(z=z, coloraxis=axis,
                                  hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}: %{{z:.4f}}<extra></extra>"),
                       1, c)
+        both = (left, right) if shared else (z,)
+        m = float(max(np.abs(np.asarray(a)).max() for a in both)) or 1.0
+        scales[axis] = dict(colorscale=DIVERGING, cmin=-m, cmax=m,
+                            colorbar=dict(x=1.0 if axis == "coloraxis2" or shared else 0.41, thickness=12))
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title, autorange="reversed")
-    return _layout(fig, title, 380, coloraxis=dict(colorscale=DIVERGING, cmin=-m if symmetric else None,
-                                                  cmax=m if symmetric else None))
+    return _layout(fig, title, 380, **scales)
 
 
 def attention_pair(panels: Sequence[tuple[str, np.ndarray, Sequence[str], Sequence[str]]],

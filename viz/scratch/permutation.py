@@ -44,9 +44,9 @@ def without_positions(model: Transformer) -> Transformer:
 @dataclass(frozen=True)
 class Equivariance:
     positional: str  # the model's positional setting
-    weights: np.ndarray  # (T, T) last encoder layer, head-averaged attention on the original
-    weights_permuted: np.ndarray  # (T, T) the same on the permuted input
-    weights_restored: np.ndarray  # (T, T) weights_permuted with rows and columns put back in order
+    weights: np.ndarray  # (L, H, T, T) encoder self-attention on the original input
+    weights_permuted: np.ndarray  # (L, H, T, T) the same on the permuted input
+    weights_restored: np.ndarray  # (L, H, T, T) weights_permuted with rows and columns put back in order
     output_error: float  # max |enc(P x) - P enc(x)|
     weights_error: float  # max |A(P x) - P A(x) Pᵀ| over every layer and head
 
@@ -74,10 +74,9 @@ def _check(model: Transformer, src: torch.Tensor, perm: np.ndarray) -> Equivaria
     out, w = _encode(model, src)
     out_p, w_p = _encode(model, src[:, torch.as_tensor(perm, device=src.device)])
     inv = np.argsort(perm)
-    last = w_p[-1].mean(0)
     return Equivariance(
         positional=model.cfg.positional,
-        weights=w[-1].mean(0), weights_permuted=last, weights_restored=last[inv][:, inv],
+        weights=w, weights_permuted=w_p, weights_restored=w_p[:, :, inv][:, :, :, inv],
         output_error=float(np.abs(out_p - out[perm]).max()),
         weights_error=float(np.abs(w_p - w[:, :, perm][:, :, :, perm]).max()),
     )

@@ -71,7 +71,7 @@ def pretrained_positions_ui(prefix: str) -> None:
     P, C = src.table.shape
     sin = sinusoidal(P, C)
     st.plotly_chart(fig.matrix_pair(src.table, sin, (f"learned ({P} × {C})", f"sinusoidal ({P} × {C})"),
-                                    "dimension", "position", "Position embeddings", symmetric=True),
+                                    "dimension", "position", "Position embeddings", shared=False),
                     key=f"{prefix}_source_tables")
     st.plotly_chart(fig.matrix_pair(cosine_similarity(src.table), cosine_similarity(sin),
                                     ("learned: cosine similarity", "sinusoidal: cosine similarity"),
