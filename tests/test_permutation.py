@@ -54,3 +54,26 @@ def test_permutations_and_bad_input():
         make_permutation("sideways", 3)
     with pytest.raises(InputError):
         permutation_demo(load_checkpoint(checkpoint_path("reverse"))[0], TASKS["reverse"], "", "reverse")
+
+
+def test_learned_position_checkpoint_is_small_learned_and_accurate():
+    from viz.scratch.train import evaluate, main
+
+    path = checkpoint_path("reverse", "learned")
+    assert path.name == "reverse_learned.pt" and path.stat().st_size < 2e6
+    model, metrics = load_checkpoint(path)
+    assert model.cfg.positional == "learned" and metrics["positional"] == "learned"
+    assert model.src_embed.pos.weight.shape == (17, 64)
+    acc = evaluate(model, TASKS["reverse"], n=1000)
+    assert acc == metrics["held_out_exact_match"] and acc >= 0.99
+    assert checkpoint_path("reverse") == checkpoint_path("reverse", "sinusoidal")
+    with pytest.raises(SystemExit):
+        main(["--task", "reverse", "--positional", "rotary"])  # not a choice: argparse refuses
+
+
+def test_without_positions_drops_a_learned_table():
+    learned = load_checkpoint(checkpoint_path("reverse", "learned"))[0]
+    bare = without_positions(learned)
+    assert bare.cfg.positional == "none" and not hasattr(bare.src_embed, "pos")
+    demo = permutation_demo(learned, TASKS["reverse"], "learned", "reverse")
+    assert demo.without_positions.output_error < 1e-4 < 0.1 < demo.with_positions.output_error
