@@ -9,6 +9,9 @@ machine with bundled models: no internet needed.
 | Page | What it teaches |
 |---|---|
 | **From-scratch transformer** | A small encoder-decoder (Vaswani et al. 2017) written in PyTorch, trained on toy tasks. Type an input and see encoder self-attention, the decoder's masked self-attention and the cross-attention that aligns output to input, for every layer and head. Train a fresh model live and watch the alignment form. |
+| **Softmax and scaling lab** | Type logits and turn the temperature: sharp or flat weights, and their entropy. Why scores are divided by √d_k (variance, saturation), what a mask does (including a row with nothing to attend to), why the max is subtracted before exp (float16 and float32 overflow), and a real model's scores under your temperature. |
+| **Q/K/V dimension tracer** | Every tensor through one multi-head attention layer with its shape and parameter count, for your n, d_model and h; why PyTorch stores W_Q transposed; the real X, Q, K, V, scores and weights of the from-scratch model; a seeded worksheet for the classroom. |
+| **Positional encodings** | Sinusoidal encodings as a heatmap and as waves, similarity that depends on the offset, PE(pos + k) as a rotation of PE(pos), learned embeddings beside sinusoidal ones, RoPE's offset-only scores, and what the model loses without positions. |
 
 Pick a page in the sidebar. The sidebar also chooses the device (a CUDA GPU when there is one).
 """

@@ -12,6 +12,9 @@ from tests.browser.harness import new_page, open_browser, serve_app, wait_for_ap
 # (file name, url path, what to do on the page before the shot)
 SHOTS = [
     ("scratch.png", "scratch", lambda page: None),
+    ("softmax.png", "softmax", lambda page: None),
+    ("dimensions.png", "dimensions", lambda page: None),
+    ("positional.png", "positional", lambda page: None),
 ]
 
 

@@ -1,6 +1,8 @@
 """Train, evaluate, save and load the toy-task models.
 
     python -m viz.scratch.train --task reverse        # writes viz/scratch/checkpoints/reverse.pt
+    python -m viz.scratch.train --task reverse --positional learned
+                                                      # writes .../reverse_learned.pt
 
 Training is seeded (data, initialisation, torch's RNG), so the same command gives the same
 model on the same machine. Accuracy is exact match on held-out inputs (see tasks.is_held_out).
@@ -128,8 +130,10 @@ def evaluate(model: Transformer, task: Task, n: int = 1000, seed: int = 1234) ->
     return correct / n
 
 
-def checkpoint_path(task_name: str) -> Path:
-    return CHECKPOINT_DIR / f"{task_name}.pt"
+def checkpoint_path(task_name: str, positional: str = "sinusoidal") -> Path:
+    """The bundled checkpoint: <task>.pt (sinusoidal positions) or <task>_<positional>.pt."""
+    suffix = "" if positional == "sinusoidal" else f"_{positional}"
+    return CHECKPOINT_DIR / f"{task_name}{suffix}.pt"
 
 
 def save_checkpoint(model: Transformer, task: Task, path: Path, metrics: dict) -> None:
@@ -154,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--task", required=True, choices=sorted(TASKS))
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--positional", default="sinusoidal", choices=["sinusoidal", "learned", "none"],
+                        help="positional encoding of the model (default: sinusoidal)")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path (default: the bundled one)")
     args = parser.parse_args(argv)
 
@@ -165,11 +171,11 @@ def main(argv: list[str] | None = None) -> None:
         if (step + 1) % every == 0:
             print(f"step {step + 1:5d}/{cfg.steps}  loss {loss:.4f}", flush=True)
 
-    result = train(task, cfg, on_step=report)
+    result = train(task, cfg, model_config_for(task, positional=args.positional), on_step=report)
     acc = evaluate(result.model, task)
     metrics = {"held_out_exact_match": acc, "steps": cfg.steps, "seed": cfg.seed,
-               "train_seconds": round(result.seconds, 1), "final_loss": result.losses[-1]}
-    out = args.out or checkpoint_path(task.name)
+               "train_seconds": round(result.seconds, 1), "final_loss": result.losses[-1], "positional": args.positional}
+    out = args.out or checkpoint_path(task.name, args.positional)
     save_checkpoint(result.model, task, out, metrics)
     n_params = sum(p.numel() for p in result.model.parameters())
     print(f"{task.name}: held-out exact match {acc:.2%} on 1000 inputs, "

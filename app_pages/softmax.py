@@ -1,0 +1,86 @@
+import numpy as np
+import streamlit as st
+
+from viz import softmax_lab as lab
+from viz.attention import softmax_np
+from viz.figures import attention_heatmap
+from viz.figures import teaching as fig
+from viz.ui import teaching as ui
+
+st.title("Softmax and scaling lab")
+st.caption("softmax(x)ᵢ = exp(xᵢ / T) / Σⱼ exp(xⱼ / T): type your own logits and move the temperature T.")
+
+c1, c2 = st.columns([2, 1])
+typed = c1.text_input("Logits (numbers separated by commas)", "2, 1, 0.5, -1", key="softmax_logits")
+T = c2.select_slider("Temperature T (log scale)", lab.TEMPERATURES, value=1.0, key="softmax_temperature")
+try:
+    logits = lab.parse_numbers(typed)
+except lab.NumberListError as err:
+    st.error(str(err))
+    logits = None
+if logits is not None:
+    res = lab.softmax_with_temperature(logits, T)
+    st.markdown(f"Entropy **{res.entropy:.3f} nats** (0 = all weight on one logit; "
+                f"{res.max_entropy:.3f} = log {len(logits)} = uniform). Largest weight **{res.weights.max():.3f}**.")
+    st.plotly_chart(fig.softmax_bars(logits, res.weights, f"softmax at T = {T:g}"), key="softmax_bars")
+    temps = np.geomspace(0.05, 10, 120)
+    st.plotly_chart(fig.temperature_sweep(temps, lab.temperature_sweep(logits, temps), logits, T),
+                    key="softmax_sweep")
+
+st.header("Why divide by √d_k?")
+st.markdown("Give q and k independent components of variance 1. Then q·k is a sum of d_k such "
+            "products: its variance is d_k. Large scores push the softmax to one-hot; dividing by "
+            "√d_k brings the variance back to 1, whatever d_k is.")
+d_k = st.select_slider("d_k", [2**i for i in range(11)], value=64, key="softmax_dk")
+s = ui.scaling_sample(d_k)
+m = st.columns(4)
+m[0].metric("variance of q·k", f"{s.dots.var():.1f}")
+m[1].metric("variance of q·k / √d_k", f"{s.scaled.var():.2f}")
+m[2].metric("largest weight: raw → scaled",
+            f"{s.max_weight_raw.mean():.2f} → {s.max_weight_scaled.mean():.2f}")
+m[3].metric("entropy (nats): raw → scaled",
+            f"{s.entropy_raw.mean():.2f} → {s.entropy_scaled.mean():.2f}")
+st.plotly_chart(fig.scaling_histograms(s.dots, s.scaled, s.max_weight_raw, s.max_weight_scaled, d_k),
+                key="softmax_hist")
+st.plotly_chart(fig.saturation_curve(*ui.saturation_curve(), n_keys=s.dots.shape[1], current=d_k),
+                key="softmax_saturation")
+
+st.header("Masking")
+c1, c2, c3 = st.columns(3)
+kind = c1.radio("Mask", lab.MASK_KINDS, index=2, key="softmax_mask_kind")
+n_pad = c2.slider("Padding tokens", 0, 4, 1, key="softmax_pad")
+side = c3.radio("Padding side", ["left", "right"], key="softmax_pad_side")
+demo = lab.mask_demo(["the", "cat", "sat", "down"], kind, n_pad, side)
+st.plotly_chart(attention_heatmap(demo.weights, demo.tokens, demo.tokens, demo.mask,
+                                  title=f"{kind} mask: grey cells get exactly 0"), key="softmax_mask")
+if demo.empty_rows:
+    st.info(f"Row {', '.join(demo.tokens[i] + f' (position {i})' for i in demo.empty_rows)} has every key "
+            "masked. exp(-inf) / Σ exp(-inf) would be 0/0 = NaN; the app's masked_softmax gives the row "
+            "all zeros instead: that query attends to nothing, and its output is the zero vector.")
+
+st.header("Numerical stability: float16 and float32")
+big = st.text_input("Large logits", "10, 12, 90", key="softmax_big")
+try:
+    cols, notes = lab.overflow_table(lab.parse_numbers(big))
+    st.dataframe(cols, hide_index=True, key="softmax_overflow")
+    for note in notes:
+        st.warning(note)
+    st.caption("exp overflows to inf above 11.09 in float16 and 88.72 in float32; inf/inf is NaN. "
+               "Subtracting the row's maximum first changes nothing mathematically and keeps every "
+               "exponent ≤ 0, so exp stays in 0..1.")
+except lab.NumberListError as err:
+    st.error(str(err))
+
+st.header("A real model's scores")
+run = ui.scratch_input_ui("softmax")
+if run is not None:
+    trace = run.encoder if st.radio("Attention", ["encoder self-attention", "cross-attention"], horizontal=True,
+                                    key="softmax_view").startswith("encoder") else run.cross
+    layer, head, q = ui.layer_head_ui("softmax", trace, query=True)
+    scores = trace.scores[layer, head, q]
+    st.plotly_chart(fig.real_scores_and_weights(trace.key_tokens, scores, softmax_np(scores, T),
+                                                trace.weights[layer, head, q], T,
+                                                f"{trace.name}, layer {layer}, head {head}, query {trace.query_tokens[q]!r}"),
+                    key="softmax_real")
+    st.caption("The temperature slider at the top applies here too. At T = 1 the bars sit on the dots: "
+               "the model's own weights.")

@@ -1,0 +1,293 @@
+"""Figures of the three teaching pages (softmax lab, dimension tracer, positional encodings).
+
+plotly only: no streamlit, no torch. Every label that may come from the user goes through
+`label()`. Attention matrices keep the app's convention: rows = queries (top to bottom),
+columns = keys, weights on a fixed 0..1 scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from viz.figures.heatmap import COLORSCALE, _head_traces, _style_axes, _ticks, label
+
+RAW, SCALED = "#d62728", "#1f77b4"  # unscaled red, scaled blue, on every √d_k figure
+DIVERGING = "RdBu_r"
+
+
+def _layout(fig: go.Figure, title: str, height: int, **kw) -> go.Figure:
+    fig.update_layout(title=label(title), height=height, margin=dict(l=10, r=10, t=60, b=10),
+                      plot_bgcolor="white", **kw)
+    return fig
+
+
+# ---------------------------------------------------------------- softmax lab
+
+
+def softmax_bars(logits: Sequence[float], weights: Sequence[float], title: str = "") -> go.Figure:
+    """One bar per logit: its softmax weight on a fixed 0..1 axis; the logit is the tick label."""
+    x = np.arange(len(weights))
+    fig = go.Figure(go.Bar(x=x, y=list(weights), text=[f"{w:.3f}" for w in weights],
+                           textposition="outside", marker_color=SCALED,
+                           hovertemplate="logit %{customdata}<br>weight %{y:.4f}<extra></extra>",
+                           customdata=[f"{v:g}" for v in logits]))
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=[f"{v:g}" for v in logits],
+                     title_text="logit (as typed)")
+    fig.update_yaxes(range=[0, 1.12], title_text="softmax weight", gridcolor="#eee")
+    return _layout(fig, title, 340)
+
+
+def temperature_sweep(temperatures: np.ndarray, weights: np.ndarray, logits: Sequence[float],
+                      current: float) -> go.Figure:
+    """Weight of each logit against temperature (log axis), the chosen temperature marked."""
+    fig = go.Figure()
+    for j, v in enumerate(logits):
+        fig.add_trace(go.Scatter(x=temperatures, y=weights[:, j], mode="lines", name=f"logit {v:g}"))
+    fig.add_vline(x=current, line_dash="dot", line_color="#555",
+                  annotation_text=f"T = {current:.3g}", annotation_position="top")
+    fig.update_xaxes(type="log", dtick=1, title_text="temperature T (log scale)", gridcolor="#eee")
+    fig.update_yaxes(range=[0, 1.02], title_text="softmax weight", gridcolor="#eee")
+    return _layout(fig, "Cold: the largest logit takes everything. Hot: the weights flatten.", 340)
+
+
+def scaling_histograms(dots: np.ndarray, scaled: np.ndarray, max_raw: np.ndarray,
+                       max_scaled: np.ndarray, d_k: int) -> go.Figure:
+    """Left: q·k with and without 1/√d_k. Right: each row's largest softmax weight, both ways."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        f"q·k over random unit-variance q, k (d_k = {d_k})", "largest softmax weight of each row"))
+    for col, (a, b) in enumerate(((dots, scaled), (max_raw, max_scaled)), start=1):
+        fig.add_trace(go.Histogram(x=a.ravel(), name="q·k (unscaled)", marker_color=RAW, opacity=0.6,
+                                   legendgroup="raw", showlegend=col == 1, nbinsx=60), row=1, col=col)
+        fig.add_trace(go.Histogram(x=b.ravel(), name="q·k / √d_k", marker_color=SCALED, opacity=0.6,
+                                   legendgroup="scaled", showlegend=col == 1, nbinsx=60), row=1, col=col)
+    fig.update_xaxes(title_text="score", row=1, col=1)
+    fig.update_xaxes(title_text="max weight", range=[0, 1], row=1, col=2)
+    fig.update_yaxes(title_text="count", gridcolor="#eee")
+    return _layout(fig, "", 360, barmode="overlay")
+
+
+def saturation_curve(d_ks: np.ndarray, raw: np.ndarray, scaled: np.ndarray, n_keys: int,
+                     current: int | None = None) -> go.Figure:
+    """Mean max-weight against d_k: unscaled climbs towards 1 (one-hot), scaled stays flat."""
+    fig = go.Figure([
+        go.Scatter(x=d_ks, y=raw, mode="lines+markers", name="unscaled", line_color=RAW),
+        go.Scatter(x=d_ks, y=scaled, mode="lines+markers", name="scaled by 1/√d_k", line_color=SCALED),
+    ])
+    fig.add_hline(y=1 / n_keys, line_dash="dot", line_color="#888",
+                  annotation_text=f"uniform (1/{n_keys})", annotation_position="bottom right")
+    if current is not None:
+        fig.add_vline(x=current, line_dash="dot", line_color="#555")
+    fig.update_xaxes(type="log", title_text="d_k (log scale)", gridcolor="#eee")
+    fig.update_yaxes(range=[0, 1.02], title_text="mean largest weight", gridcolor="#eee")
+    return _layout(fig, f"Saturation: softmax over {n_keys} keys", 340)
+
+
+def real_scores_and_weights(keys: Sequence[str], scores: np.ndarray, weights: np.ndarray,
+                            model_weights: np.ndarray, temperature: float, title: str) -> go.Figure:
+    """One query of a real model: its scaled scores (left), softmax at T (bars) and at T = 1 (dots)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("scaled scores q·k/√d_k",
+                                                        f"softmax weights at T = {temperature:.3g}"))
+    x = np.arange(len(keys))
+    fig.add_trace(go.Bar(x=x, y=scores, marker_color="#7f7f7f", name="score", showlegend=False), 1, 1)
+    fig.add_trace(go.Bar(x=x, y=weights, marker_color=SCALED, name=f"T = {temperature:.3g}"), 1, 2)
+    fig.add_trace(go.Scatter(x=x, y=model_weights, mode="markers", marker=dict(color="black", size=8),
+                             name="the model's weights (T = 1)"), 1, 2)
+    fig.update_xaxes(**_ticks(keys), title_text="key")
+    fig.update_yaxes(title_text="score", row=1, col=1, gridcolor="#eee")
+    fig.update_yaxes(title_text="weight", range=[0, 1.02], row=1, col=2, gridcolor="#eee")
+    return _layout(fig, title, 360)
+
+
+# ---------------------------------------------------------------- dimension tracer
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One small heatmap of a grid: a matrix with labelled rows and columns."""
+    title: str
+    z: np.ndarray
+    rows: Sequence[str]
+    cols: Sequence[str]
+    x_title: str
+    weights: bool = False  # True: attention weights on the fixed 0..1 Blues scale
+
+
+def _few_ticks(labels: Sequence[str], most: int = 16) -> dict:
+    step = max(1, int(np.ceil(len(labels) / most)))
+    idx = list(range(0, len(labels), step))
+    return dict(tickmode="array", tickvals=idx, ticktext=[label(labels[i]) for i in idx], tickangle=0)
+
+
+def tensor_grid(panels: Sequence[Panel], cols: int = 3, title: str = "") -> go.Figure:
+    """Small heatmaps side by side. Values on a diverging scale centred at 0, each with its own
+    range (X, Q, K, V, scores); attention weights on the app's 0..1 scale."""
+    n_rows = int(np.ceil(len(panels) / cols))
+    fig = make_subplots(rows=n_rows, cols=cols, subplot_titles=[label(p.title) for p in panels],
+                        horizontal_spacing=0.06, vertical_spacing=0.16)
+    for i, p in enumerate(panels):
+        r, c = i // cols + 1, i % cols + 1
+        z = np.asarray(p.z, dtype=float)
+        if p.weights:
+            scale = dict(colorscale=COLORSCALE, zmin=0, zmax=1)
+        else:
+            m = float(np.abs(z).max()) or 1.0
+            scale = dict(colorscale=DIVERGING, zmin=-m, zmax=m)
+        fig.add_trace(go.Heatmap(z=z, x=np.arange(z.shape[1]), y=np.arange(z.shape[0]), showscale=False,
+                                 hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>", **scale),
+                      row=r, col=c)
+        fig.update_xaxes(**_few_ticks(p.cols), title_text=p.x_title, row=r, col=c, showgrid=False)
+        fig.update_yaxes(**_few_ticks(p.rows), autorange="reversed", title_text="token", row=r, col=c,
+                         showgrid=False)
+    return _layout(fig, title, 330 * n_rows)
+
+
+def shape_diagram(nodes: Sequence[tuple[str, str, str]], title: str = "") -> go.Figure:
+    """A left-to-right chain of boxes: (name, shape, note) each, joined by arrows."""
+    fig = go.Figure()
+    n = len(nodes)
+    per_row = 5
+    for i, (name, shape, note) in enumerate(nodes):
+        r, c = divmod(i, per_row)
+        c = c if r % 2 == 0 else per_row - 1 - c  # snake so the arrows stay short
+        x, y = c * 2.2, -r * 1.6
+        fig.add_shape(type="rect", x0=x - 0.95, x1=x + 0.95, y0=y - 0.55, y1=y + 0.55,
+                      line_color="#1f77b4", fillcolor="#eef4fb")
+        fig.add_annotation(x=x, y=y, showarrow=False, align="center",
+                           text=f"<b>{label(name)}</b><br>{label(shape)}<br><span style='font-size:11px;color:#555'>{label(note)}</span>")
+        if i + 1 < n:
+            r2, c2 = divmod(i + 1, per_row)
+            c2 = c2 if r2 % 2 == 0 else per_row - 1 - c2
+            x2, y2 = c2 * 2.2, -r2 * 1.6
+            if r2 == r:
+                sx, ex = (x + 0.95, x2 - 0.95) if x2 > x else (x - 0.95, x2 + 0.95)
+                fig.add_annotation(x=ex, y=y2, ax=sx, ay=y, xref="x", yref="y", axref="x", ayref="y",
+                                   showarrow=True, arrowhead=2, arrowcolor="#555", text="")
+            else:
+                fig.add_annotation(x=x2, y=y2 + 0.55, ax=x, ay=y - 0.55, xref="x", yref="y", axref="x",
+                                   ayref="y", showarrow=True, arrowhead=2, arrowcolor="#555", text="")
+    rows = int(np.ceil(n / per_row))
+    fig.update_xaxes(visible=False, range=[-1.1, (per_row - 1) * 2.2 + 1.1])
+    fig.update_yaxes(visible=False, range=[-(rows - 1) * 1.6 - 0.8, 0.8])
+    return _layout(fig, title, 150 * rows + 80)
+
+
+# ---------------------------------------------------------------- positional encodings
+
+
+def pe_heatmap(table: np.ndarray, title: str, x_title: str = "dimension", y_title: str = "position") -> go.Figure:
+    """(positions, dimensions) on a diverging scale centred at 0; position 0 at the top."""
+    z = np.asarray(table, dtype=float)
+    m = float(np.abs(z).max()) or 1.0
+    fig = go.Figure(go.Heatmap(z=z, colorscale=DIVERGING, zmin=-m, zmax=m, colorbar=dict(title="value"),
+                               hovertemplate="position %{y}, dim %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title, autorange="reversed")
+    return _layout(fig, title, 380)
+
+
+def pe_curves(table: np.ndarray, dims: Sequence[int], wavelengths: Sequence[float]) -> go.Figure:
+    fig = go.Figure()
+    pos = np.arange(table.shape[0])
+    for d, wl in zip(dims, wavelengths, strict=True):
+        kind = "sin" if d % 2 == 0 else "cos"
+        fig.add_trace(go.Scatter(x=pos, y=table[:, d], mode="lines+markers", marker_size=4,
+                                 name=f"dim {d} ({kind}, wavelength {wl:.3g})"))
+    fig.update_xaxes(title_text="position", gridcolor="#eee")
+    fig.update_yaxes(title_text="PE value", range=[-1.1, 1.1], gridcolor="#eee")
+    return _layout(fig, "Each dimension is a wave; the wavelength grows with the dimension", 340)
+
+
+def similarity_and_offset(sim: np.ndarray, offsets: np.ndarray, by_offset: np.ndarray,
+                          title: str, from_positions: Sequence[int]) -> go.Figure:
+    """Left: cosine similarity of every pair of positions. Right: similarity against offset,
+    one line per starting position (the lines coincide: it depends on the offset only)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("cosine similarity of positions",
+                                                        "similarity against offset k"),
+                        horizontal_spacing=0.2)
+    fig.add_trace(go.Heatmap(z=sim, colorscale=DIVERGING, zmin=-1, zmax=1, colorbar=dict(x=0.4, thickness=12),
+                             hovertemplate="pos %{y} · pos %{x}: %{z:.3f}<extra></extra>"), 1, 1)
+    for p, row in zip(from_positions, by_offset, strict=True):
+        fig.add_trace(go.Scatter(x=offsets, y=row, mode="lines", name=f"from position {p}"), 1, 2)
+    fig.update_xaxes(title_text="position", row=1, col=1)
+    fig.update_yaxes(title_text="position", autorange="reversed", row=1, col=1)
+    fig.update_xaxes(title_text="offset k", row=1, col=2, gridcolor="#eee")
+    fig.update_yaxes(title_text="cosine similarity", row=1, col=2, gridcolor="#eee")
+    return _layout(fig, title, 380)
+
+
+def matrix_pair(left: np.ndarray, right: np.ndarray, titles: tuple[str, str], x_title: str,
+                y_title: str, title: str = "", shared: bool = True) -> go.Figure:
+    """Two matrices side by side on diverging scales centred at 0: one shared scale, or
+    (shared=False) one per matrix, for two quantities of different size."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[label(t) for t in titles],
+                        horizontal_spacing=0.1 if shared else 0.2)
+    scales = {}
+    for c, z in ((1, left), (2, right)):
+        axis = "coloraxis" if shared or c == 1 else "coloraxis2"
+        fig.add_trace(go.Heatmap(z=z, coloraxis=axis,
+                                 hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}: %{{z:.4f}}<extra></extra>"),
+                      1, c)
+        both = (left, right) if shared else (z,)
+        m = float(max(np.abs(np.asarray(a)).max() for a in both)) or 1.0
+        scales[axis] = dict(colorscale=DIVERGING, cmin=-m, cmax=m,
+                            colorbar=dict(x=1.0 if axis == "coloraxis2" or shared else 0.41, thickness=12))
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title, autorange="reversed")
+    return _layout(fig, title, 380, **scales)
+
+
+def attention_pair(panels: Sequence[tuple[str, np.ndarray, Sequence[str], Sequence[str]]],
+                   title: str = "", cols: int = 2) -> go.Figure:
+    """Attention heatmaps in a grid, in the app's convention (rows queries, 0..1 Blues)."""
+    rows = int(np.ceil(len(panels) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[label(p[0]) for p in panels],
+                        horizontal_spacing=0.1, vertical_spacing=0.18)
+    for i, (_, w, q, k) in enumerate(panels):
+        r, c = i // cols + 1, i % cols + 1
+        for tr in _head_traces(np.asarray(w), q, k, None):
+            fig.add_trace(tr, row=r, col=c)
+        _style_axes(fig, q, k, row=r, col=c, titles=True)
+    return _layout(fig, title, 360 * rows, coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1,
+                                                   colorbar=dict(title="weight")))
+
+
+def patch_similarity_grid(sim: np.ndarray, grid: tuple[int, int], title: str = "") -> go.Figure:
+    """ViT-style: for each patch (a cell of the grid), the cosine similarity of its position
+    embedding to every other patch's, drawn as a small map at that patch's place."""
+    gh, gw = grid
+    if sim.shape != (gh * gw, gh * gw):
+        raise ValueError(f"similarity has shape {sim.shape}; a {gh}x{gw} grid needs ({gh * gw}, {gh * gw})")
+    big = sim.reshape(gh, gw, gh, gw).transpose(0, 2, 1, 3)  # (row, inner row, col, inner col)
+    pad = np.full((gh, gh, gw, 1), np.nan)
+    big = np.concatenate([big, pad], axis=3).reshape(gh, gh, gw * (gw + 1))
+    padr = np.full((gh, 1, gw * (gw + 1)), np.nan)
+    big = np.concatenate([big, padr], axis=1).reshape(gh * (gh + 1), gw * (gw + 1))
+    fig = go.Figure(go.Heatmap(z=big, colorscale="Viridis", zmin=-1, zmax=1, hoverinfo="skip",
+                               colorbar=dict(title="cosine")))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return _layout(fig, title, 520)
+
+
+def first_layer_tensors(x: np.ndarray, trace, head: int, title: str = "") -> go.Figure:
+    """X and head `head`'s Q, K, V, scores and weights in the first layer of a trace's model."""
+    tok = trace.query_tokens
+    dims = [str(i) for i in range(x.shape[1])]
+    d = [str(i) for i in range(trace.d_head)]
+    n, D = len(tok), trace.d_head
+    panels = [
+        Panel(f"X ({n} × {x.shape[1]})", x, tok, dims, "d_model index"),
+        Panel(f"Q_{head} ({n} × {D})", trace.queries[0, head], tok, d, "d_k index"),
+        Panel(f"K_{head} ({n} × {D})", trace.keys[0, head], trace.key_tokens, d, "d_k index"),
+        Panel(f"V_{head} ({n} × {D})", trace.values[0, head], trace.key_tokens, d, "d_v index"),
+        Panel(f"scores Q_{head}·K_{head}ᵀ/√{D} ({n} × {len(trace.key_tokens)})", trace.scores[0, head],
+              tok, trace.key_tokens, "key"),
+        Panel(f"weights softmax(scores) ({n} × {len(trace.key_tokens)})", trace.weights[0, head],
+              tok, trace.key_tokens, "key", weights=True),
+    ]
+    return tensor_grid(panels, cols=3, title=title)

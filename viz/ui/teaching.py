@@ -1,0 +1,90 @@
+"""Streamlit pieces shared by the three teaching pages: caches and the from-scratch input box.
+
+Every st.cache_* of the teaching pages lives here (the app's rule: caches only in viz/ui/).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from viz import dimensions, softmax_lab
+from viz.scratch import permutation
+from viz.scratch.permutation import PermutationDemo
+from viz.scratch.run import InputError, ScratchRun
+from viz.scratch.tasks import TASKS
+from viz.trace import AttentionTrace
+from viz.ui.cache import scratch_model, scratch_run
+from viz.ui.sidebar import current_device
+
+TASK = "reverse"  # letters in, letters out: any lowercase word is a valid input
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def scaling_sample(d_k: int) -> softmax_lab.ScalingSample:
+    return softmax_lab.scaling_sample(d_k)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def saturation_curve(n_keys: int = 16):
+    return softmax_lab.saturation_curve(n_keys=n_keys)
+
+
+def scratch_input_ui(prefix: str, default: str = "attention") -> ScratchRun | None:
+    """A text box for the from-scratch reverse model; its run, or None after showing why not."""
+    text = st.text_input("A word for the from-scratch model (lowercase letters, one token each)",
+                         value=default, key=f"{prefix}_text", max_chars=40)
+    try:
+        result = scratch_run(TASK, text, str(current_device().device))
+    except InputError as err:
+        st.error(str(err))
+        return None
+    for note in result.notes:
+        st.warning(note)
+    return result
+
+
+def layer_head_ui(prefix: str, trace: AttentionTrace, query: bool = False) -> tuple[int, int, int]:
+    """Layer, head (and a query token when asked) selectors in one row: (layer, head, query)."""
+    cols = st.columns(3 if query else 2)
+    layer = cols[0].selectbox("Layer", range(trace.n_layers), key=f"{prefix}_layer")
+    head = cols[1].selectbox("Head", range(trace.n_heads), key=f"{prefix}_head")
+    q = 0
+    if query:
+        q = cols[2].selectbox("Query token", range(len(trace.query_tokens)), key=f"{prefix}_query",
+                              format_func=lambda i: f"{i}: {trace.query_tokens[i]}")
+    return layer, head, q
+
+
+def worksheet_ui(prefix: str) -> None:
+    """A seeded sheet of dimension questions, typed answers checked on submit, scores kept per sheet."""
+    seed = st.number_input("Sheet number (the same number gives the same sheet)", 0, 1_000_000, 1,
+                           key=f"{prefix}_seed")
+    sheet = dimensions.worksheet(int(seed))
+    with st.form(f"{prefix}_form"):
+        typed = [st.text_input(f"{q.number}. {q.text}", key=f"{prefix}_answer_{seed}_{q.number}",
+                               placeholder="e.g. 10 x 64, or 32768") for q in sheet]
+        submitted = st.form_submit_button("Check my answers", key=f"{prefix}_check")
+    scores = st.session_state.setdefault(f"{prefix}_scores", {})
+    if submitted:
+        right = 0
+        for q, text in zip(sheet, typed, strict=True):
+            try:
+                ok = dimensions.check_answer(q, text)
+            except dimensions.AnswerError as err:
+                st.warning(f"{q.number}. {err}")
+                continue
+            right += ok
+            (st.success if ok else st.error)(f"{q.number}. {'right' if ok else 'not quite: check the shapes again'}")
+        scores[int(seed)] = max(right, scores.get(int(seed), 0))
+        st.markdown(f"**Score: {right} / {len(sheet)}**")
+    if scores:
+        st.caption("Best this session: " + ", ".join(f"sheet {s}: {v}/{len(sheet)}" for s, v in sorted(scores.items())))
+    if st.toggle("Show the answers (for the teacher)", key=f"{prefix}_reveal"):
+        st.table({"question": [q.number for q in sheet], "answer": [q.answer_text for q in sheet]})
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def permutation_demo(text: str, kind: str, seed: int, device: str) -> PermutationDemo:
+    """The bundled (sinusoidal) reverse model on `text` and its permutation, with and without positions."""
+    model, _ = scratch_model(TASK, device)
+    return permutation.permutation_demo(model, TASKS[TASK], text, kind, seed)
