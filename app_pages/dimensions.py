@@ -46,7 +46,7 @@ with tab_trace:
     st.header("Real values: the from-scratch model")
     run = ui.scratch_input_ui("dims")
     if run is not None:
-        model, _ = scratch_model(ui.TASK, str(current_device().device))
+        model, _ = scratch_model(ui.TASK, "cpu")  # only its weights are read, for display
         attn = model.encoder[0].self_attn
         head = st.selectbox("Head", range(run.encoder.n_heads), key="dims_head")
         st.plotly_chart(fig.first_layer_tensors(run.embeddings, run.encoder, head,

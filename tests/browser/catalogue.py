@@ -27,4 +27,9 @@ HOSTILE = [
 # a good value, text that must appear for the good value). Pages add their inputs here.
 TEXT_INPUTS = [
     ("scratch", "Your input", "browser", "resworb"),
+    ("softmax", "Logits (numbers separated by commas)", "3, 1, 0", "Largest weight 0.844"),
+    ("softmax", "Large logits", "10, 12, 90", "exp overflows to inf above"),
+    ("softmax", "A word for the from-scratch model (lowercase letters, one token each)", "cat", "0: c"),
+    ("dimensions", "Sentence (n = number of words)", "one two three", "n = 3"),
+    ("positional", "A word for the from-scratch model", "order", "order →"),
 ]

@@ -157,7 +157,7 @@ def wait_for_text(page, text: str, timeout_ms: int = 30_000) -> bool:
     """True once `text` shows in the main area; False after the timeout."""
     try:
         page.wait_for_function(
-            "t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)",
+            "t => document.querySelector('[data-testid=\"stMain\"]').textContent.includes(t)",
             arg=text, timeout=timeout_ms,
         )
         return True

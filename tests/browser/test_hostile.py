@@ -15,7 +15,8 @@ def enter(page, name: str, value: str) -> None:
     wait_for_app(page)
 
 
-@pytest.mark.parametrize("path, box, good, expected", TEXT_INPUTS, ids=[t[0] for t in TEXT_INPUTS])
+@pytest.mark.parametrize("path, box, good, expected", TEXT_INPUTS,
+                         ids=[f"{t[0]}-{t[1][:20]}" for t in TEXT_INPUTS])
 def test_catalogue_on_text_inputs(browser, app_url, path, box, good, expected):
     page, log = new_page(browser, app_url)
     page.goto(f"{app_url}/{path}")
