@@ -4,7 +4,6 @@ from viz import dimensions as dims
 from viz.figures import teaching as fig
 from viz.ui import teaching as ui
 from viz.ui.cache import scratch_model
-from viz.ui.sidebar import current_device
 
 st.title("Q/K/V dimension tracer")
 st.caption("Follow every tensor through one multi-head attention layer: its shape, and the "
