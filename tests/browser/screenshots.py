@@ -12,6 +12,9 @@ from tests.browser.harness import new_page, open_browser, serve_app, wait_for_ap
 # (file name, url path, what to do on the page before the shot)
 SHOTS = [
     ("scratch.png", "scratch", lambda page: None),
+    # the URL carries the view state: a sentence pair, layer 0, head 2 (a previous-token head)
+    ("text.png", "text?text=The+cat+sat+on+the+mat+because+it+was+tired.&pair=It+slept+all+afternoon."
+                 "&view=heatmap&layer=0&head=2", lambda page: None),
 ]
 
 

@@ -101,11 +101,12 @@ def inputs() -> TextRequest:
     st.session_state.setdefault("text_text", EXAMPLE)
     dtype = st.sidebar.selectbox("Precision (text page)", list(DTYPES), key="text_dtype",
                                  help="Half precision halves memory; float16 is meant for a CUDA GPU.")
-    name = st.text_input(
-        "Model: a Hugging Face Hub id or a local folder (empty: the bundled all-MiniLM-L6-v2, offline)",
-        key="text_model", placeholder="bert-base-uncased, distilbert-base-uncased, roberta-base, /path/to/folder",
+    name = st.sidebar.text_input(
+        "Model (text page)", key="text_model", placeholder="bundled all-MiniLM-L6-v2",
+        help="A Hugging Face Hub id (bert-base-uncased, distilbert-base-uncased, roberta-base, ...) or a "
+             "local folder with safetensors weights. Empty: the bundled all-MiniLM-L6-v2, offline.",
     )
-    text = st.text_area("Your text", key="text_text", height=90)
+    text = st.text_area("Your text", key="text_text", height=68)
     pair = st.text_input("Second sentence (optional): BERT reads the two as a pair", key="text_pair")
     return TextRequest(name.strip(), str(current_device().device), dtype, text, pair.strip())
 
