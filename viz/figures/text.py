@@ -224,7 +224,7 @@ def lines_figure(
                 continue
             xs = np.tile([0.0, 1.0, np.nan], len(sel))
             ys = np.stack([sel[:, 2], sel[:, 3], np.full(len(sel), np.nan)], axis=1).ravel()
-            fig.add_trace(go.Scattergl(
+            fig.add_trace(go.Scatter(
                 x=xs, y=ys, mode="lines", hoverinfo="skip", opacity=float(min(1.0, 0.15 + (lo + hi) / 2)),
                 line=dict(color=color, width=2), name=f"head {h}", legendgroup=f"head {h}",
                 showlegend=h not in in_legend,
