@@ -17,11 +17,11 @@ Forward and trace runs alternate within one run, so a ratio is never taken acros
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -60,7 +60,8 @@ def text_of(tokenizer, n: int) -> str:
     return text
 
 
-def _peak_child(n: int, device: str, queue) -> None:
+def _peak_child(n: int, device: str) -> None:
+    """Run in a fresh interpreter by peak_rss_mb: prints the peak as its last line."""
     from viz.pretrained import load_text_model, trace_text
 
     tm = load_text_model(None, device)
@@ -70,18 +71,15 @@ def _peak_child(n: int, device: str, queue) -> None:
         import torch
 
         peak = f"{peak:.0f} (GPU {torch.cuda.max_memory_allocated() / 2**20:.0f})"
-    queue.put(peak)
+    print(f"{peak:.0f}" if isinstance(peak, float) else peak)
 
 
-def peak_rss_mb(n: int, device: str) -> float | str:
+def peak_rss_mb(n: int, device: str) -> str:
     """Peak RSS of a fresh process that loads the model and traces n word pieces."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_peak_child, args=(n, device, queue))
-    proc.start()
-    value = queue.get(timeout=600)
-    proc.join()
-    return round(value) if isinstance(value, float) else value
+    code = f"from viz.bench import _peak_child; _peak_child({n}, {device!r})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                         cwd=Path(__file__).resolve().parents[1], check=True)
+    return out.stdout.strip().splitlines()[-1]
 
 
 def _page_numbers(text: str, repeats: int) -> tuple[float, int, int]:
@@ -177,7 +175,7 @@ def machine() -> str:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{cores} CPU cores ({cpu}), {gpu}; Python {platform.python_version()}, torch {torch.__version__}, "
+    return (f"{cores} CPU cores ({cpu}), {gpu}; torch using {torch.get_num_threads()} thread(s); Python {platform.python_version()}, torch {torch.__version__}, "
             f"{platform.system()} {platform.release()}")
 
 
@@ -201,9 +199,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=list(BenchConfig.sizes), help="word pieces per input")
     p.add_argument("--repeats", type=int, default=BenchConfig.repeats)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice). On a shared, busy machine 1 gives stable timings.")
     p.add_argument("--no-bertviz", action="store_true", help="skip building bertviz's HTML (slow at 510)")
     p.add_argument("--out", default="docs/benchmarks.md", help="markdown file to write ('' = do not write)")
     args = p.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the peak-memory child processes too
     cfg = BenchConfig(tuple(args.sizes), args.repeats, args.device, not args.no_bertviz)
     print(f"Machine: {machine()}\n" + "| " + " | ".join(COLUMNS.values()) + " |", flush=True)
     rows = [row for bench in BENCHES for row in bench(cfg)]

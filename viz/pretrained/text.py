@@ -264,7 +264,7 @@ def trace_text(tm: TextModel, text: str, text_pair: str | None = None) -> Attent
     k = torch.stack([heads(qkv[(i, "k")]) for i in range(L)])
     v = torch.stack([heads(qkv[(i, "v")]) for i in range(L)])
     scaling = float(getattr(_projections(tm, 0)[0], "scaling", q.shape[-1] ** -0.5))
-    scores = (q @ k.transpose(-2, -1)) * scaling  # (L, H, T, T)
+    scores = (q * scaling) @ k.transpose(-2, -1)  # (L, H, T, T); scaling q first saves a T×T pass
     weights = torch.stack([a[0] for a in attentions]).float()  # (L, H, T, T)
 
     ids = inputs["input_ids"][0].tolist()
