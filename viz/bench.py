@@ -60,13 +60,25 @@ def text_of(tokenizer, n: int) -> str:
     return text
 
 
+def _vm_hwm_mb() -> float:
+    """This process's peak RSS. Not ru_maxrss: Linux carries that across fork and exec, so a child
+    of a big parent would report the parent's peak."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _peak_child(n: int, device: str) -> None:
     """Run in a fresh interpreter by peak_rss_mb: prints the peak as its last line."""
     from viz.pretrained import load_text_model, trace_text
 
     tm = load_text_model(None, device)
     trace_text(tm, text_of(tm.tokenizer, n))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+    peak = _vm_hwm_mb()
     if device.startswith("cuda"):
         import torch
 
