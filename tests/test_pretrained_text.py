@@ -17,7 +17,13 @@ from transformers import (
     RobertaModel,
 )
 
-from viz.pretrained import ModelLoadError, TextInputError, default_model_dir, load_text_model, trace_text
+from viz.pretrained import (
+    ModelLoadError,
+    TextInputError,
+    default_model_dir,
+    load_text_model,
+    trace_text,
+)
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 TINY = {

@@ -136,13 +136,13 @@ def text_rows(cfg: BenchConfig) -> list[Row]:
         text = text_of(tm.tokenizer, n)
         enc = {k: v.to(cfg.device) for k, v in tm.tokenizer(text, return_tensors="pt").items()}
 
-        def forward():
+        def forward(enc=enc):
             with torch.no_grad():
                 sdpa(**enc)
             if cfg.device.startswith("cuda"):
                 torch.cuda.synchronize()
 
-        def trace():
+        def trace(text=text):
             out = trace_text(tm, text)
             if cfg.device.startswith("cuda"):
                 torch.cuda.synchronize()
