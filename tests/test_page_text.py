@@ -1,13 +1,19 @@
 """The text page through AppTest: every view, URL state, no forward pass on a view change, the
 byte budget at 510 tokens, hostile and bad inputs."""
 
+import io
+import json
 from urllib.parse import parse_qs
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import viz.pretrained
+import viz.ui.cache
 from tests.apptest_helpers import APP, TIMEOUT, assert_clean, open_page, plotly_figures, sent_bytes
+from viz.ui import text_ui
 from viz.ui.text_ui import VIEWS
 
 PAGE = "app_pages/text.py"
@@ -167,3 +173,23 @@ def test_compare_another_input_needs_the_same_length():
     assert "cat/dog" in fig["layout"]["xaxis"]["ticktext"]
     at.text_input(key="text_cmp_text").set_value("Short.").run()
     assert "tokens" in at.error[0].value
+
+
+def test_camera_icon_exports_png_or_svg():
+    at = open_page(PAGE)
+    fmt = lambda: json.loads(at.get("plotly_chart")[0].proto.config)["toImageButtonOptions"]["format"]  # noqa: E731
+    assert fmt() == "png"
+    at.selectbox(key="text_export").set_value("svg").run()
+    assert fmt() == "svg"
+
+
+def test_downloads_hold_the_weights_shown():
+    at = open_page(PAGE)
+    at.selectbox(key="text_layer").set_value(2).run()
+    trace = viz.ui.cache.text_trace("", "cpu", "float32", at.text_area(key="text_text").value, "")
+    csv = pd.read_csv(io.StringIO(text_ui._head_csv(trace, 2, 0)), index_col=0)
+    np.testing.assert_allclose(csv.to_numpy(), trace.weights[2, 0], atol=1e-6)
+    assert list(csv.columns)[:2] == ["0:[CLS]", "1:the"]
+    np.testing.assert_array_equal(np.load(io.BytesIO(text_ui._all_npy(trace))), trace.weights)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Layer 2, head 0 weights (CSV)" in labels and any("(6, 12," in x for x in labels)
