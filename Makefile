@@ -25,11 +25,11 @@ $(STAMP): requirements.txt requirements-nodeps.txt | $(BIN)/python
 # still runs: the embedded bertviz views then load them from the CDN and say so.
 $(VSTAMP): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
-	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && \
-	  mkdir -p $(VENDOR) && \
-	  cp node_modules/requirejs/require.js node_modules/d3/dist/d3.min.js \
-	     node_modules/jquery/dist/jquery.min.js node_modules/jquery/dist/jquery.min.map $(VENDOR)/ && \
-	  touch $@; \
+	  (npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && \
+	   mkdir -p $(VENDOR) && \
+	   cp node_modules/requirejs/require.js node_modules/d3/dist/d3.min.js \
+	      node_modules/jquery/dist/jquery.min.js node_modules/jquery/dist/jquery.min.map $(VENDOR)/ && \
+	   touch $@) || echo "npm ci failed: bertviz's views will load their scripts from a CDN (rerun make to retry)"; \
 	else echo "npm not found: bertviz's views will load their scripts from a CDN (install Node.js and npm, then rerun make)"; fi
 
 run: $(STAMP) $(VSTAMP)

@@ -1,4 +1,4 @@
-"""viz.pretrained: loading (bundled, tiny random BERT/RoBERTa/DistilBERT, refusals) and trace_text."""
+"""viz.pretrained: loading (bundled, tiny random BERT/RoBERTa/ELECTRA/DistilBERT, refusals) and trace_text."""
 
 import socket
 
@@ -12,6 +12,8 @@ from transformers import (
     BertModel,
     DistilBertConfig,
     DistilBertModel,
+    ElectraConfig,
+    ElectraModel,
     GPT2Config,
     RobertaConfig,
     RobertaModel,
@@ -32,6 +34,8 @@ TINY = {
     "roberta": (RobertaModel, RobertaConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=3,
                                             num_attention_heads=2, intermediate_size=64,
                                             max_position_embeddings=130, pad_token_id=1, type_vocab_size=2)),
+    "electra": (ElectraModel, ElectraConfig(vocab_size=30522, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                                            num_attention_heads=4, intermediate_size=64, max_position_embeddings=128)),
     "distilbert": (DistilBertModel, DistilBertConfig(vocab_size=30522, dim=32, n_layers=2, n_heads=4,
                                                      hidden_dim=64, max_position_embeddings=128)),
 }
