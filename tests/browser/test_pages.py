@@ -97,8 +97,9 @@ def test_text_page_shows_hostile_text_as_text(browser, app_url):
         timeout=60_000)
     ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
     assert "<" in ticks and ">" in ticks  # escaped for plotly, displayed as the characters typed
-    for option in ("Lines", "bertviz"):
-        _pick(page, option)
+    _pick(page, "Lines")
+    page.wait_for_selector(".js-plotly-plot .scatterlayer path.js-line", state="attached", timeout=30_000)  # SVG lines
+    _pick(page, "bertviz")
     frame = page.frame_locator("iframe").first
     frame.locator("svg text").filter(has_text="alert").first.wait_for(timeout=30_000)
     assert "<" in frame.locator("svg text").all_text_contents()
