@@ -4,6 +4,8 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+VENDOR  := static/vendor
+VSTAMP  := $(VENDOR)/.installed
 
 .PHONY: run test test-fast bench lint screenshots load-test clean
 
@@ -18,10 +20,22 @@ $(STAMP): requirements.txt requirements-nodeps.txt | $(BIN)/python
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
-run: $(STAMP)
+# bertviz's scripts (require.js, d3, jQuery), from the npm packages pinned in package.json, copied
+# to static/vendor/ (gitignored) which Streamlit serves at /app/static/vendor/. Without npm the app
+# still runs: the embedded bertviz views then load them from the CDN and say so.
+$(VSTAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  (npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && \
+	   mkdir -p $(VENDOR) && \
+	   cp node_modules/requirejs/require.js node_modules/d3/dist/d3.min.js \
+	      node_modules/jquery/dist/jquery.min.js node_modules/jquery/dist/jquery.min.map $(VENDOR)/ && \
+	   touch $@) || echo "npm ci failed: bertviz's views will load their scripts from a CDN (rerun make to retry)"; \
+	else echo "npm not found: bertviz's views will load their scripts from a CDN (install Node.js and npm, then rerun make)"; fi
+
+run: $(STAMP) $(VSTAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/streamlit run app.py --server.address=localhost --server.port=8501
 
-test: $(STAMP)
+test: $(STAMP) $(VSTAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -34,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Retake the README's screenshots in headless chromium.
-screenshots: $(STAMP)
+screenshots: $(STAMP) $(VSTAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.browser.screenshots docs/img
 
 # A classroom at once (not part of make test): N browser sessions against one server.
@@ -44,4 +58,4 @@ load-test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.classroom --sessions $(SESSIONS) --page $(LOAD_PAGE)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules $(VENDOR)

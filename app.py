@@ -12,6 +12,7 @@ PAGES = [
     st.Page("app_pages/softmax.py", title="Softmax and scaling lab", url_path="softmax"),
     st.Page("app_pages/dimensions.py", title="Q/K/V dimension tracer", url_path="dimensions"),
     st.Page("app_pages/positional.py", title="Positional encodings", url_path="positional"),
+    st.Page("app_pages/text.py", title="Text (BERT)", url_path="text"),
 ]
 
 page = st.navigation(PAGES)

@@ -108,3 +108,77 @@ def rollout(weights: np.ndarray, head_fusion: str = "mean", discard_ratio: float
         a = a / a.sum(axis=1, keepdims=True)
         result = a @ result
     return result
+
+
+# --- Head behaviour and score anatomy (the text page; pure numpy) -------------------------------
+
+HEAD_STAT_COLUMNS = ("entropy", "mean_distance", "to_cls", "to_sep", "to_self", "to_prev", "to_next")
+
+
+def head_stats(
+    weights: np.ndarray, cls_positions: list[int] | tuple[int, ...] = (0,),
+    sep_positions: list[int] | tuple[int, ...] = (),
+) -> dict[str, np.ndarray]:
+    """What each head looks at (Clark et al. 2019, "What does BERT look at?").
+
+    weights (L, H, T, T) or (..., T, T) -> {column: (L, H)}, every number a mean over query rows:
+      entropy        Shannon entropy of the row, nats (0 = one key, log T = uniform)
+      mean_distance  Σ_j w_ij |i − j|: how many tokens away the attention lands, on average
+      to_cls/to_sep  share of the row on the [CLS] / [SEP] positions
+      to_self        w_ii;  to_prev  w_i,i−1 (rows i ≥ 1);  to_next  w_i,i+1 (rows i < T−1)
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim < 2 or w.shape[-1] != w.shape[-2]:
+        raise ValueError(f"head_stats needs self-attention weights (..., T, T), got shape {w.shape}")
+    T = w.shape[-1]
+    pos = np.arange(T)
+    dist = np.abs(pos[:, None] - pos[None, :])  # (T, T)
+    diag = np.diagonal(w, axis1=-2, axis2=-1)  # (..., T)
+    prev = np.diagonal(w, offset=-1, axis1=-2, axis2=-1)  # (..., T-1): w[i, i-1]
+    nxt = np.diagonal(w, offset=1, axis1=-2, axis2=-1)  # (..., T-1): w[i, i+1]
+    empty = np.zeros(w.shape[:-2])
+
+    def share(cols) -> np.ndarray:
+        cols = [c for c in cols if 0 <= c < T]
+        return w[..., cols].sum(axis=-1).mean(axis=-1) if cols else empty
+
+    return {
+        "entropy": entropy(w).mean(axis=-1),
+        "mean_distance": (w * dist).sum(axis=-1).mean(axis=-1),
+        "to_cls": share(cls_positions),
+        "to_sep": share(sep_positions),
+        "to_self": diag.mean(axis=-1),
+        "to_prev": prev.mean(axis=-1) if T > 1 else empty,
+        "to_next": nxt.mean(axis=-1) if T > 1 else empty,
+    }
+
+
+def score_terms(q: np.ndarray, k: np.ndarray, scaling: float | None = None) -> dict[str, np.ndarray | float]:
+    """How one attention score is built (bertviz's neuron view): q (D,), k (D,).
+
+    Returns q, k, their element-wise product q∘k (D,), its sum q·k, the scaling (1/√D unless
+    given) and the score = q·k · scaling, the logit that enters the softmax over the row.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    if q.shape != k.shape or q.ndim != 1:
+        raise ValueError(f"score_terms needs two vectors of one length, got {q.shape} and {k.shape}")
+    scale = float(scaling) if scaling is not None else 1.0 / np.sqrt(q.shape[0])
+    product = q * k
+    dot = float(product.sum())
+    return {"q": q, "k": k, "product": product, "dot": dot, "scaling": scale, "score": dot * scale}
+
+
+def combined_attention(weights: np.ndarray, rows: list[int] | tuple[int, ...]) -> np.ndarray:
+    """Mean attention of several query tokens together: (..., Tq, Tk), rows -> (..., Tk).
+
+    Each selected row sums to 1, so the mean does too: how the selected tokens, as a group,
+    spread their attention over the keys.
+    """
+    w = np.asarray(weights)
+    rows = sorted(set(int(r) for r in rows))
+    if not rows:
+        raise ValueError("Select at least one token to combine.")
+    if rows[0] < 0 or rows[-1] >= w.shape[-2]:
+        raise ValueError(f"token positions must be in 0..{w.shape[-2] - 1}, got {rows}")
+    return w[..., rows, :].mean(axis=-2)

@@ -15,6 +15,9 @@ SHOTS = [
     ("softmax.png", "softmax", lambda page: None),
     ("dimensions.png", "dimensions", lambda page: None),
     ("positional.png", "positional", lambda page: None),
+    # the URL carries the view state: a sentence pair, layer 0, head 2 (a previous-token head)
+    ("text.png", "text?text=The+cat+sat+on+the+mat+because+it+was+tired.&pair=It+slept+all+afternoon."
+                 "&view=heatmap&layer=0&head=2", lambda page: None),
 ]
 
 

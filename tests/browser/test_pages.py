@@ -107,3 +107,66 @@ def test_positional_page_permutes_a_word(browser, app_url):
     assert any("key (attended to)" in t for t in text)
     page.screenshot(path=ARTIFACTS / "positional.png", full_page=True)
     assert_quiet(log, page)
+
+
+def _url_text_is(page, text: str) -> None:
+    """The script writes the view state into the URL as its last step: wait until it has run."""
+    page.wait_for_function("t => new URLSearchParams(location.search).get('text') === t", arg=text,
+                           timeout=60_000)
+    wait_for_app(page)
+
+
+def _pick(page, option: str) -> None:
+    """Click a radio option by its label text and wait for the rerun."""
+    page.locator("[data-testid='stRadio'] label").filter(has_text=option).first.click()
+    wait_for_app(page)
+
+
+def test_text_page_types_draws_and_embeds_bertviz_offline(browser, app_url):
+    page, log = new_page(browser, app_url)
+    page.goto(f"{app_url}/text")
+    wait_for_app(page)
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=90_000)
+    box = page.get_by_role("textbox", name="Your text")
+    box.fill("Attention is all you need.")
+    box.press("Control+Enter")
+    _url_text_is(page, "Attention is all you need.")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot .xtick text')].some(t => t.textContent === 'need')",
+        timeout=60_000)
+    plot = page.locator(".js-plotly-plot").first
+    assert "key (attended to)" in plot.inner_text() and "query (attending)" in plot.inner_text()
+    assert "view=heatmap" in page.url
+    _pick(page, "Model grid")
+    page.wait_for_selector(".js-plotly-plot image", timeout=30_000)  # the grid arrives as one PNG
+    assert "head" in page.locator(".js-plotly-plot").first.inner_text()
+    _pick(page, "bertviz")
+    frame = page.frame_locator("iframe").first
+    frame.locator("svg text").filter(has_text="need").first.wait_for(timeout=30_000)  # d3 drew it: scripts loaded
+    page.screenshot(path=ARTIFACTS / "text_bertviz.png", full_page=True)
+    assert_quiet(log, page)
+
+
+def test_text_page_shows_hostile_text_as_text(browser, app_url):
+    page, log = new_page(browser, app_url)
+    hostile = "</script><script>alert(1)</script> <img src=x onerror=alert(1)>"
+    page.goto(f"{app_url}/text")
+    wait_for_app(page)
+    box = page.get_by_role("textbox", name="Your text")
+    box.fill(hostile)
+    box.press("Control+Enter")
+    _url_text_is(page, hostile)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot .xtick text')].some(t => t.textContent === 'alert')",
+        timeout=60_000)
+    ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
+    assert "<" in ticks and ">" in ticks  # escaped for plotly, displayed as the characters typed
+    _pick(page, "Lines")
+    page.wait_for_selector(".js-plotly-plot .scatterlayer path.js-line", state="attached", timeout=30_000)  # SVG lines
+    _pick(page, "bertviz")
+    frame = page.frame_locator("iframe").first
+    frame.locator("svg text").filter(has_text="alert").first.wait_for(timeout=30_000)
+    assert "<" in frame.locator("svg text").all_text_contents()
+    assert frame.locator("img").count() == 0 and page.locator("[data-testid='stMain'] img[src='x']").count() == 0
+    page.wait_for_timeout(500)
+    assert_quiet(log, page)  # includes: no alert() dialog ever opened

@@ -1,0 +1,195 @@
+"""The text page through AppTest: every view, URL state, no forward pass on a view change, the
+byte budget at 510 tokens, hostile and bad inputs."""
+
+import io
+import json
+from urllib.parse import parse_qs
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import viz.pretrained
+import viz.ui.cache
+from tests.apptest_helpers import APP, TIMEOUT, assert_clean, open_page, plotly_figures, sent_bytes
+from viz.ui import text_ui
+from viz.ui.text_ui import VIEWS
+
+PAGE = "app_pages/text.py"
+LONG = "hello " * 510  # 510 word pieces + [CLS] + [SEP] = 512 tokens, the model's limit
+HOSTILE = "</script><script>alert(1)</script> <img src=x onerror=alert(1)> <b>bold</b>"
+
+
+def set_text(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="text_text").set_value(text).run()
+    assert_clean(at)
+    return at
+
+
+def all_text(at: AppTest) -> str:
+    return " ".join(str(e.value) for kind in ("error", "warning", "info", "caption") for e in getattr(at, kind))
+
+
+def test_heatmap_of_the_default_sentence():
+    at = open_page(PAGE)
+    assert not at.error
+    fig = plotly_figures(at)[0]
+    ticks = fig["layout"]["xaxis"]["ticktext"]
+    assert ticks[0] == "[CLS]" and ticks[-1] == "[SEP]" and "cat" in ticks
+    assert fig["layout"]["yaxis"]["autorange"] == "reversed"
+    assert fig["layout"]["xaxis"]["title"]["text"] == "key (attended to)"
+    assert "6 layers × 12 heads" in all_text(at)
+
+
+def test_every_view_renders_and_lands_in_the_url():
+    at = open_page(PAGE)
+    at.text_input(key="text_pair").set_value("It was a long day.").run()
+    for view in VIEWS:
+        at.radio(key="text_view").set_value(view).run()
+        at.selectbox(key="text_layer").set_value(4).run()
+        at.selectbox(key="text_head").set_value(7).run()
+        assert_clean(at)
+        assert not at.error, (view, [e.value for e in at.error])
+        if view == "table":
+            df = at.dataframe[0].value
+            assert len(df) == 72 and {"entropy (nats)", "→ [CLS]", "→ next"} <= set(df.columns)
+        elif view == "bertviz":
+            assert len(at.get("iframe")) == 1
+        else:
+            assert len(plotly_figures(at)) == 1, view
+        params = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+        assert params["view"] == view and params["layer"] == "4" and params["head"] == "7" and params["pair"] == "It was a long day."
+
+
+def test_a_link_reproduces_the_view():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(view="neuron", layer="3", head="5", text="Paris is the capital of France.")
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert_clean(at)
+    assert at.radio(key="text_view").value == "neuron"
+    assert (at.selectbox(key="text_layer").value, at.selectbox(key="text_head").value) == (3, 5)
+    assert at.text_area(key="text_text").value == "Paris is the capital of France."
+    assert "paris" in plotly_figures(at)[0]["layout"]["xaxis2"]["ticktext"]
+
+
+def test_head_table_links_open_that_heads_heatmap():
+    at = open_page(PAGE)
+    at.radio(key="text_view").set_value("table").run()
+    link = at.dataframe[0].value["link"][2 * 12 + 9]  # layer 2, head 9
+    q = parse_qs(link.lstrip("?"))
+    assert (q["view"], q["layer"], q["head"]) == (["heatmap"], ["2"], ["9"])
+    assert q["text"] == [at.text_area(key="text_text").value]
+
+
+def test_layer_head_and_view_changes_do_not_rerun_the_model(monkeypatch):
+    calls = []
+    real = viz.pretrained.trace_text
+    monkeypatch.setattr(viz.pretrained, "trace_text", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    at = open_page(PAGE)
+    set_text(at, "A sentence seen by this test only, once.")
+    assert calls == ["A sentence seen by this test only, once."]
+    for view in ("heatmap", "model", "lines", "neuron", "rollout", "table"):
+        at.radio(key="text_view").set_value(view).run()
+        at.selectbox(key="text_layer").set_value(5).run()
+        at.selectbox(key="text_head").set_value(11).run()
+    assert_clean(at)
+    assert len(calls) == 1
+
+
+@pytest.mark.slow
+def test_byte_budget_at_510_tokens():
+    at = set_text(open_page(PAGE), LONG)
+    assert "512 tokens" in all_text(at)
+    at.radio(key="text_view").set_value("model").run()
+    assert_clean(at)
+    grid = sent_bytes(at)
+    assert 10_000 < grid <= 2_000_000, f"the all-heads grid sent {grid} bytes"
+    for view in ("heatmap", "lines", "neuron", "rollout", "compare", "combine"):
+        at.radio(key="text_view").set_value(view).run()
+        assert_clean(at)
+        assert sent_bytes(at) <= 2_000_000, view
+    at.radio(key="text_view").set_value("bertviz").run()
+    assert "up to 64 tokens" in all_text(at) and not at.get("iframe")
+
+
+def test_600_tokens_truncate_with_a_visible_note():
+    at = set_text(open_page(PAGE), "word " * 598)
+    assert any("600 tokens" in w.value and "truncated" in w.value for w in at.warning)
+    assert len(plotly_figures(at)[0]["layout"]["xaxis"]["ticktext"]) <= 40  # ticks thinned, not 512 labels
+
+
+def test_hostile_text_is_shown_as_text_in_every_view():
+    at = set_text(open_page(PAGE), HOSTILE)
+    for view in VIEWS:
+        at.radio(key="text_view").set_value(view).run()
+        assert_clean(at)
+        sent = "".join(n.proto.spec for n in at.get("plotly_chart"))
+        assert "<script" not in sent and "<img" not in sent and "<b>" not in sent, view
+        if view == "heatmap":
+            assert "&lt;" in sent
+    html = at.get("iframe")[0].proto.srcdoc
+    assert html.count("<script") == 2 and "<img" not in html
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("", "empty"),
+    ("   \n  ", "empty"),
+    ("\u200b\u200d\ufeff", "kept nothing"),
+    ("\x00\x07\x1b", "kept nothing"),
+    ("I 🍕 love 🎉", "vocabulary"),
+    (("lorem ipsum " * 9000)[:100_000], "truncated"),
+    ("x" * 100_000, "vocabulary"),  # one 100k-character word: BERT reads it as [UNK]
+])
+def test_bad_inputs_give_a_sentence_and_the_page_keeps_working(text, expect):
+    at = set_text(open_page(PAGE), text)
+    assert expect in all_text(at)
+    set_text(at, "Back to normal.")
+    assert not at.error and plotly_figures(at)
+
+
+def test_right_to_left_text_traces():
+    at = set_text(open_page(PAGE), "שלום עולם مرحبا بالعالم")
+    assert not at.error and plotly_figures(at)
+
+
+def test_a_model_that_does_not_load_falls_back_to_the_bundled_one():
+    at = open_page(PAGE)
+    at.text_input(key="text_model").set_value("no-such-user/no-such-model").run()
+    assert_clean(at)
+    assert "Could not load" in at.error[0].value and "all-MiniLM-L6-v2 (bundled) instead" in at.error[0].value
+    assert plotly_figures(at)
+
+
+def test_compare_another_input_needs_the_same_length():
+    at = open_page(PAGE)
+    at.radio(key="text_view").set_value("compare").run()
+    at.radio(key="text_cmp_mode").set_value("another input").run()
+    at.text_input(key="text_cmp_text").set_value("The dog sat on the mat because it was tired.").run()
+    assert_clean(at)
+    fig = plotly_figures(at)[0]
+    assert "cat/dog" in fig["layout"]["xaxis"]["ticktext"]
+    at.text_input(key="text_cmp_text").set_value("Short.").run()
+    assert "tokens" in at.error[0].value
+
+
+def test_camera_icon_exports_png_or_svg():
+    at = open_page(PAGE)
+    fmt = lambda: json.loads(at.get("plotly_chart")[0].proto.config)["toImageButtonOptions"]["format"]  # noqa: E731
+    assert fmt() == "png"
+    at.selectbox(key="text_export").set_value("svg").run()
+    assert fmt() == "svg"
+
+
+def test_downloads_hold_the_weights_shown():
+    at = open_page(PAGE)
+    at.selectbox(key="text_layer").set_value(2).run()
+    trace = viz.ui.cache.text_trace("", "cpu", "float32", at.text_area(key="text_text").value, "")
+    csv = pd.read_csv(io.StringIO(text_ui._head_csv(trace, 2, 0)), index_col=0)
+    np.testing.assert_allclose(csv.to_numpy(), trace.weights[2, 0], atol=1e-6)
+    assert list(csv.columns)[:2] == ["0:[CLS]", "1:the"]
+    np.testing.assert_array_equal(np.load(io.BytesIO(text_ui._all_npy(trace))), trace.weights)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Layer 2, head 0 weights (CSV)" in labels and any("(6, 12," in x for x in labels)

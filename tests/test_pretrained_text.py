@@ -1,0 +1,206 @@
+"""viz.pretrained: loading (bundled, tiny random BERT/RoBERTa/ELECTRA/DistilBERT, refusals) and trace_text."""
+
+import socket
+
+import numpy as np
+import pytest
+import torch
+from transformers import (
+    AutoModel,
+    AutoTokenizer,
+    BertConfig,
+    BertModel,
+    DistilBertConfig,
+    DistilBertModel,
+    ElectraConfig,
+    ElectraModel,
+    GPT2Config,
+    RobertaConfig,
+    RobertaModel,
+)
+
+from viz.pretrained import (
+    ModelLoadError,
+    TextInputError,
+    default_model_dir,
+    load_text_model,
+    trace_text,
+)
+
+SENTENCE = "The quick brown fox jumps over the lazy dog."
+TINY = {
+    "bert": (BertModel, BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                   intermediate_size=64, max_position_embeddings=128)),
+    "roberta": (RobertaModel, RobertaConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=3,
+                                            num_attention_heads=2, intermediate_size=64,
+                                            max_position_embeddings=130, pad_token_id=1, type_vocab_size=2)),
+    "electra": (ElectraModel, ElectraConfig(vocab_size=30522, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                                            num_attention_heads=4, intermediate_size=64, max_position_embeddings=128)),
+    "distilbert": (DistilBertModel, DistilBertConfig(vocab_size=30522, dim=32, n_layers=2, n_heads=4,
+                                                     hidden_dim=64, max_position_embeddings=128)),
+}
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return load_text_model()
+
+
+@pytest.fixture(scope="module", params=sorted(TINY))
+def tiny_dir(request, tmp_path_factory):
+    """A tiny random model of one family, saved as safetensors with MiniLM's tokenizer."""
+    cls, config = TINY[request.param]
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp(request.param)
+    cls(config).save_pretrained(path)
+    AutoTokenizer.from_pretrained(default_model_dir()).save_pretrained(path)
+    assert list(path.glob("*.safetensors")) and not list(path.glob("*.bin"))
+    return path
+
+
+def reference_attentions(path, text, pair=None):
+    """transformers' own output_attentions, loaded independently of viz."""
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+    enc = tok(text, pair, return_tensors="pt")
+    with torch.no_grad():
+        out = model(**enc, output_attentions=True)
+    return tok.convert_ids_to_tokens(enc["input_ids"][0]), np.stack([a[0].numpy() for a in out.attentions])
+
+
+def check_trace_matches_transformers(trace, path, text, pair=None):
+    tokens, ref = reference_attentions(path, text, pair)
+    assert list(trace.query_tokens) == tokens == list(trace.key_tokens)
+    assert trace.weights.shape == ref.shape
+    np.testing.assert_allclose(trace.weights, ref, atol=1e-5)
+
+
+def test_bundled_model_weights_equal_transformers_output_attentions(minilm):
+    trace = trace_text(minilm, SENTENCE)
+    assert trace.weights.shape[:2] == (6, 12)
+    check_trace_matches_transformers(trace, default_model_dir(), SENTENCE)
+
+
+def test_tiny_models_of_each_family_match_transformers(tiny_dir):
+    tm = load_text_model(str(tiny_dir))
+    trace = trace_text(tm, SENTENCE, "A second sentence.")
+    check_trace_matches_transformers(trace, tiny_dir, SENTENCE, "A second sentence.")
+    assert trace.queries.shape[:2] == trace.weights.shape[:2]
+
+
+def test_softmax_of_captured_q_k_reproduces_the_weights(minilm, tiny_dir):
+    for tm in (minilm, load_text_model(str(tiny_dir))):
+        t = trace_text(tm, SENTENCE)
+        q, k = torch.from_numpy(t.queries), torch.from_numpy(t.keys)
+        scores = (q @ k.transpose(-2, -1)) / np.sqrt(t.d_head)  # (L, H, T, T), from the hooks alone
+        np.testing.assert_allclose(torch.softmax(scores, -1).numpy(), t.weights, atol=1e-5)
+        np.testing.assert_allclose(scores.numpy(), t.scores, atol=1e-4)
+
+
+def test_values_are_the_value_projection_per_head(minilm):
+    t = trace_text(minilm, SENTENCE)
+    layer0 = minilm.model.encoder.layer[0]
+    with torch.no_grad():
+        h0 = minilm.model.embeddings(**{k: v for k, v in minilm.tokenizer(SENTENCE, return_tensors="pt").items()
+                                       if k in ("input_ids", "token_type_ids")})
+        v = layer0.attention.self.value(h0)[0]  # (T, H*D)
+    T, H, D = len(t.query_tokens), t.n_heads, t.d_head
+    np.testing.assert_allclose(t.values[0], v.view(T, H, D).transpose(0, 1).numpy(), atol=1e-5)
+
+
+def test_hooks_are_removed_after_tracing(minilm):
+    trace_text(minilm, SENTENCE)
+    projections = [m for name, m in minilm.model.named_modules() if name.endswith((".query", ".key", ".value"))]
+    assert len(projections) == 3 * 6
+    assert all(not m._forward_hooks for m in projections)  # transformers' own hooks sit elsewhere
+
+
+def test_tokens_line_up_with_the_weights(minilm):
+    t = trace_text(minilm, "Hello, world! Naïve café.", "Second part")
+    expected = minilm.tokenizer.convert_ids_to_tokens(minilm.tokenizer("Hello, world! Naïve café.", "Second part")["input_ids"])
+    assert list(t.query_tokens) == expected
+    assert t.weights.shape[-2:] == (len(expected), len(expected))
+    np.testing.assert_allclose(t.weights.sum(-1), 1.0, atol=1e-5)
+    assert t.meta["cls_positions"] == [0]
+    assert [t.query_tokens[i] for i in t.meta["sep_positions"]] == ["[SEP]", "[SEP]"]
+    assert t.query_tokens[t.meta["pair_start"]] == "second"
+    assert t.meta["segment_ids"][t.meta["pair_start"] - 1] == 0 and t.meta["segment_ids"][t.meta["pair_start"]] == 1
+
+
+def test_600_tokens_are_truncated_to_512_with_a_message(minilm):
+    t = trace_text(minilm, "word " * 598)  # 598 + [CLS] + [SEP] = 600 tokens
+    assert len(t.query_tokens) == 512 and t.weights.shape[-1] == 512
+    assert t.query_tokens[-1] == "[SEP]"
+    assert t.meta["truncated"]
+    assert "600 tokens" in t.meta["notes"][0] and "512" in t.meta["notes"][0]
+    short = trace_text(minilm, "word " * 10)
+    assert not short.meta["truncated"] and not short.meta["notes"]
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t ", "\u200b\u200c\u200d", "\x00\x01\x07"])
+def test_empty_or_invisible_text_is_refused_with_a_sentence(minilm, text):
+    with pytest.raises(TextInputError) as err:
+        trace_text(minilm, text)
+    assert err.value.args[0].endswith(".") and ("empty" in str(err.value) or "kept nothing" in str(err.value))
+
+
+def test_emoji_and_right_to_left_text_trace_with_a_note(minilm):
+    t = trace_text(minilm, "I love 🍕 and שלום עולם and مرحبا")
+    assert "[UNK]" in t.query_tokens
+    assert any("vocabulary" in n for n in t.meta["notes"])
+    assert np.isfinite(t.weights).all()
+
+
+def test_bfloat16_option_runs_close_to_float32(minilm):
+    half = load_text_model(None, dtype="bfloat16")
+    t16, t32 = trace_text(half, SENTENCE), trace_text(minilm, SENTENCE)
+    assert half.model.dtype == torch.bfloat16 and t16.meta["dtype"] == "bfloat16"
+    assert t16.weights.dtype == np.float32
+    assert np.abs(t16.weights - t32.weights).max() < 0.1
+
+
+def test_no_network_is_used(minilm, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    t = trace_text(load_text_model(), SENTENCE)
+    assert t.weights.shape[:2] == (6, 12)
+
+
+def test_pickle_weights_are_refused(tmp_path):
+    cls, config = TINY["bert"]
+    config.save_pretrained(tmp_path)
+    torch.save(cls(config).state_dict(), tmp_path / "pytorch_model.bin")
+    with pytest.raises(ModelLoadError, match="pickle") as err:
+        load_text_model(str(tmp_path))
+    assert "safetensors" in str(err.value)
+
+
+def test_unknown_hub_id_offline_gives_a_sentence():
+    with pytest.raises(ModelLoadError, match="Could not load") as err:
+        load_text_model("no-such-user/no-such-model-xyz")
+    assert "local folder" in str(err.value)
+
+
+def test_a_family_without_a_known_attention_table_is_refused(tmp_path):
+    GPT2Config(n_layer=1, n_head=2, n_embd=8).save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="'gpt2' model"):
+        load_text_model(str(tmp_path))
+
+
+def test_a_missing_folder_is_explained(tmp_path):
+    with pytest.raises(ModelLoadError, match="not a folder"):
+        load_text_model(str(tmp_path / "missing"))
+
+
+@pytest.mark.gpu
+def test_cuda_trace_matches_cpu():
+    cpu = trace_text(load_text_model(), SENTENCE)
+    gpu = trace_text(load_text_model(None, device="cuda"), SENTENCE)
+    assert gpu.meta["device"].startswith("cuda")
+    np.testing.assert_allclose(gpu.weights, cpu.weights, atol=1e-4)
+    half = trace_text(load_text_model(None, device="cuda", dtype="float16"), SENTENCE)
+    assert np.abs(half.weights - cpu.weights).max() < 0.05

@@ -1,0 +1,316 @@
+"""Figures of the text page. plotly, numpy and pillow only: no streamlit, no torch.
+
+Axis convention of heatmap.py: rows = queries top to bottom, columns = keys, numeric axes with
+token tick labels (every token through `label()`), weights on a fixed 0..1 scale.
+
+Large matrices travel as images: `matrix_figure` colours the matrix in numpy and sends one PNG
+(a data URI inside a go.Image), so a 512 x 512 head costs ~100 kB instead of megabytes of JSON.
+Small ones (<= HEATMAP_MAX_CELLS) stay go.Heatmap, whose hover shows the exact number.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.colors as pc
+import plotly.graph_objects as go
+from PIL import Image
+from plotly.subplots import make_subplots
+
+from viz.figures.heatmap import COLORSCALE, MASKED_COLOR, label
+from viz.figures.heatmap import _ticks as token_ticks
+from viz.trace import AttentionTrace
+
+HEATMAP_MAX_CELLS = 64 * 64  # above this a matrix is sent as a PNG image
+GRID_TILE = 96  # model grid: each head drawn at most this many pixels a side (max-pooled)
+DIVERGING = "RdBu_r"  # compare view: blue = B larger, red = A larger, white = equal
+HEAD_COLORS = pc.qualitative.D3  # bertviz's head view uses d3's category10: the same ten colours
+BOUNDARY = dict(color="#d62728", width=1.5, dash="dot")
+
+
+# --- colour and images -------------------------------------------------------------------------
+
+def _lut(colorscale: str, n: int = 256) -> np.ndarray:
+    """(n, 3) uint8 colours sampled evenly along a named plotly colorscale."""
+    colors = pc.sample_colorscale(pc.get_colorscale(colorscale), np.linspace(0, 1, n), colortype="rgb")
+    return np.array([pc.unlabel_rgb(c) for c in colors], dtype=float).round().astype(np.uint8)
+
+
+def colorize(values: np.ndarray, zmin: float, zmax: float, colorscale: str = COLORSCALE) -> np.ndarray:
+    """(h, w) numbers -> (h, w, 3) uint8 RGB on a fixed zmin..zmax scale; NaN drawn grey (masked)."""
+    v = np.asarray(values, dtype=np.float64)
+    lut = _lut(colorscale)
+    t = np.clip((np.nan_to_num(v, nan=zmin) - zmin) / (zmax - zmin), 0.0, 1.0)
+    rgb = lut[np.rint(t * (len(lut) - 1)).astype(np.intp)]
+    if np.isnan(v).any():
+        rgb[np.isnan(v)] = pc.hex_to_rgb(MASKED_COLOR)
+    return rgb
+
+
+def png_data_uri(rgb: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), mode="RGB").save(buf, format="PNG", compress_level=6)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def max_pool(m: np.ndarray, size: int) -> np.ndarray:
+    """Shrink a (h, w) matrix to at most (size, size) by taking the max of each block, so a
+    single strong weight stays visible in an overview (a mean would wash it out)."""
+    h, w = m.shape
+    fh, fw = int(np.ceil(h / size)), int(np.ceil(w / size))
+    if fh == 1 and fw == 1:
+        return m
+    padded = np.full((int(np.ceil(h / fh)) * fh, int(np.ceil(w / fw)) * fw), -np.inf)
+    padded[:h, :w] = m
+    return padded.reshape(padded.shape[0] // fh, fh, padded.shape[1] // fw, fw).max(axis=(1, 3))
+
+
+def _colorbar_trace(zmin: float, zmax: float, colorscale: str, title: str) -> go.Scatter:
+    """An invisible point whose only job is to draw the colour bar next to an image."""
+    return go.Scatter(
+        x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+        marker=dict(colorscale=colorscale, cmin=zmin, cmax=zmax, color=[zmin], showscale=True,
+                    colorbar=dict(title=title)),
+    )
+
+
+def _boundary_shapes(fig: go.Figure, at: int | None, rows: bool = True, cols: bool = True) -> None:
+    """Dotted lines where the second segment of a sentence pair begins."""
+    if at is None:
+        return
+    if cols:
+        fig.add_vline(x=at - 0.5, line=BOUNDARY)
+    if rows:
+        fig.add_hline(y=at - 0.5, line=BOUNDARY)
+
+
+# --- one matrix (a head, a difference, a rollout) ----------------------------------------------
+
+def matrix_figure(
+    values: np.ndarray, query_tokens: Sequence[str], key_tokens: Sequence[str], *,
+    title: str = "", zmin: float = 0.0, zmax: float = 1.0, colorscale: str = COLORSCALE,
+    colorbar_title: str = "weight", boundary: int | None = None, height: int | None = None,
+) -> go.Figure:
+    """A (Tq, Tk) matrix on a fixed zmin..zmax scale; an image when it has many cells."""
+    values = np.asarray(values, dtype=np.float64)
+    Tq, Tk = values.shape
+    if (Tq, Tk) != (len(query_tokens), len(key_tokens)):
+        raise ValueError(
+            f"the matrix has shape {values.shape}, but there are {len(query_tokens)} query "
+            f"and {len(key_tokens)} key tokens"
+        )
+    if Tq * Tk <= HEATMAP_MAX_CELLS:
+        q = np.asarray([label(t) for t in query_tokens], dtype=object)[:, None]
+        k = np.asarray([label(t) for t in key_tokens], dtype=object)[None, :]
+        hover = q + " → " + k + "<br>" + colorbar_title + " " + np.char.mod("%.3f", values).astype(object)
+        fig = go.Figure(go.Heatmap(
+            z=values, x=np.arange(Tk), y=np.arange(Tq), zmin=zmin, zmax=zmax, colorscale=colorscale,
+            text=hover, hoverinfo="text", xgap=1, ygap=1, colorbar=dict(title=colorbar_title),
+        ))
+    else:
+        fig = go.Figure([
+            go.Image(source=png_data_uri(colorize(values, zmin, zmax, colorscale)), x0=0, dx=1, y0=0, dy=1,
+                     hovertemplate="query %{y} → key %{x}<extra></extra>"),
+            _colorbar_trace(zmin, zmax, colorscale, colorbar_title),
+        ])
+    fig.update_xaxes(**token_ticks(key_tokens), tickangle=-60 if Tk > 12 else 0, title_text="key (attended to)",
+                     showgrid=False, zeroline=False, range=[-0.5, Tk - 0.5])
+    fig.update_yaxes(**token_ticks(query_tokens), autorange="reversed", title_text="query (attending)",
+                     showgrid=False, zeroline=False)
+    _boundary_shapes(fig, boundary)
+    size = height or int(min(760, max(340, 26 * Tq + 170)))
+    fig.update_layout(title=label(title), height=size, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+                      plot_bgcolor="white")
+    return fig
+
+
+def head_figure(trace: AttentionTrace, layer: int, head: int) -> go.Figure:
+    return matrix_figure(trace.head(layer, head), trace.query_tokens, trace.key_tokens,
+                         title=f"Layer {layer}, head {head}", boundary=trace.meta.get("pair_start"))
+
+
+def compare_figure(a: np.ndarray, b: np.ndarray, query_tokens, key_tokens, title: str,
+                   boundary: int | None = None) -> go.Figure:
+    """A − B on a fixed −1..1 diverging scale: red where A attends more, blue where B does."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"cannot subtract attention of shape {b.shape} from {a.shape}")
+    return matrix_figure(a - b, query_tokens, key_tokens, title=title, zmin=-1.0, zmax=1.0,
+                         colorscale=DIVERGING, colorbar_title="A − B", boundary=boundary)
+
+
+def rollout_figure(rolled: np.ndarray, tokens, boundary: int | None = None) -> go.Figure:
+    return matrix_figure(rolled, tokens, tokens, boundary=boundary, colorbar_title="share",
+                         title="Attention rollout: how much each token (row) draws on each input token (column)")
+
+
+# --- the whole model: layers x heads ------------------------------------------------------------
+
+def model_grid(trace: AttentionTrace, stats: dict[str, np.ndarray] | None = None, tile: int = GRID_TILE) -> go.Figure:
+    """Every head of every layer (bertviz's model view) as ONE image: rows = layers, columns =
+    heads, each tile a head's (T, T) attention, max-pooled to at most `tile` pixels a side."""
+    L, H, T, _ = trace.weights.shape
+    side = min(T, tile)
+    gap = 2
+    canvas = np.full((L * (side + gap) - gap, H * (side + gap) - gap), np.nan)
+    for layer in range(L):
+        for head in range(H):
+            small = max_pool(trace.weights[layer, head], side)
+            y, x = layer * (side + gap), head * (side + gap)
+            canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+    rgb = colorize(canvas, 0.0, 1.0)
+    rgb[np.isnan(canvas)] = 255  # gaps between tiles: white
+    step = (side + gap)
+    centres = step * np.arange(max(L, H)) + side / 2
+    # an invisible layer over the tiles: hover names the head and its behaviour
+    hover = [[f"layer {la}, head {h}" + (
+        f"<br>entropy {stats['entropy'][la, h]:.2f} nats, mean distance {stats['mean_distance'][la, h]:.1f}"
+        if stats else "") for h in range(H)] for la in range(L)]
+    fig = go.Figure([
+        go.Image(source=png_data_uri(rgb), x0=0, dx=1, y0=0, dy=1, hoverinfo="skip"),
+        go.Heatmap(z=np.zeros((L, H)), x=centres[:H], y=centres[:L], opacity=0, showscale=False,
+                   text=hover, hoverinfo="text", xgap=0, ygap=0),
+        _colorbar_trace(0, 1, COLORSCALE, "weight"),
+    ])
+    fig.update_xaxes(tickmode="array", tickvals=centres[:H], ticktext=[str(h) for h in range(H)],
+                     title_text="head", side="top", showgrid=False, zeroline=False)
+    fig.update_yaxes(tickmode="array", tickvals=centres[:L], ticktext=[str(la) for la in range(L)],
+                     title_text="layer", autorange="reversed", showgrid=False, zeroline=False,
+                     scaleanchor="x")
+    pooled = f", each head max-pooled from {T}×{T} to {side}×{side} pixels" if side < T else ""
+    fig.update_layout(
+        title=f"All {L} layers × {H} heads (rows: queries, columns: keys{pooled})",
+        height=int(min(1100, max(420, 60 + L * 900 / H))), margin=dict(l=10, r=10, t=90, b=10),
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+# --- lines between tokens (bertviz's head view), several heads at once ---------------------------
+
+def lines_figure(
+    trace: AttentionTrace, layer: int, heads: Sequence[int], min_weight: float = 0.1,
+    max_lines: int = 20_000, query: int | None = None,
+) -> go.Figure:
+    """Queries on the left, keys on the right, a line for each weight ≥ min_weight; opacity = weight,
+    one colour per head. `query` keeps only that token's lines. The strongest `max_lines` are kept."""
+    T = len(trace.query_tokens)
+    heads = list(heads)
+    if not heads:
+        raise ValueError("Pick at least one head to draw.")
+    picked = []  # (weight, head, i, j)
+    for h in heads:
+        w = trace.head(layer, h)
+        if query is not None:
+            w = np.where(np.arange(T)[:, None] == query, w, 0.0)
+        i, j = np.nonzero(w >= min_weight)
+        picked.append(np.stack([w[i, j], np.full(len(i), h), i, j], axis=1))
+    lines = np.concatenate(picked) if picked else np.zeros((0, 4))
+    dropped = max(0, len(lines) - max_lines)
+    if dropped:
+        lines = lines[np.argsort(-lines[:, 0])[:max_lines]]
+    fig = go.Figure()
+    bins = np.array([0.0, 0.25, 0.5, 0.75, 1.01])
+    in_legend: set[int] = set()
+    for h in heads:
+        color = HEAD_COLORS[h % len(HEAD_COLORS)]
+        mine = lines[lines[:, 1] == h]
+        for lo, hi in zip(bins[:-1], bins[1:], strict=True):
+            sel = mine[(mine[:, 0] >= max(lo, min_weight)) & (mine[:, 0] < hi)]
+            if not len(sel):
+                continue
+            xs = np.tile([0.0, 1.0, np.nan], len(sel))
+            ys = np.stack([sel[:, 2], sel[:, 3], np.full(len(sel), np.nan)], axis=1).ravel()
+            fig.add_trace(go.Scatter(
+                x=xs, y=ys, mode="lines", hoverinfo="skip", opacity=float(min(1.0, 0.15 + (lo + hi) / 2)),
+                line=dict(color=color, width=2), name=f"head {h}", legendgroup=f"head {h}",
+                showlegend=h not in in_legend,
+            ))
+            in_legend.add(h)
+    labels = [label(t) for t in trace.query_tokens]
+    font = 12 if T <= 64 else 9
+    for x, anchor in ((-0.02, "middle left"), (1.02, "middle right")):
+        fig.add_trace(go.Scatter(
+            x=[x] * T, y=np.arange(T), mode="text", text=labels, textposition=anchor,
+            textfont=dict(size=font), hovertext=[f"{i}: {lab}" for i, lab in enumerate(labels)],
+            hoverinfo="text", showlegend=False,
+        ))
+    pair = trace.meta.get("pair_start")
+    if pair is not None:
+        fig.add_hline(y=pair - 0.5, line=BOUNDARY)
+    note = f" ({dropped} weaker lines not drawn)" if dropped else ""
+    fig.update_xaxes(range=[-0.45, 1.45], tickmode="array", tickvals=[0, 1],
+                     ticktext=["query (attending)", "key (attended to)"], side="top",
+                     showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[T - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_layout(
+        title=f"Layer {layer}: lines for weights ≥ {min_weight:g}, opacity = weight{note}",
+        height=int(min(8000, max(360, 20 * T + 120) if T <= 64 else 12 * T + 120)),
+        margin=dict(l=10, r=10, t=80, b=10), plot_bgcolor="white", legend=dict(orientation="h", y=-0.02),
+    )
+    return fig
+
+
+# --- how one score is built (bertviz's neuron view) -------------------------------------------
+
+def neuron_figure(terms: dict, row_weights: np.ndarray, key_tokens: Sequence[str], query_token: str,
+                  key_index: int) -> go.Figure:
+    """Top: q, k and q∘k for every dimension of the head; the sum times the scaling is the score.
+    Bottom: the softmax over the query's row, the chosen key in red."""
+    D = len(terms["q"])
+    k_tok = key_tokens[key_index]
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2, subplot_titles=[
+        f"q∘k per dimension: Σ = q·k = {terms['dot']:.3f}; × scaling {terms['scaling']:.4f} = score {terms['score']:.3f}",
+        f"softmax over the row of “{label(query_token)}”: weight on “{label(k_tok)}” = {row_weights[key_index]:.3f}",
+    ])
+    dims = np.arange(D)
+    for name, key, color in (("q (query)", "q", "#1f77b4"), ("k (key)", "k", "#ff7f0e"),
+                             ("q∘k (product)", "product", "#2ca02c")):
+        fig.add_trace(go.Bar(x=dims, y=terms[key], name=name, marker_color=color,
+                             hovertemplate=f"dimension %{{x}}<br>{name} %{{y:.3f}}<extra></extra>"), row=1, col=1)
+    T = len(key_tokens)
+    colors = np.where(np.arange(T) == key_index, "#d62728", "#6baed6")
+    fig.add_trace(go.Bar(x=np.arange(T), y=row_weights, marker_color=colors.tolist(), showlegend=False,
+                         hovertext=[f"{i}: {label(t)}" for i, t in enumerate(key_tokens)],
+                         hovertemplate="%{hovertext}<br>weight %{y:.3f}<extra></extra>"), row=2, col=1)
+    fig.update_layout(barmode="group", height=620, margin=dict(l=10, r=10, t=60, b=10),
+                      legend=dict(orientation="h", y=1.12), plot_bgcolor="white")
+    fig.update_xaxes(title_text="dimension of the head", row=1, col=1)
+    fig.update_xaxes(**token_ticks(key_tokens), tickangle=-60 if T > 12 else 0, title_text="key (attended to)",
+                     row=2, col=1)
+    fig.update_yaxes(title_text="value", row=1, col=1)
+    fig.update_yaxes(title_text="weight", range=[0, 1], row=2, col=1)
+    return fig
+
+
+# --- several tokens' attention together -------------------------------------------------------
+
+def combined_figure(head_row: np.ndarray, layer_rows: np.ndarray, key_tokens: Sequence[str],
+                    selected: Sequence[str], layer: int, head: int) -> go.Figure:
+    """Top: the selected tokens' mean attention in one head. Bottom: the same per layer, mean
+    over that layer's heads (rows = layers, columns = keys)."""
+    T = len(key_tokens)
+    L = layer_rows.shape[0]
+    names = ", ".join(label(t) for t in selected[:8]) + (" …" if len(selected) > 8 else "")
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.16, row_heights=[0.45, 0.55], subplot_titles=[
+        f"Mean attention of {names} in layer {layer}, head {head}", "Per layer, mean over heads",
+    ])
+    hover = [f"{i}: {label(t)}" for i, t in enumerate(key_tokens)]
+    fig.add_trace(go.Bar(x=np.arange(T), y=head_row, marker_color="#3182bd", hovertext=hover,
+                         hovertemplate="%{hovertext}<br>weight %{y:.3f}<extra></extra>", showlegend=False),
+                  row=1, col=1)
+    fig.add_trace(go.Heatmap(z=layer_rows, x=np.arange(T), y=np.arange(L), zmin=0, zmax=1, colorscale=COLORSCALE,
+                             colorbar=dict(title="weight", len=0.5, y=0.25),
+                             hovertemplate="layer %{y}, key %{x}<br>weight %{z:.3f}<extra></extra>"),
+                  row=2, col=1)
+    for r in (1, 2):
+        fig.update_xaxes(**token_ticks(key_tokens), tickangle=-60 if T > 12 else 0, row=r, col=1,
+                         range=[-0.5, T - 0.5])
+    fig.update_xaxes(title_text="key (attended to)", row=2, col=1)
+    fig.update_yaxes(title_text="weight", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title_text="layer", autorange="reversed", tickmode="linear", row=2, col=1)
+    fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white")
+    return fig

@@ -1,0 +1,359 @@
+"""Streamlit pieces of the text page: inputs, view state in the URL, the views, downloads.
+
+Every widget key starts with `text_`. The math is in viz.attention, the figures in
+viz.figures.text, the model in viz.pretrained; this module only wires them to widgets.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from viz.attention import HEAD_STAT_COLUMNS, combined_attention, score_terms
+from viz.bertviz_html import BertvizError, bertviz_html
+from viz.figures.text import (
+    combined_figure,
+    compare_figure,
+    head_figure,
+    lines_figure,
+    neuron_figure,
+    rollout_figure,
+)
+from viz.pretrained import DEFAULT_NAME, ModelLoadError, TextInputError
+from viz.pretrained.text import DTYPES
+from viz.trace import AttentionTrace
+from viz.ui import cache
+from viz.ui.sidebar import current_device
+
+EXAMPLE = "The cat sat on the mat because it was tired."
+VIEWS = {
+    "heatmap": "Heatmap", "model": "Model grid", "lines": "Lines", "neuron": "Neuron (q·k)",
+    "table": "Head table", "rollout": "Rollout", "compare": "Compare", "combine": "Combine tokens",
+    "bertviz": "bertviz",
+}
+URL = {"model": "text_model", "text": "text_text", "pair": "text_pair", "layer": "text_layer",
+       "head": "text_head", "view": "text_view"}
+URL_TEXT_MAX = 1500  # longer texts are not written into the link (browsers cap URLs)
+STAT_LABELS = {"entropy": "entropy (nats)", "mean_distance": "mean distance", "to_cls": "→ [CLS]",
+               "to_sep": "→ [SEP]", "to_self": "→ self", "to_prev": "→ previous", "to_next": "→ next"}
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    name: str  # "" = the bundled model
+    device: str
+    dtype: str
+    text: str
+    pair: str
+
+    @property
+    def args(self) -> tuple[str, str, str, str, str]:
+        return (self.name, self.device, self.dtype, self.text, self.pair)
+
+
+# --- view state <-> URL query parameters --------------------------------------------------------
+
+def restore_view_state() -> None:
+    """On the session's first visit, take model, text, pair, layer, head and view from the URL."""
+    if st.session_state.get("_text_url_restored"):
+        return
+    st.session_state["_text_url_restored"] = True
+    params = st.query_params
+    for param, key in URL.items():
+        if param not in params:
+            continue
+        value = params[param]
+        if param in ("layer", "head"):
+            if not value.isdigit():
+                continue
+            value = int(value)
+        if param == "view" and value not in VIEWS:
+            continue
+        st.session_state[key] = value
+
+
+def save_view_state(req: TextRequest, view: str, layer: int, head: int) -> None:
+    """Write the view into the URL, so the link reproduces it."""
+    want = {"view": view, "layer": str(layer), "head": str(head)}
+    if req.name:
+        want["model"] = req.name
+    if len(req.text) <= URL_TEXT_MAX:
+        want["text"] = req.text
+    if req.pair and len(req.pair) <= URL_TEXT_MAX:
+        want["pair"] = req.pair
+    for k in URL:
+        if k in want and st.query_params.get(k) != want[k]:
+            st.query_params[k] = want[k]
+        elif k not in want and k in st.query_params:
+            del st.query_params[k]
+    if len(req.text) > URL_TEXT_MAX:
+        st.caption(f"The text is longer than {URL_TEXT_MAX} characters, so the page's link does not carry it.")
+
+
+# --- inputs and the trace -----------------------------------------------------------------------
+
+def inputs() -> TextRequest:
+    st.session_state.setdefault("text_text", EXAMPLE)
+    dtype = st.sidebar.selectbox("Precision (text page)", list(DTYPES), key="text_dtype",
+                                 help="Half precision halves memory; float16 is meant for a CUDA GPU.")
+    name = st.sidebar.text_input(
+        "Model (text page)", key="text_model", placeholder="bundled all-MiniLM-L6-v2",
+        help="A Hugging Face Hub id (bert-base-uncased, distilbert-base-uncased, roberta-base, ...) or a "
+             "local folder with safetensors weights. Empty: the bundled all-MiniLM-L6-v2, offline.",
+    )
+    text = st.text_area("Your text", key="text_text", height=68)
+    pair = st.text_input("Second sentence (optional): BERT reads the two as a pair", key="text_pair")
+    return TextRequest(name.strip(), str(current_device().device), dtype, text, pair.strip())
+
+
+def load_trace(req: TextRequest) -> tuple[AttentionTrace | None, TextRequest]:
+    """The trace for the request; on a model that does not load, say so and use the bundled one."""
+    try:
+        try:
+            trace = cache.text_trace(*req.args)
+        except ModelLoadError as err:
+            if not req.name:
+                raise
+            st.error(f"{err} Showing {DEFAULT_NAME} instead.")
+            req = replace(req, name="")
+            trace = cache.text_trace(*req.args)
+    except (ModelLoadError, TextInputError) as err:
+        st.error(str(err))
+        return None, req
+    except Exception as err:  # a last guard: a sentence, never a traceback
+        st.error(f"The model could not run on this text ({type(err).__name__}: {err}). "
+                 "Try a shorter text or the bundled model.")
+        return None, req
+    for note in trace.meta["notes"]:
+        st.warning(note)
+    pair_note = " Dotted red lines mark where the second sentence begins." if trace.meta["pair_start"] else ""
+    st.caption(f"{trace.meta['model']}: {trace.n_layers} layers × {trace.n_heads} heads, "
+               f"{len(trace.query_tokens)} tokens, {trace.meta['dtype']} on {trace.meta['device']}.{pair_note}")
+    return trace, req
+
+
+def _valid(key: str, n: int, default: int) -> None:
+    """Keep an index widget's stored value inside 0..n-1 (the text or model may have changed)."""
+    v = st.session_state.get(key)
+    if not isinstance(v, int) or not 0 <= v < n:
+        st.session_state[key] = min(default, n - 1)
+
+
+def _token_name(trace: AttentionTrace):
+    return lambda i: f"{i}: {trace.query_tokens[i]}"
+
+
+def pick_view(trace: AttentionTrace) -> tuple[str, int, int]:
+    _valid("text_layer", trace.n_layers, 0)
+    _valid("text_head", trace.n_heads, 0)
+    view = st.radio("View", list(VIEWS), format_func=VIEWS.get, horizontal=True, key="text_view")
+    c1, c2, c3 = st.columns(3)
+    layer = c1.selectbox("Layer", range(trace.n_layers), key="text_layer")
+    head = c2.selectbox("Head", range(trace.n_heads), key="text_head")
+    c3.selectbox("The camera icon saves figures as", ["png", "svg"], key="text_export")
+    return view, layer, head
+
+
+def _chart(fig, view: str, layer: int, head: int) -> None:
+    config = {"displaylogo": False, "toImageButtonOptions": {
+        "format": st.session_state.get("text_export", "png"), "filename": f"attention_{view}_layer{layer}_head{head}",
+        "scale": 2}}
+    st.plotly_chart(fig, key=f"text_chart_{view}", config=config)
+
+
+# --- the views ----------------------------------------------------------------------------------
+
+def _heatmap(trace, req, layer, head):
+    _chart(head_figure(trace, layer, head), "heatmap", layer, head)
+    st.caption("Row = the token attending (query), column = the token attended to (key); each row sums to 1.")
+
+
+def _model(trace, req, layer, head):
+    _chart(cache.text_model_grid(*req.args), "model", layer, head)
+    st.caption("bertviz's model view: one tile per head. Hover a tile for its entropy and mean distance; "
+               "pick its layer and head above for the full heatmap.")
+
+
+def _lines(trace, req, layer, head):
+    T = len(trace.query_tokens)
+    st.session_state.setdefault("text_lines_heads", [head])
+    st.session_state["text_lines_heads"] = [h for h in st.session_state["text_lines_heads"] if h < trace.n_heads]
+    c1, c2, c3 = st.columns(3)
+    heads = c1.multiselect("Heads (one colour each)", range(trace.n_heads), key="text_lines_heads")
+    min_w = c2.slider("Draw weights from", 0.01, 0.9, 0.1, step=0.01, key="text_lines_min")
+    if st.session_state.get("text_lines_focus") is not None and st.session_state["text_lines_focus"] >= T:
+        st.session_state["text_lines_focus"] = None
+    focus = c3.selectbox("Only the lines of", [None, *range(T)], key="text_lines_focus",
+                         format_func=lambda i: "every token" if i is None else _token_name(trace)(i))
+    if not heads:
+        st.info("Pick at least one head to draw its lines.")
+        return
+    _chart(lines_figure(trace, layer, heads, min_w, query=focus), "lines", layer, head)
+    st.caption("bertviz's head view, drawn natively: a line from each query (left) to each key (right) "
+               "it attends to, thicker in colour where the weight is larger.")
+
+
+def _neuron(trace, req, layer, head):
+    T = len(trace.query_tokens)
+    _valid("text_neuron_q", T, 1)
+    _valid("text_neuron_k", T, 2)
+    c1, c2 = st.columns(2)
+    qi = c1.selectbox("Query token", range(T), key="text_neuron_q", format_func=_token_name(trace))
+    ki = c2.selectbox("Key token", range(T), key="text_neuron_k", format_func=_token_name(trace))
+    terms = score_terms(trace.queries[layer, head, qi], trace.keys[layer, head, ki], trace.meta["scaling"])
+    _chart(neuron_figure(terms, trace.weights[layer, head, qi], trace.key_tokens, trace.query_tokens[qi], ki),
+           "neuron", layer, head)
+    st.caption(f"score = Σ_d q_d·k_d × {terms['scaling']:.4f} = {terms['score']:.4f}; the model's own score "
+               f"for this cell: {trace.scores[layer, head, qi, ki]:.4f}. The softmax of the row's scores "
+               "gives the weights below.")
+
+
+def _select_head(H: int) -> None:
+    """Head table row clicked: show that head's heatmap."""
+    rows = st.session_state["text_table"]["selection"]["rows"]
+    if rows:
+        st.session_state["text_layer"], st.session_state["text_head"] = divmod(int(rows[0]), H)
+        st.session_state["text_view"] = "heatmap"
+
+
+def _table(trace, req, layer, head):
+    stats = cache.text_head_stats(*req.args)
+    L, H = trace.n_layers, trace.n_heads
+    layers, heads = np.divmod(np.arange(L * H), H)
+    df = pd.DataFrame({"layer": layers, "head": heads} | {
+        STAT_LABELS[c]: stats[c].ravel().round(3) for c in HEAD_STAT_COLUMNS})
+    df["link"] = [f"?{_link_query(req, int(la), int(h))}" for la, h in zip(layers, heads, strict=True)]
+    st.dataframe(df, key="text_table", on_select=functools.partial(_select_head, H), selection_mode="single-row",
+                 hide_index=True, column_config={"link": st.column_config.LinkColumn("link", display_text="open")})
+    st.caption("Every number is a mean over the query tokens (Clark et al. 2019): entropy of the row, "
+               "how many tokens away the attention lands, and the share of it on [CLS], [SEP], the token "
+               "itself and its neighbours. Click a column to sort; select a row for its heatmap; "
+               "'open' is a link to it.")
+    st.download_button("Head table (CSV)", df.drop(columns="link").to_csv(index=False), "head_table.csv",
+                       "text/csv", key="text_dl_table", on_click="ignore")
+
+
+def _link_query(req: TextRequest, layer: int, head: int) -> str:
+    from urllib.parse import urlencode
+
+    q = {"view": "heatmap", "layer": layer, "head": head}
+    if req.name:
+        q["model"] = req.name
+    if len(req.text) <= URL_TEXT_MAX:
+        q["text"] = req.text
+    if req.pair:
+        q["pair"] = req.pair
+    return urlencode(q)
+
+
+def _rollout(trace, req, layer, head):
+    _chart(rollout_figure(cache.text_rollout(*req.args), trace.query_tokens, trace.meta["pair_start"]),
+           "rollout", layer, head)
+    st.caption("Abnar & Zuidema (2020): each layer's heads averaged, plus the identity for the residual "
+               "connection, rows renormalised, multiplied up through the layers. It does not depend on "
+               "the layer and head chosen above.")
+
+
+def _compare(trace, req, layer, head):
+    mode = st.radio("Compare with", ["another head", "another input"], horizontal=True, key="text_cmp_mode")
+    a = trace.head(layer, head)
+    if mode == "another head":
+        _valid("text_cmp_layer", trace.n_layers, layer)
+        _valid("text_cmp_head", trace.n_heads, (head + 1) % trace.n_heads)
+        c1, c2 = st.columns(2)
+        lb = c1.selectbox("Layer B", range(trace.n_layers), key="text_cmp_layer")
+        hb = c2.selectbox("Head B", range(trace.n_heads), key="text_cmp_head")
+        fig = compare_figure(a, trace.head(lb, hb), trace.query_tokens, trace.key_tokens,
+                             f"A = layer {layer} head {head}  minus  B = layer {lb} head {hb}",
+                             trace.meta["pair_start"])
+    else:
+        other = st.text_input("Input B (same number of tokens, e.g. one word swapped)", key="text_cmp_text")
+        if not other.strip():
+            st.info("Type a second input to compare the same head on both.")
+            return
+        try:
+            tb = cache.text_trace(req.name, req.device, req.dtype, other, req.pair)
+        except (ModelLoadError, TextInputError) as err:
+            st.error(str(err))
+            return
+        if len(tb.query_tokens) != len(trace.query_tokens):
+            st.error(f"Input A has {len(trace.query_tokens)} tokens and input B has {len(tb.query_tokens)}; "
+                     "a difference needs the same positions on both axes. Change B so it has as many tokens "
+                     "(swap a word for another word).")
+            return
+        tokens = [t if t == u else f"{t}/{u}" for t, u in zip(trace.query_tokens, tb.query_tokens, strict=True)]
+        fig = compare_figure(a, tb.head(layer, head), tokens, tokens,
+                             f"Layer {layer} head {head}: input A minus input B", trace.meta["pair_start"])
+    _chart(fig, "compare", layer, head)
+    st.caption("Red: A attends more than B; blue: B more than A; white: the same. Scale fixed at −1..1.")
+
+
+def _combine(trace, req, layer, head):
+    T = len(trace.query_tokens)
+    default = [i for i in range(T) if not trace.meta["special"][i]][:2]
+    kept = [i for i in st.session_state.get("text_combine", default) if i < T]
+    st.session_state["text_combine"] = kept
+    rows = st.multiselect("Tokens to combine", range(T), key="text_combine", format_func=_token_name(trace))
+    if not rows:
+        st.info("Select one or more tokens to see where they attend together.")
+        return
+    c = combined_attention(trace.weights, rows)  # (L, H, T)
+    _chart(combined_figure(c[layer, head], c.mean(axis=1), trace.key_tokens,
+                           [trace.query_tokens[i] for i in rows], layer, head), "combine", layer, head)
+    st.caption("The mean of the selected tokens' rows: where they attend as a group.")
+
+
+def _bertviz(trace, req, layer, head):
+    kind = st.radio("bertviz view", ["head", "model"], horizontal=True, key="text_bv_kind")
+    try:
+        html, notes = bertviz_html(trace, kind, layer)
+    except BertvizError as err:
+        st.warning(str(err))
+        return
+    for note in notes:
+        st.warning(note)
+    T = len(trace.query_tokens)
+    height = 25 * T + 160 if kind == "head" else 120 + 110 * trace.n_layers
+    st.iframe(html, height=int(min(height, 2400)))
+    st.caption(f"bertviz {kind}_view, embedded as it ships, with its scripts served from this machine. "
+               "Its data arrive as text: " + f"{len(html) / 1e6:.1f} MB for this input.")
+
+
+_VIEWS = {"heatmap": _heatmap, "model": _model, "lines": _lines, "neuron": _neuron, "table": _table,
+          "rollout": _rollout, "compare": _compare, "combine": _combine, "bertviz": _bertviz}
+
+
+def show_view(view: str, trace: AttentionTrace, req: TextRequest, layer: int, head: int) -> None:
+    try:
+        _VIEWS[view](trace, req, layer, head)
+    except ValueError as err:  # a view's own message (an empty selection, mismatched shapes)
+        st.error(str(err))
+
+
+# --- downloads ----------------------------------------------------------------------------------
+
+def _head_csv(trace: AttentionTrace, layer: int, head: int) -> str:
+    cols = [f"{i}:{t}" for i, t in enumerate(trace.key_tokens)]
+    rows = [f"{i}:{t}" for i, t in enumerate(trace.query_tokens)]
+    return pd.DataFrame(trace.weights[layer, head], index=rows, columns=cols).to_csv(index_label="query \\ key")
+
+
+def _all_npy(trace: AttentionTrace) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(trace.weights))
+    return buf.getvalue()
+
+
+def downloads(trace: AttentionTrace, layer: int, head: int) -> None:
+    """CSV of the head shown, NPY of every weight; built only when clicked."""
+    L, H, T, _ = trace.weights.shape
+    c1, c2 = st.columns(2)
+    c1.download_button(f"Layer {layer}, head {head} weights (CSV)", lambda: _head_csv(trace, layer, head),
+                       f"attention_layer{layer}_head{head}.csv", "text/csv", key="text_dl_csv", on_click="ignore")
+    c2.download_button(f"All weights, ({L}, {H}, {T}, {T}) float32 (NPY)", lambda: _all_npy(trace),
+                       "attention_weights.npy", "application/octet-stream", key="text_dl_npy", on_click="ignore")
