@@ -1,0 +1,1 @@
+"""Pretrained Hugging Face models -> AttentionTrace."""
