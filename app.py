@@ -9,6 +9,7 @@ st.set_page_config(page_title="Attention Lens", layout="wide")  # the default ic
 PAGES = [
     st.Page("app_pages/home.py", title="Home", default=True),
     st.Page("app_pages/scratch.py", title="From-scratch transformer", url_path="scratch"),
+    st.Page("app_pages/image.py", title="Image (ViT)", url_path="image"),
 ]
 
 page = st.navigation(PAGES)

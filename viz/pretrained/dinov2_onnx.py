@@ -84,6 +84,11 @@ def cache_dir() -> Path:
     return Path(base) / "attention-lens" / MODEL_NAME
 
 
+def is_converted(target: Path | None = None) -> bool:
+    target = Path(target or cache_dir())
+    return (target / "config.json").is_file() and (target / "model.safetensors").is_file()
+
+
 def _rename(name: str) -> str:
     name = name.removeprefix("backbone.")
     for old, new in _RENAMES.items():
@@ -168,7 +173,7 @@ def ensure_converted(target: Path | None = None, progress: Progress | None = Non
     run never leaves a half-written model that a later run would trust.
     """
     target = Path(target or cache_dir())
-    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+    if is_converted(target):
         return target
     model = convert(progress=progress)
     if progress:
