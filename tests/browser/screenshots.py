@@ -12,6 +12,7 @@ from tests.browser.harness import new_page, open_browser, serve_app, wait_for_ap
 # (file name, url path, what to do on the page before the shot)
 SHOTS = [
     ("scratch.png", "scratch", lambda page: None),
+    ("image.png", "image", lambda page: None),
 ]
 
 

@@ -38,6 +38,16 @@ def _lut(scale: str) -> np.ndarray:
 _LUTS = {name: _lut(name) for name in (ATTENTION_SCALE, SIMILARITY_SCALE)}
 
 
+def plotly_scale(name: str, n: int = 11) -> list[list]:
+    """A colour scale as [position, "rgb(r, g, b)"] pairs.
+
+    Not plotly's hex list: Streamlit's theme uses "#000001" ... "#000019" as placeholders that its
+    frontend swaps for theme colours, and Inferno starts with "#000004", which came out pink.
+    """
+    t = np.linspace(0, 1, n)
+    return [[float(x), c] for x, c in zip(t, sample_colorscale(name, t), strict=True)]
+
+
 def colorize(values: np.ndarray, vmin: float, vmax: float, scale: str = ATTENTION_SCALE) -> np.ndarray:
     """(...,) floats -> (..., 3) uint8 colours, vmin..vmax mapped onto the colour scale."""
     t = (np.asarray(values, dtype=np.float64) - vmin) / (vmax - vmin if vmax > vmin else 1.0)
@@ -46,10 +56,11 @@ def colorize(values: np.ndarray, vmin: float, vmax: float, scale: str = ATTENTIO
 
 def attention_overlay(image: np.ndarray, grid_weights: np.ndarray, patch: int, opacity: float = 0.6,
                       vmax: float | None = None) -> np.ndarray:
-    """The image with each patch tinted by its weight: (S, S, 3) uint8.
+    """The image blended with its attention map, patch by patch: (S, S, 3) uint8.
 
-    alpha = opacity * weight / vmax, so a patch with zero weight keeps its exact pixels and the
-    tint covers exactly the pixels of the patches that are attended to.
+    out = (1 - opacity) * image + opacity * colour(weight / vmax), where colour runs from black (0)
+    to yellow (vmax): attended patches light up, the rest darkens. Each patch's colour covers
+    exactly that patch's p x p pixels (no smoothing across patch borders).
     """
     img = np.asarray(image, dtype=np.float64)
     w = np.asarray(grid_weights, dtype=np.float64)  # (gh, gw)
@@ -57,8 +68,7 @@ def attention_overlay(image: np.ndarray, grid_weights: np.ndarray, patch: int, o
         raise ValueError(f"an image of {img.shape[:2]} pixels does not hold {w.shape} patches of {patch} px")
     vmax = float(w.max()) if vmax is None else vmax
     t = upsample(w / vmax if vmax > 0 else np.zeros_like(w), patch)  # (S, S) in 0..1
-    alpha = (opacity * np.clip(t, 0, 1))[..., None]
-    out = img * (1 - alpha) + colorize(t, 0, 1) * alpha
+    out = (1 - opacity) * img + opacity * colorize(t, 0, 1)
     return np.round(out).astype(np.uint8)
 
 
@@ -88,7 +98,7 @@ def _grid_path(grid: PatchGrid) -> str:
 def _colorbar_trace(vmax: float, title: str, scale: str = ATTENTION_SCALE, vmin: float = 0.0) -> go.Scatter:
     """An invisible point that only carries the colour bar of a picture."""
     return go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
-                      marker=dict(color=[vmin], cmin=vmin, cmax=vmax, colorscale=scale, showscale=True,
+                      marker=dict(color=[vmin], cmin=vmin, cmax=vmax, colorscale=plotly_scale(scale), showscale=True,
                                   colorbar=dict(title=dict(text=title, side="right"), thickness=12)))
 
 
@@ -153,7 +163,7 @@ def attention_map(grid_weights: np.ndarray, grid: PatchGrid, title: str = "",
     w = np.asarray(grid_weights, dtype=float)
     names = np.array([[f"r{r}c{c}" for c in range(grid.cols)] for r in range(grid.rows)], dtype=object)
     text = "patch " + names + "<br>weight " + np.char.mod("%.4f", w).astype(object)
-    fig = go.Figure(go.Heatmap(z=w, zmin=0, zmax=float(w.max()), colorscale=ATTENTION_SCALE, text=text,
+    fig = go.Figure(go.Heatmap(z=w, zmin=0, zmax=float(w.max()), colorscale=plotly_scale(ATTENTION_SCALE), text=text,
                                hoverinfo="text", colorbar=dict(title=dict(text="weight", side="right"), thickness=12)))
     if highlight is not None:
         r, c = highlight
@@ -168,7 +178,7 @@ def attention_map(grid_weights: np.ndarray, grid: PatchGrid, title: str = "",
 
 
 def overlays_grid(image: np.ndarray, maps: Sequence[np.ndarray], grid: PatchGrid, titles: Sequence[str],
-                  opacity: float = 0.6, max_cols: int = 6, title: str = "") -> go.Figure:
+                  opacity: float = 0.6, max_cols: int = 3, title: str = "") -> go.Figure:
     """Several attention maps over the same image, side by side (e.g. every head of a layer).
 
     Each map is tinted from 0 to its own maximum, so a diffuse head is as readable as a sharp one.
@@ -184,7 +194,7 @@ def overlays_grid(image: np.ndarray, maps: Sequence[np.ndarray], grid: PatchGrid
         fig.add_trace(_picture(attention_overlay(image, m, grid.patch, opacity), side), row=r, col=c)
         fig.update_xaxes(range=[0, grid.cols * grid.patch], visible=False, row=r, col=c)
         fig.update_yaxes(range=[side, 0], visible=False, scaleanchor=f"x{i + 1 if i else ''}", row=r, col=c)
-    fig.update_layout(title=label(title), height=int(rows * 1150 / cols) + 60, margin=dict(l=0, r=0, t=70, b=0),
+    fig.update_layout(title=label(title), height=int(rows * 1000 / cols) + 80, margin=dict(l=0, r=0, t=70, b=0),
                       plot_bgcolor="white")
     return fig
 

@@ -277,4 +277,4 @@ def position_embeddings(model: ImageModel, grid: PatchGrid) -> np.ndarray:
     dummy = torch.zeros(1, n_pos_prefix + grid.n_patches, C)
     with torch.inference_mode():
         pos = emb.interpolate_pos_encoding(dummy, grid.rows * grid.patch, grid.cols * grid.patch)  # (1, 1 + N, C)
-    return pos[0, -grid.n_patches:].float().cpu().numpy()
+    return pos[0, -grid.n_patches:].detach().float().cpu().numpy()
