@@ -1,9 +1,13 @@
 import streamlit as st
 
-from viz.figures.image import (attention_map, attention_overlay_figure, image_with_grid, overlays_grid,
-                               position_similarity_figure)
+from viz.figures.image import (
+    attention_map,
+    attention_overlay_figure,
+    image_with_grid,
+    overlays_grid,
+)
 from viz.patches import token_from_selection
-from viz.ui.image_cache import image_rollout, image_trace, position_similarity
+from viz.ui.image_cache import image_rollout, image_trace, position_figure
 from viz.ui.image_ui import image_ui, model_ui, npy_bytes
 from viz.ui.sidebar import current_device
 
@@ -70,9 +74,7 @@ with click_tab:
                                                 f"head {head}", opacity, highlight=cell), key="image_patch")
 
 with pos_tab:
-    sim = position_similarity(model_name, device, grid.rows, grid.cols, trace)
-    st.plotly_chart(position_similarity_figure(sim, grid, "Cosine similarity of learned position embeddings"),
-                    key="image_positions")
+    st.plotly_chart(position_figure(model_name, device, grid.rows, grid.cols, trace), key="image_positions")
     st.caption("Tile (r, c) shows how similar the position embedding of patch r{r}c{c} is to every patch's: "
                "the model learned the 2-D grid from 1-D positions (Dosovitskiy et al. 2021, figure 7).")
 

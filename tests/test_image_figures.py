@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 
 from viz.attention import rollout
-from viz.figures.image import (attention_map, attention_overlay, attention_overlay_figure, colorize,
-                               image_with_grid, overlays_grid, position_similarity_figure,
-                               position_similarity_mosaic)
+from viz.figures.image import (
+    attention_map,
+    attention_overlay,
+    attention_overlay_figure,
+    colorize,
+    image_with_grid,
+    overlays_grid,
+    position_similarity_figure,
+    position_similarity_mosaic,
+)
 from viz.patches import PatchGrid, cosine_similarity, token_from_selection, upsample
 
 GRID = PatchGrid(rows=16, cols=16, patch=14)

@@ -78,7 +78,7 @@ def data_uri(rgb: np.ndarray, fmt: str = "JPEG", scale: int = 1) -> str:
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
     buf = io.BytesIO()
-    img.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {"optimize": True}))
+    img.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {"compress_level": 6}))
     return f"data:image/{fmt.lower()};base64,{base64.b64encode(buf.getvalue()).decode()}"
 
 
@@ -221,7 +221,7 @@ def position_similarity_figure(similarity: np.ndarray, grid: PatchGrid, title: s
     to those of all patches, each as a small map placed where that patch is."""
     mosaic = position_similarity_mosaic(similarity, grid)
     h, w = mosaic.shape[:2]
-    fig = go.Figure(go.Image(source=data_uri(mosaic, "PNG", scale=3), dx=1 / 3, dy=1 / 3, hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=data_uri(mosaic, "PNG", scale=2), dx=1 / 2, dy=1 / 2, hoverinfo="skip"))
     fig.add_trace(_colorbar_trace(1.0, "cosine similarity", SIMILARITY_SCALE, vmin=-1.0))
     centres_r = [r * (grid.rows + 1) + grid.rows / 2 for r in range(grid.rows)]
     centres_c = [c * (grid.cols + 1) + grid.cols / 2 for c in range(grid.cols)]

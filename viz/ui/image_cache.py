@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
 from viz.attention import rollout
+from viz.figures.image import position_similarity_figure
 from viz.images import load_image, sample_image
 from viz.patches import cosine_similarity
 from viz.pretrained.image import ImageModel, load_image_model, position_embeddings, trace_image
@@ -40,7 +42,7 @@ def sample(name: str) -> Image.Image:
     return sample_image(name)
 
 
-@st.cache_resource(show_spinner="Running the model ...", max_entries=6)
+@st.cache_resource(show_spinner="Running the model ...", max_entries=4)
 def image_trace(model_name: str, device: str, image_key: str, _image: Image.Image) -> AttentionTrace:
     return trace_image(image_model(model_name, device), _image)
 
@@ -52,5 +54,8 @@ def image_rollout(model_name: str, device: str, image_key: str, head_fusion: str
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
-def position_similarity(model_name: str, device: str, rows: int, cols: int, _trace: AttentionTrace) -> np.ndarray:
-    return cosine_similarity(position_embeddings(image_model(model_name, device), _trace.meta["grid"]))
+def position_figure(model_name: str, device: str, rows: int, cols: int, _trace: AttentionTrace) -> go.Figure:
+    """The position-embedding similarity figure: it depends on the model and grid, not the image,
+    and encoding its mosaic is the slowest view, so it is built once per model and grid."""
+    sim = cosine_similarity(position_embeddings(image_model(model_name, device), _trace.meta["grid"]))
+    return position_similarity_figure(sim, _trace.meta["grid"], "Cosine similarity of learned position embeddings")
