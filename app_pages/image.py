@@ -44,7 +44,9 @@ with cls_tab:
                                                opacity), key="image_cls_overlay")
     right.plotly_chart(attention_map(cls_map, grid, "the same weights as a map"), key="image_cls_map")
     st.caption(f"Where the CLS token reads from, colour from 0 to this map's largest weight "
-               f"({cls_map.max():.3f}); CLS keeps {trace.head(layer, head)[0, 0]:.3f} for itself.")
+               f"({cls_map.max():.3f}); CLS keeps {trace.head(layer, head)[0, 0]:.3f} for itself."
+               + ("" if model_name else " In late layers DINOv2 puts much weight on a few background patches "
+                  "that it uses as scratch space (Darcet et al. 2024, 'Vision Transformers Need Registers')."))
 
 with heads_tab:
     maps = [grid.to_grid(trace.head(layer, h)[0]) for h in range(trace.n_heads)]

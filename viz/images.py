@@ -19,8 +19,8 @@ MIN_SIDE = 16
 
 # Sample images from scikit-image's bundled data, loaded at run time (nothing copied here).
 SAMPLES = {
-    "astronaut": "Astronaut (Eileen Collins)",
     "chelsea": "Chelsea the cat",
+    "astronaut": "Astronaut (Eileen Collins)",
     "coffee": "A cup of coffee",
     "rocket": "A rocket on its launch pad",
     "hubble_deep_field": "Hubble deep field",

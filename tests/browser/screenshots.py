@@ -9,10 +9,16 @@ from playwright.sync_api import sync_playwright
 
 from tests.browser.harness import new_page, open_browser, serve_app, wait_for_app, wait_for_plots
 
+def _pick(page, key: str, option: str) -> None:
+    """Choose `option` in the selectbox with widget key `key`."""
+    page.locator(f".st-key-{key}").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
 # (file name, url path, what to do on the page before the shot)
 SHOTS = [
     ("scratch.png", "scratch", lambda page: None),
-    ("image.png", "image", lambda page: None),
+    ("image.png", "image", lambda page: _pick(page, "image_head", "5")),
 ]
 
 
