@@ -5,14 +5,15 @@ image_rows() times, on one 224-px sample image with the offline DINOv2-small (af
   - trace_image (preprocessing + forward with attention output + Q/K/V hooks + scores),
   - every view the page draws (figure built and serialised to JSON, as Streamlit sends it),
 and reports the bytes each view sends to the browser. Times are the best of `repeats` runs
-(the machine is shared: the best run is the one least disturbed by other processes), measured
-in the same process one after the other, so the ratios compare like with like. The load
-average is printed alongside.
+(the machine is shared: the best run is the one least disturbed by other processes); forward
+and trace runs alternate in one process, so their ratio compares like with like. The load
+average is printed alongside, and the medians in the notes.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import time
 
 import torch
@@ -30,12 +31,17 @@ from viz.patches import cosine_similarity
 from viz.pretrained.image import load_image_model, position_embeddings, trace_image
 
 
+def _timed(fn) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t0) * 1000, out
+
+
 def _best_ms(fn, repeats: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - t0) * 1000)
+        ms, out = _timed(fn)
+        times.append(ms)
     return min(times), out
 
 
@@ -59,26 +65,36 @@ def _views(model, trace) -> dict:
     }
 
 
-def image_rows(repeats: int = 7, image: str = "chelsea") -> list[dict]:
+def image_rows(repeats: int = 10, image: str = "chelsea") -> list[dict]:
     """Rows of {"model", "what", "ms", "bytes", "note"}; the first rows are the summary."""
-    torch.set_grad_enabled(False)
     model = load_image_model(None)
     img = sample_image(image)
     x = torch.from_numpy(model.prep.pixel_values(model.prep.crop_image(img)))[None]
-    trace_image(model, img)  # warm-up: first calls allocate and pick kernels
-    model.model(pixel_values=x)
 
-    forward_ms, _ = _best_ms(lambda: model.model(pixel_values=x), repeats)
-    trace_ms, trace = _best_ms(lambda: trace_image(model, img), repeats)
+    def forward():
+        with torch.inference_mode():  # as trace_image runs it
+            return model.model(pixel_values=x)
+
+    trace_image(model, img)  # warm-up: first calls allocate and pick kernels
+    forward()
+    # Alternate the two so that a burst of load from other processes hits both alike.
+    forward_times, trace_times = [], []
+    for _ in range(repeats):
+        forward_times.append(_timed(forward)[0])
+        ms, trace = _timed(lambda: trace_image(model, img))
+        trace_times.append(ms)
+    forward_ms, trace_ms = min(forward_times), min(trace_times)
     rows, views_ms = [], 0.0
     for name, build in _views(model, trace).items():
         ms, spec = _best_ms(lambda build=build: build().to_json(), repeats)
         views_ms += ms
         rows.append({"model": model.name, "what": f"view: {name}", "ms": ms, "bytes": len(spec), "note": ""})
     summary = [
-        {"model": model.name, "what": "plain forward (224 px)", "ms": forward_ms, "bytes": None, "note": ""},
+        {"model": model.name, "what": "plain forward (224 px)", "ms": forward_ms, "bytes": None,
+         "note": f"median {statistics.median(forward_times):.0f} ms"},
         {"model": model.name, "what": "trace_image", "ms": trace_ms, "bytes": trace.nbytes,
-         "note": f"{trace_ms / forward_ms:.2f} x plain forward; bytes = trace arrays in memory"},
+         "note": f"{trace_ms / forward_ms:.2f} x plain forward (median {statistics.median(trace_times):.0f} ms); "
+                 "bytes = trace arrays in memory"},
         {"model": model.name, "what": "trace + all views", "ms": trace_ms + views_ms,
          "bytes": sum(r["bytes"] for r in rows), "note": f"largest view {max(r['bytes'] for r in rows)} bytes"},
     ]
@@ -86,6 +102,13 @@ def image_rows(repeats: int = 7, image: str = "chelsea") -> list[dict]:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"load average before: {os.getloadavg()[0]:.1f}")
     print(f"{'model':<24} {'what':<28} {'ms':>9} {'bytes':>11}  note")
