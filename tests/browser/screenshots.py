@@ -9,6 +9,7 @@ from playwright.sync_api import sync_playwright
 
 from tests.browser.harness import new_page, open_browser, serve_app, wait_for_app, wait_for_plots
 
+
 def _pick(page, key: str, option: str) -> None:
     """Choose `option` in the selectbox with widget key `key`."""
     page.locator(f".st-key-{key}").click()

@@ -94,11 +94,12 @@ def test_image_page_sample_click_upload_download(browser, app_url, tmp_path):
 
     # an upload works like a sample
     page.get_by_text("Upload", exact=True).click()
+    page.get_by_text("Choose an image file").wait_for(timeout=60_000)  # the rerun without an image is done
     wait_for_app(page)
-    page.locator("input[type=file]").set_input_files(
+    page.locator(".st-key-image_upload input[type=file]").set_input_files(
         files=[{"name": "halves.png", "mimeType": "image/png", "buffer": _png_bytes()}])
-    page.wait_for_function("() => document.body.innerText.includes('Running the model') || "
-                           "document.querySelectorAll('[data-testid=stFileUploaderFile]').length > 0", timeout=30_000)
+    page.get_by_text("halves.png").first.wait_for(timeout=60_000)
+    page.get_by_text("Choose an image file").wait_for(state="detached", timeout=60_000)
     wait_for_app(page)
     _wait_for_title(page, "CLS → patches")
     wait_for_plots(page, 2)
