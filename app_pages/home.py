@@ -13,6 +13,7 @@ machine with bundled models: no internet needed.
 | **Q/K/V dimension tracer** | Every tensor through one multi-head attention layer with its shape and parameter count, for your n, d_model and h; why PyTorch stores W_Q transposed; the real X, Q, K, V, scores and weights of the from-scratch model; a seeded worksheet for the classroom. |
 | **Positional encodings** | Sinusoidal encodings as a heatmap and as waves, similarity that depends on the offset, PE(pos + k) as a rotation of PE(pos), learned embeddings beside sinusoidal ones, RoPE's offset-only scores, and what the model loses without positions. |
 | **Text (BERT)** | Type a sentence (or two) and see what every head of a pretrained BERT (bundled: all-MiniLM-L6-v2) does with it: one head, the whole model, lines between tokens, how q·k builds one score, which heads look at [CLS], [SEP] or the next token, rollout, differences between heads or inputs, and bertviz's own views, offline. |
+| **Image (ViT)** | A pretrained Vision Transformer (DINOv2-small, offline) on a sample picture or your own upload: the image cut into patches, where the CLS token and any clicked patch look in every layer and head, attention rollout, and the learned position embeddings. |
 
 Pick a page in the sidebar. The sidebar also chooses the device (a CUDA GPU when there is one).
 """

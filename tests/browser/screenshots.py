@@ -9,6 +9,13 @@ from playwright.sync_api import sync_playwright
 
 from tests.browser.harness import new_page, open_browser, serve_app, wait_for_app, wait_for_plots
 
+
+def _pick(page, key: str, option: str) -> None:
+    """Choose `option` in the selectbox with widget key `key`."""
+    page.locator(f".st-key-{key}").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
 # (file name, url path, what to do on the page before the shot)
 SHOTS = [
     ("scratch.png", "scratch", lambda page: None),
@@ -18,6 +25,7 @@ SHOTS = [
     # the URL carries the view state: a sentence pair, layer 0, head 2 (a previous-token head)
     ("text.png", "text?text=The+cat+sat+on+the+mat+because+it+was+tired.&pair=It+slept+all+afternoon."
                  "&view=heatmap&layer=0&head=2", lambda page: None),
+    ("image.png", "image", lambda page: _pick(page, "image_head", "5")),
 ]
 
 

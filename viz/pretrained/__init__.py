@@ -1,5 +1,6 @@
 """Hugging Face models -> AttentionTrace. Usable from a notebook, no Streamlit."""
 
+from viz.pretrained.image import load_image_model, trace_image
 from viz.pretrained.text import (
     DEFAULT_NAME,
     FAMILIES,
@@ -13,5 +14,5 @@ from viz.pretrained.text import (
 
 __all__ = [
     "DEFAULT_NAME", "FAMILIES", "ModelLoadError", "TextInputError", "TextModel",
-    "default_model_dir", "load_text_model", "trace_text",
+    "default_model_dir", "load_text_model", "trace_text", "load_image_model", "trace_image",
 ]

@@ -1,0 +1,86 @@
+import streamlit as st
+
+from viz.figures.image import (
+    attention_map,
+    attention_overlay_figure,
+    image_with_grid,
+    overlays_grid,
+)
+from viz.patches import token_from_selection
+from viz.ui.image_cache import image_rollout, image_trace, position_figure
+from viz.ui.image_ui import image_ui, model_ui, npy_bytes
+from viz.ui.sidebar import current_device
+
+device = str(current_device().device)
+st.title("Image: attention inside a Vision Transformer")
+st.caption("A Vision Transformer cuts the image into square patches; each patch is a token, and a CLS "
+           "token is added in front. Every head of every layer decides how much each token reads from the others.")
+model_name, model = model_ui(device)
+st.caption(f"Weights: {model.source}.")
+picked = image_ui()
+if picked is None:
+    st.stop()
+image_key, image = picked
+trace = image_trace(model_name, device, image_key, image)
+grid, pixels = trace.meta["grid"], trace.meta["image"]
+st.caption(f"The model sees {pixels.shape[1]} x {pixels.shape[0]} pixels: {grid.rows} x {grid.cols} patches of "
+           f"{grid.patch} px, {len(trace.query_tokens)} tokens.")
+if "top5" in trace.meta:
+    st.markdown("**Top-5 predictions:** " + ", ".join(f"{lab} ({p:.1%})" for lab, p in trace.meta["top5"]))
+else:
+    st.caption("This model has no classifier head, so there are no predicted labels.")
+
+c1, c2, c3 = st.columns(3)
+layer = c1.selectbox("Layer", range(trace.n_layers), index=trace.n_layers - 1, key="image_layer")
+head = c2.selectbox("Head", range(trace.n_heads), key="image_head")
+opacity = c3.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key="image_opacity")
+cls_tab, heads_tab, rollout_tab, click_tab, pos_tab = st.tabs(
+    ["CLS attention", "All heads", "Rollout", "Click a patch", "Position embeddings"])
+
+with cls_tab:
+    cls_map = grid.to_grid(trace.head(layer, head)[0])
+    left, right = st.columns(2)
+    left.plotly_chart(attention_overlay_figure(pixels, cls_map, grid, f"CLS → patches, layer {layer}, head {head}",
+                                               opacity), key="image_cls_overlay")
+    right.plotly_chart(attention_map(cls_map, grid, "the same weights as a map"), key="image_cls_map")
+    st.caption(f"Where the CLS token reads from, colour from 0 to this map's largest weight "
+               f"({cls_map.max():.3f}); CLS keeps {trace.head(layer, head)[0, 0]:.3f} for itself."
+               + ("" if model_name else " In late layers DINOv2 puts much weight on a few background patches "
+                  "that it uses as scratch space (Darcet et al. 2024, 'Vision Transformers Need Registers')."))
+
+with heads_tab:
+    maps = [grid.to_grid(trace.head(layer, h)[0]) for h in range(trace.n_heads)]
+    st.plotly_chart(overlays_grid(pixels, maps, grid, [f"head {h}" for h in range(trace.n_heads)], opacity,
+                                  title=f"CLS attention of every head in layer {layer}"), key="image_heads")
+    st.caption("Each head is coloured from 0 to its own largest weight.")
+
+with rollout_tab:
+    r1, r2 = st.columns(2)
+    fusion = r1.radio("Head fusion", ["mean", "max", "min"], horizontal=True, key="image_fusion")
+    discard = r2.slider("Discard ratio (lowest weights per row dropped)", 0.0, 0.95, 0.0, 0.05, key="image_discard")
+    rolled = image_rollout(model_name, device, image_key, fusion, discard, trace)
+    st.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(rolled[0]), grid,
+                                             f"Attention rollout to CLS ({fusion} of heads, discard {discard:.0%})",
+                                             opacity), key="image_rollout")
+    st.caption("Rollout (Abnar & Zuidema 2020) multiplies the layers' attention, each with the identity added "
+               "for the residual path and rows renormalised: how much CLS draws on each input patch overall.")
+
+with click_tab:
+    left, right = st.columns(2)
+    event = left.plotly_chart(image_with_grid(pixels, grid, "click a patch", clickable=True), key="image_click",
+                              on_select="rerun", selection_mode="points")
+    token = token_from_selection(event.selection.points, grid) or grid.token_of(grid.rows // 2, grid.cols // 2)
+    cell = grid.cell_of(token)
+    right.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(trace.head(layer, head)[token]), grid,
+                                                f"where patch {trace.query_tokens[token]} attends, layer {layer}, "
+                                                f"head {head}", opacity, highlight=cell), key="image_patch")
+
+with pos_tab:
+    st.plotly_chart(position_figure(model_name, device, grid.rows, grid.cols, trace), key="image_positions")
+    st.caption("Tile (r, c) shows how similar the position embedding of patch r{r}c{c} is to every patch's: "
+               "the model learned the 2-D grid from 1-D positions (Dosovitskiy et al. 2021, figure 7).")
+
+st.download_button("Download the attention weights (NPY: layers x heads x tokens x tokens)",
+                   data=lambda: npy_bytes(trace.weights), file_name="attention.npy",
+                   mime="application/octet-stream", key="image_npy", on_click="ignore")
+st.caption("Every chart exports as PNG from its toolbar (camera icon).")

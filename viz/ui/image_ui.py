@@ -1,0 +1,70 @@
+"""The image page's input widgets: which model, which picture. Errors become sentences on the page."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from viz.images import SAMPLES, ImageInputError
+from viz.pretrained import dinov2_onnx
+from viz.pretrained.image import ImageModel, ImageModelError
+from viz.ui.image_cache import digest, image_model, sample, uploaded_image
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
+
+
+def model_ui(device: str) -> tuple[str, ImageModel]:
+    """A model field (empty = offline DINOv2-small); a model that fails to load falls back to it."""
+    name = st.text_input(
+        "Model: a Hugging Face id or a local folder (leave empty for DINOv2-small, offline)",
+        key="image_model", placeholder="e.g. google/vit-base-patch16-224 or /path/to/a/saved/vit",
+    ).strip()
+    if name:
+        try:
+            return name, image_model(name, device)
+        except ImageModelError as err:
+            st.error(f"{err} Showing DINOv2-small instead.")
+    if not dinov2_onnx.is_converted():
+        bar = st.progress(0.0, text="First use: converting DINOv2-small from the bundled ONNX file ...")
+        try:
+            dinov2_onnx.ensure_converted(progress=lambda f, text: bar.progress(f, text=text))
+        except dinov2_onnx.ConversionError as err:
+            st.error(str(err))
+            st.stop()
+        bar.empty()
+    return "", image_model("", device)
+
+
+def image_ui() -> tuple[str, Image.Image] | None:
+    """A sample or an upload -> (cache key, RGB image), or None with the reason shown."""
+    source = st.radio("Image", ["Sample", "Upload"], horizontal=True, key="image_source")
+    if source == "Sample":
+        name = st.selectbox("Sample image (scikit-image's bundled data)", list(SAMPLES),
+                            format_func=SAMPLES.get, key="image_sample")
+        return f"sample:{name}", sample(name)
+    upload = st.file_uploader("Your image (PNG, JPEG, WebP, BMP, TIFF or GIF; up to 10 MB)",
+                              type=UPLOAD_TYPES, key="image_upload")
+    if upload is None:
+        st.info("Choose an image file to see where the model looks.")
+        return None
+    data = upload.getvalue()
+    key = digest(data)
+    try:
+        return f"upload:{key}", uploaded_image(key, data, md_escape(upload.name))
+    except ImageInputError as err:
+        st.error(str(err))
+        return None
+
+
+def md_escape(text: str) -> str:
+    """A user's file name shown inside st.error's markdown as plain text."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()<>#+-.!|~$" else ch for ch in text)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
