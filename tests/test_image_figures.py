@@ -16,7 +16,8 @@ from viz.figures.image import (
     position_similarity_figure,
     position_similarity_mosaic,
 )
-from viz.patches import PatchGrid, cosine_similarity, token_from_selection, upsample
+from viz.patches import PatchGrid, token_from_selection, upsample
+from viz.positional import cosine_similarity
 
 GRID = PatchGrid(rows=16, cols=16, patch=14)
 GREY = np.full((224, 224, 3), 128, np.uint8)

@@ -76,3 +76,20 @@ def test_permutation_demo_and_bad_input(at):
     at.text_input(key="pos_text").set_value("<script>").run()
     assert any("no token for" in e.value for e in at.error)
     assert_clean(at)
+
+
+def test_pretrained_position_embeddings_bert_and_dinov2(at):
+    """BERT's learned rows beside sinusoids; DINOv2's patch positions as the ViT paper's grid."""
+    source = at.selectbox(key="pos_source")
+    bert = next(o for o in source.options if "MiniLM" in o)
+    source.set_value(bert).run()
+    assert_clean(at)
+    assert "nn.Embedding(512, 384)" in " ".join(c.value for c in at.caption)
+    tables = fig_titled(at, "Position embeddings")
+    assert "512 × 384" in str(tables["layout"]["annotations"])
+    vit = next(o for o in at.selectbox(key="pos_source").options if "DINOv2" in o)
+    at.selectbox(key="pos_source").set_value(vit).run()
+    assert_clean(at)
+    grid = fig_titled(at, "cosine similarity of each patch")
+    assert grid["data"][0]["type"] == "image"  # sent as one PNG, not 65,536 numbers
+    assert [str(i) for i in range(16)] == grid["layout"]["xaxis"]["ticktext"]

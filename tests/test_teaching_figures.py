@@ -1,25 +1,6 @@
 import numpy as np
-import pytest
 
-from tests.plotly_data import values
 from viz.figures import teaching as fig
-from viz.positional import PositionTable, cosine_similarity
-
-
-def test_patch_similarity_grid_places_each_patch_map_at_its_patch():
-    gh, gw = 3, 4
-    rows, cols = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
-    table = np.stack([np.cos(rows.ravel()), np.sin(rows.ravel()), np.cos(cols.ravel()), np.sin(cols.ravel())], 1)
-    src = PositionTable("toy ViT", table, grid=(gh, gw))
-    f = fig.patch_similarity_grid(cosine_similarity(src.table), src.grid)
-    z = values(f.data[0].z).reshape(gh * (gh + 1), gw * (gw + 1))
-    for r in range(gh):
-        for c in range(gw):
-            block = z[r * (gh + 1): r * (gh + 1) + gh, c * (gw + 1): c * (gw + 1) + gw]
-            assert block[r, c] == pytest.approx(1.0)  # a patch is most like itself
-            assert block.argmax() == r * gw + c
-    with pytest.raises(ValueError, match="3x4 grid"):
-        fig.patch_similarity_grid(np.eye(5), (3, 4))
 
 
 def test_user_labels_are_escaped():

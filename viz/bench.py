@@ -206,6 +206,14 @@ def _table(rows: list[Row]) -> str:
     return "\n".join([head, rule, *body])
 
 
+def _image_table(rows: list[dict]) -> str:
+    """viz.bench_image's rows: the DINOv2 page's trace vs plain forward, and bytes per view."""
+    lines = ["| model | what | best of repeats (ms) | bytes | note |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['what']} | {r['ms']:.1f} | {_fmt(r['bytes'])} | {r['note']} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=list(BenchConfig.sizes), help="word pieces per input")
@@ -214,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's choice). On a shared, busy machine 1 gives stable timings.")
     p.add_argument("--no-bertviz", action="store_true", help="skip building bertviz's HTML (slow at 510)")
+    p.add_argument("--no-image", action="store_true", help="skip the image model's rows")
     p.add_argument("--out", default="docs/benchmarks.md", help="markdown file to write ('' = do not write)")
     args = p.parse_args(argv)
     if args.threads:
@@ -226,6 +235,11 @@ def main(argv: list[str] | None = None) -> None:
     rows = [row for bench in BENCHES for row in bench(cfg)]
     table = _table(rows)
     print("\n" + table)
+    if not args.no_image:
+        from viz.bench_image import image_rows
+
+        table += "\n\n## Image model\n\n" + _image_table(image_rows(repeats=max(args.repeats, 5)))
+        print(table.split("## Image model")[1])
     if args.out:
         cmd = "python -m viz.bench " + " ".join(sys.argv[1:] if argv is None else argv)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -251,6 +265,9 @@ Written by `{cmd}` on {date}.
   of bertviz's `model_view` for the same attention (float32, as bertviz receives it from a model);
   bertviz sends every weight as a decimal number.
 - *peak RSS*: a fresh process that loads the model and traces one input.
+- *Image model*: `viz.bench_image.image_rows()`, DINOv2-small on scikit-image's chelsea at
+  224 px. *trace + all views* is the server time of a new image with every view built; *bytes*
+  of a view is its plotly JSON (images inside it as PNG/JPEG).
 """
 
 

@@ -27,7 +27,7 @@ from viz.figures.image import (
     position_similarity_figure,
 )
 from viz.images import sample_image
-from viz.patches import cosine_similarity
+from viz.positional import cosine_similarity
 from viz.pretrained.image import load_image_model, position_embeddings, trace_image
 
 

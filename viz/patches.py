@@ -61,14 +61,6 @@ def upsample(grid: np.ndarray, patch: int) -> np.ndarray:
     return np.repeat(np.repeat(np.asarray(grid), patch, axis=0), patch, axis=1)
 
 
-def cosine_similarity(vectors: np.ndarray) -> np.ndarray:
-    """(N, C) -> (N, N) cosine similarity between rows (the ViT paper's position-embedding figure)."""
-    v = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    unit = v / np.where(norms > 0, norms, 1.0)
-    return unit @ unit.T
-
-
 def token_from_selection(points: list[dict], grid: PatchGrid) -> int | None:
     """The patch token of the first clicked point of a plotly selection event (x, y in pixels)."""
     for point in points or []:

@@ -11,7 +11,8 @@ pytestmark = pytest.mark.browser
 def enter(page, name: str, value: str) -> None:
     box = page.get_by_role("textbox", name=name)
     box.fill(value)
-    box.press("Enter")
+    is_area = box.evaluate("e => e.tagName") == "TEXTAREA"
+    box.press("Control+Enter" if is_area else "Enter")  # a text area submits on Ctrl+Enter
     wait_for_app(page)
 
 

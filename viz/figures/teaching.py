@@ -256,24 +256,6 @@ def attention_pair(panels: Sequence[tuple[str, np.ndarray, Sequence[str], Sequen
                                                    colorbar=dict(title="weight")))
 
 
-def patch_similarity_grid(sim: np.ndarray, grid: tuple[int, int], title: str = "") -> go.Figure:
-    """ViT-style: for each patch (a cell of the grid), the cosine similarity of its position
-    embedding to every other patch's, drawn as a small map at that patch's place."""
-    gh, gw = grid
-    if sim.shape != (gh * gw, gh * gw):
-        raise ValueError(f"similarity has shape {sim.shape}; a {gh}x{gw} grid needs ({gh * gw}, {gh * gw})")
-    big = sim.reshape(gh, gw, gh, gw).transpose(0, 2, 1, 3)  # (row, inner row, col, inner col)
-    pad = np.full((gh, gh, gw, 1), np.nan)
-    big = np.concatenate([big, pad], axis=3).reshape(gh, gh, gw * (gw + 1))
-    padr = np.full((gh, 1, gw * (gw + 1)), np.nan)
-    big = np.concatenate([big, padr], axis=1).reshape(gh * (gh + 1), gw * (gw + 1))
-    fig = go.Figure(go.Heatmap(z=big, colorscale="Viridis", zmin=-1, zmax=1, hoverinfo="skip",
-                               colorbar=dict(title="cosine")))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    return _layout(fig, title, 520)
-
-
 def first_layer_tensors(x: np.ndarray, trace, head: int, title: str = "") -> go.Figure:
     """X and head `head`'s Q, K, V, scores and weights in the first layer of a trace's model."""
     tok = trace.query_tokens

@@ -16,7 +16,7 @@ from PIL import Image
 from viz.attention import rollout
 from viz.figures.image import position_similarity_figure
 from viz.images import load_image, sample_image
-from viz.patches import cosine_similarity
+from viz.positional import cosine_similarity
 from viz.pretrained.image import ImageModel, load_image_model, position_embeddings, trace_image
 from viz.trace import AttentionTrace
 

@@ -1,18 +1,7 @@
 """Position embeddings of trained models: the last section of the positional page.
 
-HOOK FOR THE PRETRAINED PAGES. Each entry of SOURCES maps a menu name to a function
-(device: str) -> PositionTable. To add BERT and ViT, append two entries, for example:
-
-    def bert_positions(device: str) -> PositionTable:          # learned, (512, 768)
-        model = <the BERT page's cached loader>(device)
-        return PositionTable("BERT base", model.embeddings.position_embeddings.weight
-                             .detach().cpu().numpy(), note="learned, one row per token position")
-
-    def vit_positions(device: str) -> PositionTable:           # learned, (1 + 14·14, 768)
-        model = <the ViT page's cached loader>(device)
-        pe = model.embeddings.position_embeddings[0, 1:]       # drop the CLS row
-        return PositionTable("ViT-B/16", pe.detach().cpu().numpy(), grid=(14, 14),
-                             note="learned, one row per image patch")
+Each entry of SOURCES maps a menu name to a function (device: str) -> PositionTable, using the
+cached loaders of the page that owns the model (scratch, text, image).
 
 A table with `grid` is drawn as the ViT paper's 2-D patch similarity grid; one without, as a
 heatmap beside the sinusoidal table of the same size and their position-similarity matrices.
@@ -25,6 +14,8 @@ from collections.abc import Callable
 import streamlit as st
 
 from viz.figures import teaching as fig
+from viz.figures.image import position_similarity_figure
+from viz.patches import PatchGrid
 from viz.positional import PositionTable, cosine_similarity, sinusoidal
 from viz.scratch.train import checkpoint_path, load_checkpoint
 from viz.ui.sidebar import current_device
@@ -46,10 +37,33 @@ def scratch_learned(device: str) -> PositionTable:
                               f"{metrics['held_out_exact_match']:.1%} exact match on held-out words")
 
 
+def bert_positions(device: str) -> PositionTable:
+    """The bundled all-MiniLM-L6-v2 (a BertModel): one learned row per token position."""
+    from viz.ui.cache import text_model
+
+    tm = text_model("", device, "float32")
+    table = tm.model.embeddings.position_embeddings.weight.detach().float().cpu().numpy()
+    return PositionTable("all-MiniLM-L6-v2 (BERT)", table,
+                         note=f"learned nn.Embedding({table.shape[0]}, {table.shape[1]}), one row per token position")
+
+
+def dinov2_positions(device: str) -> PositionTable:
+    """The bundled DINOv2-small: learned patch positions, at the 16 × 16 grid of a 224 px image."""
+    from viz.patches import PatchGrid
+    from viz.pretrained.image import position_embeddings
+    from viz.ui.image_cache import image_model
+
+    grid = PatchGrid(16, 16, 14)
+    table = position_embeddings(image_model("", device), grid)
+    return PositionTable("DINOv2-small (ViT-S/14)", table, grid=(grid.rows, grid.cols),
+                         note="learned on a 37 × 37 grid, interpolated by the model to the 16 × 16 "
+                              "patches of a 224 px image")
+
+
 SOURCES: dict[str, Callable[[str], PositionTable]] = {
     "From-scratch reverse model (learned positions)": scratch_learned,
-    # "BERT base (learned, 512 positions)": bert_positions,      <- the lead wires these in
-    # "ViT-B/16 (learned, 14 × 14 patches)": vit_positions,
+    "all-MiniLM-L6-v2, a BERT (learned, 512 positions)": bert_positions,
+    "DINOv2-small, a ViT (learned, 16 × 16 patches)": dinov2_positions,
 }
 
 
@@ -64,8 +78,9 @@ def pretrained_positions_ui(prefix: str) -> None:
         return
     st.caption(f"{src.name}: {src.note}")
     if src.grid is not None:
-        st.plotly_chart(fig.patch_similarity_grid(cosine_similarity(src.table), src.grid,
-                                                  "cosine similarity of each patch's position embedding to every other"),
+        rows, cols = src.grid
+        st.plotly_chart(position_similarity_figure(cosine_similarity(src.table), PatchGrid(rows, cols, 1),
+                                                   "cosine similarity of each patch's position embedding to every other"),
                         key=f"{prefix}_source_grid")
         return
     P, C = src.table.shape
