@@ -29,7 +29,8 @@ TEXT_INPUTS = [
     ("scratch", "Your input", "browser", "resworb"),
     ("softmax", "Logits (numbers separated by commas)", "3, 1, 0", "Largest weight 0.844"),
     ("softmax", "Large logits", "10, 12, 90", "exp overflows to inf above"),
-    ("softmax", "A word for the from-scratch model (lowercase letters, one token each)", "cat", "0: c"),
+    ("softmax", "A word for the from-scratch model (lowercase letters, one token each)", "cat",
+     "head 0, query 'c'"),
     ("dimensions", "Sentence (n = number of words)", "one two three", "n = 3"),
     ("positional", "A word for the from-scratch model", "order", "order →"),
     # MiniLM lowercases: "zebra" can only come from the model's tokens, not from the box itself.

@@ -140,17 +140,19 @@ def new_page(browser, base_url: str, viewport=(1400, 1000)):
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:
     """Wait until Streamlit has finished running the script.
 
-    After an input, the rerun starts a moment later: wait briefly first, then until the
-    "running" status widget is gone and no element is marked stale.
+    The app root carries data-test-script-state; after an input the rerun starts a moment
+    later, so wait briefly, then until the state is "notRunning" and no spinner is left.
     """
     page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout_ms)
-    page.wait_for_timeout(400)
+    page.wait_for_timeout(300)
     page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidget"]')
+        """() => document.querySelector('[data-testid="stApp"]')
+                        ?.getAttribute('data-test-script-state') === 'notRunning'
+                 && !document.querySelector('[data-testid="stSpinner"]')
                  && !document.querySelector('[data-stale="true"]')""",
         timeout=timeout_ms,
     )
-    page.wait_for_timeout(200)
+    page.wait_for_timeout(100)
 
 
 def wait_for_text(page, text: str, timeout_ms: int = 30_000) -> bool:
