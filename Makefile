@@ -53,7 +53,7 @@ screenshots: $(STAMP) $(VSTAMP)
 
 # A classroom at once (not part of make test): N browser sessions against one server.
 SESSIONS ?= 10
-LOAD_PAGE ?= scratch
+LOAD_PAGE ?= text
 load-test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.classroom --sessions $(SESSIONS) --page $(LOAD_PAGE)
 

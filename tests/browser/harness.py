@@ -137,7 +137,7 @@ def new_page(browser, base_url: str, viewport=(1400, 1000)):
     return page, log
 
 
-def wait_for_app(page, timeout_ms: int = 60_000) -> None:
+def wait_for_app(page, timeout_ms: int = 120_000) -> None:
     """Wait until Streamlit has finished running the script.
 
     The app root carries data-test-script-state; after an input the rerun starts a moment

