@@ -21,6 +21,12 @@ def test_tracebacks_are_never_shown_to_users():
     assert config()["client"]["showErrorDetails"] == "none"
 
 
+def test_no_file_watcher_on_the_repository():
+    # The default watcher spun a core forever once the text page had imported transformers from
+    # .venv (inotify overflow, rescan, overflow ...), and its log lines filled a test pipe.
+    assert config()["server"]["fileWatcherType"] == "none"
+
+
 def test_remote_code_is_never_trusted():
     offenders = []
     for path in list((ROOT / "viz").rglob("*.py")) + list((ROOT / "app_pages").rglob("*.py")):

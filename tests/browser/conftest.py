@@ -12,16 +12,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-# Each test gets its own server and browser. With one server for the whole run, the text page's
-# first load after the other pages' tests sometimes never finished (seen only in full runs, not
-# reproduced alone); a fresh server per test keeps every test independent of the ones before it.
-@pytest.fixture
-def app_url():
-    with serve_app() as server:
-        yield server.url
+# One server for the run, as in a classroom: every test opens its own browser context, so its
+# own Streamlit session. test_faults starts and stops servers of its own.
+@pytest.fixture(scope="session")
+def server():
+    with serve_app() as s:
+        yield s
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def app_url(server):
+    return server.url
+
+
+@pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 

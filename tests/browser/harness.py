@@ -18,7 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from viz.ui.guard import UNEXPECTED
+
 ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -41,6 +44,7 @@ def free_port() -> int:
 class Server:
     url: str
     pid: int
+    log: Path  # everything the server printed
 
     def peak_rss_mb(self) -> float:
         """The server process's peak resident memory so far (Linux VmHWM), in MB."""
@@ -49,33 +53,42 @@ class Server:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("VmHWM not found")
 
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
 
 @contextmanager
 def serve_app(port: int | None = None, timeout: float = 90.0):
-    """Run `streamlit run app.py` on 127.0.0.1 (the flags of `make run`); yield a Server."""
+    """Run `streamlit run app.py` on 127.0.0.1 (the flags of `make run`); yield a Server.
+
+    The server writes to a file in test-artifacts/, never to a pipe: a pipe nobody reads fills
+    after 64 KB and then blocks whichever server thread logs next.
+    """
     port = port or free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     streamlit = Path(sys.executable).parent / "streamlit"
-    proc = subprocess.Popen(
-        [str(streamlit), "run", "app.py", "--server.address=127.0.0.1", f"--server.port={port}",
-         "--server.headless=true"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / f"server-{port}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(streamlit), "run", "app.py", "--server.address=127.0.0.1", f"--server.port={port}",
+             "--server.headless=true"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}", proc.pid, log)
     try:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as r:
                     if r.status == 200:
                         break
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise RuntimeError(f"the app did not start on {url}:\n{out[-3000:]}")
+                raise RuntimeError(f"the app did not start on {server.url}:\n{server.log_tail()}")
             time.sleep(0.3)
-        yield Server(url, proc.pid)
+        yield server
     finally:
         proc.terminate()
         try:
@@ -143,16 +156,43 @@ def wait_for_app(page, timeout_ms: int = 120_000) -> None:
     The app root carries data-test-script-state; after an input the rerun starts a moment
     later, so wait briefly, then until the state is "notRunning" and no spinner is left.
     """
-    page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout_ms)
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        """() => document.querySelector('[data-testid="stApp"]')
-                        ?.getAttribute('data-test-script-state') === 'notRunning'
-                 && !document.querySelector('[data-testid="stSpinner"]')
-                 && !document.querySelector('[data-stale="true"]')""",
-        timeout=timeout_ms,
-    )
+    try:
+        page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout_ms)
+        page.wait_for_timeout(300)
+        page.wait_for_function(
+            """() => document.querySelector('[data-testid="stApp"]')
+                            ?.getAttribute('data-test-script-state') === 'notRunning'
+                     && !document.querySelector('[data-testid="stSpinner"]')
+                     && !document.querySelector('[data-stale="true"]')""",
+            timeout=timeout_ms,
+        )
+    except Exception as err:
+        raise AssertionError(f"the app did not settle: {describe(page)}") from err
     page.wait_for_timeout(100)
+
+
+def describe(page) -> str:
+    """What the page shows when a wait fails, and a screenshot in test-artifacts/ to look at."""
+    try:
+        state = page.evaluate(
+            """() => ({url: location.href,
+                       script: document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state'),
+                       connection: document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-connection-state'),
+                       spinners: document.querySelectorAll('[data-testid="stSpinner"]').length,
+                       stale: document.querySelectorAll('[data-stale="true"]').length,
+                       status: document.querySelector('[data-testid="stStatusWidget"]')?.textContent})""")
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / f"unsettled-{time.strftime('%H%M%S')}-{os.getpid()}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        return f"{state}; screenshot {shot}"
+    except Exception as err:  # the page itself may be gone
+        return f"(could not read the page: {err})"
+
+
+def failed_on_page(page) -> bool:
+    """A Streamlit exception on the page, or a message from the app's last guard (viz.ui.guard)."""
+    return bool(page.locator("[data-testid='stException']").count()
+                or page.locator("[data-testid='stAlert']").filter(has_text=UNEXPECTED).count())
 
 
 def wait_for_text(page, text: str, timeout_ms: int = 30_000) -> bool:
