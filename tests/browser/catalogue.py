@@ -34,8 +34,9 @@ TEXT_INPUTS = [
     ("dimensions", "Sentence (n = number of words)", "one two three", "n = 3"),
     ("positional", "A word for the from-scratch model", "order", "order →"),
     # MiniLM lowercases: "zebra" can only come from the model's tokens, not from the box itself.
+    # The words must be whole in its vocabulary ("quokka" becomes quo ##kka and never shows).
     ("text", "Your text", "Zebra crossing ahead.", "zebra"),
-    ("text", "Second sentence (optional): BERT reads the two as a pair", "Quokka smiles.", "quokka"),
+    ("text", "Second sentence (optional): BERT reads the two as a pair", "Penguin smiles.", "penguin"),
     ("text", "Model (text page)", "", "all-MiniLM-L6-v2"),
     ("image", "Model: a Hugging Face id or a local folder (leave empty for DINOv2-small, offline)", "",
      "DINOv2"),
