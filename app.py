@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from viz.ui.guard import run_guarded
 from viz.ui.sidebar import device_sidebar
 
 st.set_page_config(page_title="Attention Lens", layout="wide")  # the default icon is served locally
@@ -18,4 +19,4 @@ PAGES = [
 
 page = st.navigation(PAGES)
 device_sidebar()
-page.run()
+run_guarded(page)

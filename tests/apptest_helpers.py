@@ -7,6 +7,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from viz.ui.guard import UNEXPECTED
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120  # seconds per script run: the first run of a page loads its model
 
@@ -22,7 +24,10 @@ def open_page(page: str) -> AppTest:
 
 
 def assert_clean(at: AppTest) -> None:
+    """No exception, and nothing caught by the app's last guard (viz.ui.guard)."""
     assert not at.exception, [e.value for e in at.exception]
+    guarded = [e.value for e in at.error if e.value.startswith(UNEXPECTED)]
+    assert not guarded, guarded
 
 
 def plotly_figures(at: AppTest) -> list[dict]:

@@ -83,9 +83,10 @@ def test_bad_uploads_get_a_sentence_and_the_page_keeps_working(page, name, data,
     at.radio(key="image_source").set_value("Sample").run()
 
 
-def test_unknown_model_falls_back_to_dinov2(page):
+@pytest.mark.parametrize("name", ["nobody-here/no-such-vit", "a" * 100_000, "../../etc/passwd"])
+def test_unknown_model_falls_back_to_dinov2(page, name):
     at = page
-    at.text_input(key="image_model").set_value("nobody-here/no-such-vit").run()
+    at.text_input(key="image_model").set_value(name).run()
     assert_clean(at)
     assert any("Showing DINOv2-small instead" in e.value for e in at.error)
     assert {n.key for n in at.get("plotly_chart")} >= KEYS

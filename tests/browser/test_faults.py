@@ -2,7 +2,14 @@
 
 import pytest
 
-from tests.browser.harness import free_port, new_page, serve_app, wait_for_app, wait_for_text
+from tests.browser.harness import (
+    failed_on_page,
+    free_port,
+    new_page,
+    serve_app,
+    wait_for_app,
+    wait_for_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -26,5 +33,5 @@ def test_page_reconnects_after_server_restart(browser):
         box.press("Enter")
         wait_for_app(page)
         assert wait_for_text(page, "tratser")
-        assert page.locator("[data-testid='stException']").count() == 0
+        assert not failed_on_page(page)
     assert not log.blocked

