@@ -1,12 +1,16 @@
 """Shared test set-up: no network, GPU tests only where CUDA is present."""
 
 import os
+import tempfile
 
 import pytest
 
 # Any attempt to reach the Hugging Face Hub fails fast instead of hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Tests save tiny models under the system's temporary folder (pytest's tmp_path) and load them
+# by path: allow that folder, as a teacher would allow theirs (viz/pretrained/names.py).
+os.environ["ATTENTION_LENS_MODEL_DIRS"] = tempfile.gettempdir()
 
 
 def pytest_collection_modifyitems(config, items):

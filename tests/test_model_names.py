@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from viz.pretrained import ModelLoadError, load_text_model
 from viz.pretrained.image import ImageModelError, load_image_model
-from viz.pretrained.names import MAX_NAME, local_folder
+from viz.pretrained.names import ENV, MAX_NAME, REPO_MODELS, allowed_dirs, local_folder
 from viz.ui.guard import UNEXPECTED
 
 HUGE = "a" * 100_000
@@ -40,6 +40,41 @@ def test_a_name_with_a_too_long_part_is_not_a_folder_and_not_on_the_hub():
         load_text_model(LONG_PART)
     with pytest.raises(ImageModelError):
         load_image_model(LONG_PART)
+
+
+@pytest.fixture
+def allowed(tmp_path, monkeypatch):
+    """An allowed models folder holding one (fake) model folder, and a folder outside it."""
+    root = tmp_path / "allowed"
+    (root / "my-bert").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    monkeypatch.setenv(ENV, str(root))
+    return root
+
+
+def test_only_the_allowed_folders_are_looked_at(allowed, tmp_path):
+    assert allowed_dirs() == [REPO_MODELS.resolve(), allowed.resolve()]
+    assert local_folder(str(allowed / "my-bert")) == allowed / "my-bert"
+    assert local_folder("my-bert") == allowed / "my-bert"  # a bare name found in an allowed folder
+    assert local_folder(str(allowed / "not-there")) == allowed / "not-there"  # the loader explains
+    assert local_folder("bert-base-uncased") is None  # a Hub id
+    assert local_folder("google/vit-base-patch16-224") is None
+    for outside in ["../../etc/passwd", "/etc", str(tmp_path / "outside"), "~/", str(allowed / ".." / "outside")]:
+        with pytest.raises(ValueError, match="outside the folders"):
+            local_folder(outside)
+
+
+def test_a_link_inside_an_allowed_folder_cannot_lead_out(allowed, tmp_path):
+    (allowed / "sneaky").symlink_to(tmp_path / "outside")
+    with pytest.raises(ValueError, match="outside the folders"):
+        local_folder(str(allowed / "sneaky"))
+    assert local_folder("sneaky") is None  # as a bare name it is not followed out either
+
+
+@pytest.mark.parametrize("load, error", [(load_text_model, ModelLoadError), (load_image_model, ImageModelError)])
+def test_both_loaders_refuse_a_path_outside_with_a_sentence(allowed, load, error):
+    with pytest.raises(error, match="outside the folders this app loads models from"):
+        load("../../etc/passwd")
 
 
 def _page_that_breaks():

@@ -137,7 +137,7 @@ def load_image_model(name_or_path: str | None = None, progress: Callable[[float,
 
 def _check_local_folder(folder: Path) -> None:
     if not folder.is_dir():
-        raise ImageModelError(f"{folder} is a file; give the folder that holds config.json and model.safetensors.")
+        raise ImageModelError(f"{folder} is not a folder; give the folder that holds config.json and model.safetensors.")
     if not (folder / "config.json").is_file():
         raise ImageModelError(f"{folder} has no config.json, so it is not a saved transformers model.")
     if not any(folder.glob("*.safetensors")):

@@ -1,29 +1,69 @@
-"""What a typed model name is: a local folder, a Hub id, or neither.
+"""What a typed model name is: a Hub id, a folder the server may load from, or neither.
 
-Shared by the text and image loaders, so both answer a hostile name with a sentence. A Hub id
-is at most 96 characters; a path a few hundred. `Path.exists()` raises (instead of saying no)
-on a name the filesystem cannot even look up, such as 100,000 characters.
+Shared by the text and image loaders, so both answer a hostile name with a sentence.
+
+Local folders are limited to an allow-list: `models/` in the repository plus the folders in
+ATTENTION_LENS_MODEL_DIRS (separated by ':'). On a classroom server, anyone with the link types
+into the model box; without the list they could make the server look anywhere on its disk.
+A name is checked against the list before the filesystem is asked anything about it, and
+symbolic links are resolved first, so a link inside an allowed folder cannot lead out of it.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 MAX_NAME = 1024
+ENV = "ATTENTION_LENS_MODEL_DIRS"
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
+# "bert-base-uncased", "google/vit-base-patch16-224": at most one slash, no leading dot.
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+
+
+def allowed_dirs() -> list[Path]:
+    extra = [Path(p).expanduser() for p in os.environ.get(ENV, "").split(os.pathsep) if p.strip()]
+    return [d.resolve() for d in (REPO_MODELS, *extra)]
+
+
+def _inside(path: Path, dirs: list[Path]) -> bool:
+    return any(path == d or path.is_relative_to(d) for d in dirs)
 
 
 def local_folder(name: str) -> Path | None:
-    """The local path `name` names if something exists there, else None (then it may be a Hub id).
+    """The local path `name` stands for (resolved, inside an allowed folder), or None for a Hub id.
 
-    Raises ValueError with the reason when `name` can be neither a path nor a Hub id.
+    A path that does not exist is still returned: the loader then says it is not a model folder.
+    Raises ValueError with a sentence for a name that is neither, or a path outside the list.
     """
     if len(name) > MAX_NAME:
         raise ValueError(f"A model name of {len(name):,} characters is neither a Hugging Face id "
                          f"(at most 96) nor a folder path (at most {MAX_NAME} here).")
     if any(ord(ch) < 32 for ch in name):
         raise ValueError("A model name cannot contain control characters (tabs, line breaks, escapes).")
-    path = Path(name).expanduser()
-    try:
-        return path if path.exists() else None
-    except OSError:  # a part longer than the filesystem allows, a loop of links, ...
+    dirs = allowed_dirs()
+    resolved = Path(os.path.realpath(Path(name).expanduser()))  # relative to the working folder
+    if HUB_ID.match(name):
+        # A Hub id, unless an allowed folder holds a folder of that name (e.g. models/my-bert).
+        if _inside(resolved, dirs) and _exists(resolved):
+            return resolved
+        for d in dirs:
+            candidate = Path(os.path.realpath(d / name))
+            if _inside(candidate, dirs) and _exists(candidate):
+                return candidate
         return None
+    if not _inside(resolved, dirs):
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise ValueError(
+            f"'{shown}' is outside the folders this app loads models from ({', '.join(map(str, dirs))}). "
+            f"Put the model folder in one of them, or start the app with {ENV}=/path/to/your/models."
+        )
+    return resolved
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a part longer than the filesystem allows, a loop of links, ...
+        return False

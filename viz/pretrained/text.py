@@ -129,9 +129,9 @@ def load_text_model(
             local = local_folder(name)
         except ValueError as err:
             raise ModelLoadError(str(err)) from None
-        source = local or (Path(name).expanduser() if name.startswith((".", "/", "~")) else name)
-        if isinstance(source, Path):
-            _check_local_folder(source)
+        source = local or name
+        if local is not None:
+            _check_local_folder(local)
     kwargs = dict(trust_remote_code=False)
     try:
         config = AutoConfig.from_pretrained(source, **kwargs)

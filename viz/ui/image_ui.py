@@ -20,7 +20,9 @@ def model_ui(device: str) -> tuple[str, ImageModel]:
     """A model field (empty = offline DINOv2-small); a model that fails to load falls back to it."""
     name = st.text_input(
         "Model: a Hugging Face id or a local folder (leave empty for DINOv2-small, offline)",
-        key="image_model", placeholder="e.g. google/vit-base-patch16-224 or /path/to/a/saved/vit",
+        key="image_model", placeholder="e.g. google/vit-base-patch16-224, or my-vit for models/my-vit",
+        help="A folder of your own must be inside models/ (or a folder named in ATTENTION_LENS_MODEL_DIRS) "
+             "and hold safetensors weights.",
     ).strip()
     if name:
         try:

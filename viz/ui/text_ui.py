@@ -104,7 +104,8 @@ def inputs() -> TextRequest:
     name = st.sidebar.text_input(
         "Model (text page)", key="text_model", placeholder="bundled all-MiniLM-L6-v2",
         help="A Hugging Face Hub id (bert-base-uncased, distilbert-base-uncased, roberta-base, ...) or a "
-             "local folder with safetensors weights. Empty: the bundled all-MiniLM-L6-v2, offline.",
+             "folder with safetensors weights inside models/ (or ATTENTION_LENS_MODEL_DIRS). Empty: the bundled "
+             "all-MiniLM-L6-v2, offline.",
     )
     text = st.text_area("Your text", key="text_text", height=68)
     pair = st.text_input("Second sentence (optional): BERT reads the two as a pair", key="text_pair")
