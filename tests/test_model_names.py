@@ -98,3 +98,18 @@ def test_the_last_guard_turns_an_unforeseen_error_into_a_sentence():
     assert at.error[0].value.startswith(UNEXPECTED) and "KeyError" in at.error[0].value
     assert "nobody foresaw" not in at.error[0].value  # the details go to the server log only
     assert at.markdown[0].value == "the script went on"
+
+
+def test_one_folder_check_for_both_loaders(tmp_path):
+    from viz.pretrained.names import check_model_folder
+
+    with pytest.raises(ValueError, match="no config.json"):
+        check_model_folder(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="no .safetensors weights file"):
+        check_model_folder(tmp_path)
+    (tmp_path / "weights.pth").write_bytes(b"")
+    with pytest.raises(ValueError, match="only weights.pth: pickle-based"):
+        check_model_folder(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    check_model_folder(tmp_path)  # passes; loading then checks the weights themselves

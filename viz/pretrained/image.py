@@ -24,7 +24,7 @@ from PIL import Image
 from viz.hooks import recording
 from viz.patches import PatchGrid
 from viz.pretrained import dinov2_onnx
-from viz.pretrained.names import local_folder
+from viz.pretrained.names import check_model_folder, local_folder
 from viz.trace import AttentionTrace
 
 DEFAULT_NAME = "dinov2-small (offline)"
@@ -120,10 +120,11 @@ def load_image_model(name_or_path: str | None = None, progress: Callable[[float,
     name = str(name_or_path).strip()
     try:
         local = local_folder(name)
+        if local is not None:
+            check_model_folder(local)
     except ValueError as err:
         raise ImageModelError(str(err)) from None
     if local is not None:
-        _check_local_folder(local)
         source = f"the local folder {local}"
         model = _from_pretrained(str(local), name)
         prep = Preprocessing.from_folder(local)
@@ -133,21 +134,6 @@ def load_image_model(name_or_path: str | None = None, progress: Callable[[float,
         prep = _hub_preprocessing(name)
     labels = getattr(model.config, "id2label", None) if hasattr(model, "classifier") else None
     return ImageModel(model.to(device).eval(), name, prep, source, labels)
-
-
-def _check_local_folder(folder: Path) -> None:
-    if not folder.is_dir():
-        raise ImageModelError(f"{folder} is not a folder; give the folder that holds config.json and model.safetensors.")
-    if not (folder / "config.json").is_file():
-        raise ImageModelError(f"{folder} has no config.json, so it is not a saved transformers model.")
-    if not any(folder.glob("*.safetensors")):
-        if any(folder.glob("*.bin")) or any(folder.glob("*.pt")) or any(folder.glob("*.pth")):
-            raise ImageModelError(
-                f"{folder} holds only pickle-based weights (.bin/.pt), which can run code when loaded; "
-                "this app loads safetensors only. Convert it with "
-                "model.save_pretrained(folder, safe_serialization=True)."
-            )
-        raise ImageModelError(f"{folder} has no .safetensors weights file.")
 
 
 def _from_pretrained(where, name: str) -> torch.nn.Module:

