@@ -81,6 +81,34 @@ def test_bundled_model_weights_equal_transformers_output_attentions(minilm):
     check_trace_matches_transformers(trace, default_model_dir(), SENTENCE)
 
 
+def test_bundled_model_at_512_tokens_equals_transformers_output_attentions(minilm):
+    text = "word " * 510  # 510 + [CLS] + [SEP]: the longest input, where rounding has most to add up
+    trace = trace_text(minilm, text)
+    assert trace.weights.shape[-1] == 512
+    check_trace_matches_transformers(trace, default_model_dir(), text)
+
+
+def test_weights_are_rebuilt_from_an_sdpa_forward_where_the_probe_agrees(minilm, tiny_dir):
+    for tm in (minilm, load_text_model(str(tiny_dir))):
+        assert tm.rebuilds_weights
+        assert tm.model.config._attn_implementation == "sdpa"  # no T×T matrix inside the forward
+        assert trace_text(tm, SENTENCE).meta["weights_from"].startswith("softmax of the hooked scores")
+
+
+def test_a_model_the_rebuild_gets_wrong_stays_eager_and_exact(tmp_path):
+    """A decoder-configured BERT masks future tokens; the rebuild has no mask, so the probe refuses it."""
+    cls, config = TINY["bert"]
+    torch.manual_seed(0)
+    cls(BertConfig(**{**config.to_dict(), "is_decoder": True})).save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(default_model_dir()).save_pretrained(tmp_path)
+    tm = load_text_model(str(tmp_path))
+    assert not tm.rebuilds_weights and tm.model.config._attn_implementation == "eager"
+    trace = trace_text(tm, SENTENCE)
+    assert trace.meta["weights_from"] == "the model's eager output_attentions"
+    check_trace_matches_transformers(trace, tmp_path, SENTENCE)
+    assert np.triu(trace.weights, k=1).max() == 0  # the causal mask the rebuild would have missed
+
+
 def test_tiny_models_of_each_family_match_transformers(tiny_dir):
     tm = load_text_model(str(tiny_dir))
     trace = trace_text(tm, SENTENCE, "A second sentence.")

@@ -6,17 +6,25 @@
 
 Dimension names: L layers, H heads, T tokens, D = d_head.
 
-Weights come from the model itself (`attn_implementation="eager"`, `output_attentions=True`:
-one tensor per layer, checked). Q, K and V are read with forward hooks on the projection
-modules, one table of module paths per family (FAMILIES), removed in `finally`. The scores are
-q·kᵀ · scaling from those Q and K, the logits the model fed to its softmax (no padding: one
-sequence, nothing masked). `trust_remote_code` is never enabled and only safetensors weights load.
+Q, K and V are read with forward hooks on the projection modules, one table of module paths per
+family (FAMILIES), removed in `finally`. The scores are q·kᵀ · scaling from those Q and K, the
+logits the model fed to its softmax (no padding: one sequence, nothing masked).
+
+The weights are the model's own, reached one of two ways, chosen once per model at load time:
+  * rebuilt: the forward pass runs with SDPA, which materialises no T×T matrix, and the weights
+    are softmax(scores). Used only where a probe at load time shows that this equals the model's
+    eager `output_attentions` (to 1e-5 in float32); true for every family in FAMILIES in
+    transformers 5, whose attention is softmax(q·kᵀ · scaling + mask) with no other terms.
+  * eager: `attn_implementation="eager"`, `output_attentions=True`, one tensor per layer. The
+    fallback for a model where the probe disagrees (a causal mask, a relative-position term).
+The rebuilt path keeps the trace within 1.3x of a plain forward at 512 tokens (docs/benchmarks.md).
+`trust_remote_code` is never enabled and only safetensors weights load.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -66,6 +74,8 @@ class TextModel:
     family: Family
     device: torch.device
     dtype: torch.dtype
+    # True: SDPA forward and weights = softmax(scores), checked against eager at load (see top).
+    rebuilds_weights: bool = False
 
     @property
     def max_tokens(self) -> int:
@@ -82,6 +92,11 @@ class TextModel:
     def n_layers(self) -> int:
         cfg = self.model.config
         return getattr(cfg, "num_hidden_layers", None) or cfg.n_layers
+
+    @property
+    def n_heads(self) -> int:
+        cfg = self.model.config
+        return getattr(cfg, "num_attention_heads", None) or cfg.n_heads
 
 
 def default_model_dir() -> Path:
@@ -146,6 +161,35 @@ def load_text_model(
     model.eval().to(device)
     tm = TextModel(model, tokenizer, name, family, device, DTYPES[dtype])
     _projections(tm, 0)  # fail now, with a message, if the module table does not fit this model
+    return _choose_weights_path(tm)
+
+
+PROBE = ("A probe sentence, checked once per model.", "It has a second segment.")
+# How far rebuilt weights may be from eager's: float32 rounding, or half-precision rounding
+# (eager's softmax runs in that dtype, the rebuild in float32). A mask or a position term that
+# the rebuild lacks moves weights by far more.
+PROBE_TOLERANCE = {torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}
+
+
+@torch.no_grad()
+def _choose_weights_path(tm: TextModel) -> TextModel:
+    """Switch tm to SDPA + rebuilt weights if, on PROBE, they equal eager's own; else keep eager.
+
+    Runs before the model is shared (load time), so switching its attention is safe here.
+    """
+    inputs = _model_inputs(tm, *PROBE)
+    own = _forward(tm, inputs)[3]  # eager: the model's output_attentions
+    try:
+        tm.model.set_attn_implementation("sdpa")
+    except (ValueError, ImportError):  # a model without SDPA support stays eager
+        return tm
+    if tm.model.config._attn_implementation != "sdpa":
+        return tm
+    fast = replace(tm, rebuilds_weights=True)
+    rebuilt = _forward(fast, inputs)[3]
+    if (rebuilt - own).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]:
+        return fast
+    tm.model.set_attn_implementation("eager")
     return tm
 
 
@@ -214,28 +258,21 @@ def tokenize(tm: TextModel, text: str, text_pair: str | None = None) -> tuple[di
     return enc, notes
 
 
-@torch.no_grad()
-def trace_text(tm: TextModel, text: str, text_pair: str | None = None) -> AttentionTrace:
-    """Run the model once on (text, text_pair); every layer's attention, scores and Q/K/V.
+def _model_inputs(tm: TextModel, text: str, text_pair: str | None) -> dict:
+    enc, _ = tokenize(tm, text, text_pair)
+    enc.pop("special_tokens_mask")
+    return {k: v.to(tm.device) for k, v in enc.items()}
 
-    meta: model, n_tokens, truncated, notes, segment_ids, pair_start (first token of the second
-    segment, or None), cls_positions, sep_positions, scaling, dtype, device.
+
+def _forward(tm: TextModel, inputs: dict):
+    """One forward pass -> q, k, v (L, H, T, D), weights, scores (L, H, T, T) as float32, scaling.
+
+    The input is one unpadded sequence, so the attention mask adds nothing to the scores.
     """
-    enc, notes = tokenize(tm, text, text_pair)
-    special = enc.pop("special_tokens_mask")[0].numpy().astype(bool)
-    inputs = {k: v.to(tm.device) for k, v in enc.items()}
     with capture_qkv(tm) as qkv:
-        out = tm.model(**inputs, output_attentions=True)
-    attentions = out.attentions
-    L = tm.n_layers
-    if attentions is None or len(attentions) != L or any(a is None for a in attentions):
-        got = 0 if attentions is None else len(attentions)
-        raise ModelLoadError(
-            f"{tm.name} returned {got} attention tensors for {L} layers: it does not run eager "
-            "attention. Load it with attn_implementation='eager'."
-        )
-    T = inputs["input_ids"].shape[1]
-    H = attentions[0].shape[1]
+        out = tm.model(**inputs, output_attentions=not tm.rebuilds_weights)
+    L, T = tm.n_layers, inputs["input_ids"].shape[1]
+    attn, H = _projections(tm, 0)[0], tm.n_heads
 
     def heads(t: torch.Tensor) -> torch.Tensor:  # (1, T, H*D) -> (H, T, D)
         return t[0].view(T, H, -1).transpose(0, 1).float()
@@ -243,9 +280,32 @@ def trace_text(tm: TextModel, text: str, text_pair: str | None = None) -> Attent
     q = torch.stack([heads(qkv[(i, "q")]) for i in range(L)])  # (L, H, T, D)
     k = torch.stack([heads(qkv[(i, "k")]) for i in range(L)])
     v = torch.stack([heads(qkv[(i, "v")]) for i in range(L)])
-    scaling = float(getattr(_projections(tm, 0)[0], "scaling", q.shape[-1] ** -0.5))
+    scaling = float(getattr(attn, "scaling", q.shape[-1] ** -0.5))
     scores = (q * scaling) @ k.transpose(-2, -1)  # (L, H, T, T); scaling q first saves a T×T pass
-    weights = torch.stack([a[0] for a in attentions]).float()  # (L, H, T, T)
+    if tm.rebuilds_weights:
+        return q, k, v, scores.softmax(-1), scores, scaling
+    attentions = out.attentions
+    if attentions is None or len(attentions) != L or any(a is None for a in attentions):
+        got = 0 if attentions is None else len(attentions)
+        raise ModelLoadError(
+            f"{tm.name} returned {got} attention tensors for {L} layers: it does not run eager "
+            "attention. Load it with attn_implementation='eager'."
+        )
+    return q, k, v, torch.stack([a[0] for a in attentions]).float(), scores, scaling
+
+
+@torch.no_grad()
+def trace_text(tm: TextModel, text: str, text_pair: str | None = None) -> AttentionTrace:
+    """Run the model once on (text, text_pair); every layer's attention, scores and Q/K/V.
+
+    meta: model, n_tokens, truncated, notes, segment_ids, pair_start (first token of the second
+    segment, or None), cls_positions, sep_positions, scaling, weights_from, dtype, device.
+    """
+    enc, notes = tokenize(tm, text, text_pair)
+    special = enc.pop("special_tokens_mask")[0].numpy().astype(bool)
+    inputs = {k: v.to(tm.device) for k, v in enc.items()}
+    q, k, v, weights, scores, scaling = _forward(tm, inputs)
+    T = q.shape[2]
 
     ids = inputs["input_ids"][0].tolist()
     tokens = tm.tokenizer.convert_ids_to_tokens(ids)
@@ -265,6 +325,8 @@ def trace_text(tm: TextModel, text: str, text_pair: str | None = None) -> Attent
         segment_ids=segment_ids, pair_start=pair_start,
         cls_positions=[i for i, t in enumerate(ids) if t == cls_id],
         sep_positions=sep_positions, special=special.tolist(), scaling=scaling,
+        weights_from="softmax of the hooked scores (SDPA forward)" if tm.rebuilds_weights
+        else "the model's eager output_attentions",
         dtype=str(tm.dtype).removeprefix("torch."), device=str(tm.device),
     )
     try:
