@@ -1,23 +1,26 @@
 """Where the text trace's time goes beyond the plain SDPA forward, at one input length.
 
     python -m benchmarks.trace_breakdown [--tokens 510] [--threads 1] [--repeats 7]
+    THP_MEM_ALLOC_ENABLE=0 python -m benchmarks.trace_breakdown     # without huge pages
 
-Each step adds one thing to the one before: SDPA forward (no weights) -> eager forward (the
-attention matrices materialised) -> output_attentions -> Q/K/V hooks -> trace_text (scores,
-stacking, numpy, validation). Medians of --repeats runs, all in one process, so the ratios are
-comparable even on a noisy machine.
+Rows: the SDPA forward (the baseline) and the eager forward with and without output_attentions,
+then trace_text both ways it can run: weights rebuilt from an SDPA forward (what the bundled
+model uses) and eager output_attentions (the fallback, see viz/pretrained/text.py). Medians of
+--repeats runs, all in one process, so the ratios are comparable even on a noisy machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 from transformers import AutoModel
 
-from viz.bench import text_of
+from viz.bench import text_of  # importing viz sets THP_MEM_ALLOC_ENABLE (viz/__init__.py)
 from viz.pretrained import default_model_dir, load_text_model, trace_text
 from viz.pretrained.text import capture_qkv, tokenize
 
@@ -41,27 +44,33 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     tm = load_text_model(None, "cpu")
-    sdpa = AutoModel.from_pretrained(str(default_model_dir()), attn_implementation="sdpa").eval()
+    assert tm.rebuilds_weights, "the bundled model should pass the load-time probe"
+    path = str(default_model_dir())
+    sdpa = AutoModel.from_pretrained(path, attn_implementation="sdpa").eval()
+    eager = AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+    tm_eager = replace(tm, model=eager, rebuilds_weights=False)
     text = text_of(tm.tokenizer, args.tokens)
     enc, _ = tokenize(tm, text, None)
     enc.pop("special_tokens_mask")
 
     def hooked():
         with capture_qkv(tm):
-            tm.model(**enc, output_attentions=True)
+            tm.model(**enc)
 
     steps = {
         "forward, SDPA": lambda: sdpa(**enc),
-        "forward, eager": lambda: tm.model(**enc),
-        "+ output_attentions": lambda: tm.model(**enc, output_attentions=True),
-        "+ Q/K/V hooks": hooked,
-        "trace_text (all of it)": lambda: trace_text(tm, text),
+        "forward, eager": lambda: eager(**enc),
+        "forward, eager + output_attentions": lambda: eager(**enc, output_attentions=True),
+        "forward, SDPA + Q/K/V hooks": hooked,
+        "trace_text, eager output_attentions": lambda: trace_text(tm_eager, text),
+        "trace_text, rebuilt from SDPA (shipped)": lambda: trace_text(tm, text),
     }
     with torch.no_grad():
         ms = {name: median_ms(fn, args.repeats) for name, fn in steps.items()}
     base = ms["forward, SDPA"]
+    thp = os.environ.get("THP_MEM_ALLOC_ENABLE", "")
     print(f"{args.tokens + 2} tokens, torch {torch.__version__}, {args.threads} thread(s), "
-          f"median of {args.repeats}\n")
+          f"median of {args.repeats}, THP_MEM_ALLOC_ENABLE={thp}\n")
     print("| step | ms | / SDPA forward |\n|---|---|---|")
     for name, v in ms.items():
         print(f"| {name} | {v:.1f} | {v / base:.2f} |")
