@@ -24,7 +24,7 @@ from PIL import Image
 from viz.hooks import recording
 from viz.patches import PatchGrid
 from viz.pretrained import dinov2_onnx
-from viz.pretrained.names import check_model_folder, local_folder
+from viz.pretrained.names import model_folder
 from viz.trace import AttentionTrace
 
 DEFAULT_NAME = "dinov2-small (offline)"
@@ -119,9 +119,7 @@ def load_image_model(name_or_path: str | None = None, progress: Callable[[float,
         return ImageModel(model.to(device).eval(), DEFAULT_NAME, Preprocessing(), dinov2_onnx.SOURCE_NOTE)
     name = str(name_or_path).strip()
     try:
-        local = local_folder(name)
-        if local is not None:
-            check_model_folder(local)
+        local = model_folder(name)
     except ValueError as err:
         raise ImageModelError(str(err)) from None
     if local is not None:

@@ -82,6 +82,14 @@ def check_model_folder(folder: Path) -> None:
         raise ValueError(f"'{folder}' has no .safetensors weights file.")
 
 
+def model_folder(name: str) -> Path | None:
+    """local_folder(name), checked by check_model_folder; None for a Hub id. Raises ValueError."""
+    local = local_folder(name)
+    if local is not None:
+        check_model_folder(local)
+    return local
+
+
 def _exists(path: Path) -> bool:
     try:
         return path.exists()

