@@ -77,6 +77,35 @@ def test_both_loaders_refuse_a_path_outside_with_a_sentence(allowed, load, error
         load("../../etc/passwd")
 
 
+@pytest.mark.parametrize("load, error", [(load_text_model, ModelLoadError), (load_image_model, ImageModelError)])
+def test_refusals_never_show_the_servers_paths(allowed, tmp_path, load, error):
+    """A user sees "the app's models/ folder" and the variable's name, never where the server keeps files."""
+    (allowed / "broken").mkdir()
+    (allowed / "broken" / "config.json").write_text("{not json")
+    (allowed / "broken" / "model.safetensors").write_bytes(b"")
+    (allowed / "pickled").mkdir()
+    (allowed / "pickled" / "config.json").write_text("{}")
+    (allowed / "pickled" / "pytorch_model.bin").write_bytes(b"")
+    server_paths = [str(REPO_MODELS.resolve()), str(allowed.resolve()), str(tmp_path)]
+    for name in ["../../etc/passwd", "/etc", "my-bert", "pickled", str(allowed / "pickled"), "broken"]:
+        with pytest.raises(error) as refused:
+            load(name)
+        message = str(refused.value)
+        assert not any(p in message for p in server_paths), message
+    with pytest.raises(error, match=r"the app's models/ folder and the folders named in the server's "
+                                     r"ATTENTION_LENS_MODEL_DIRS"):
+        load("/etc")
+    with pytest.raises(error, match=r"'pickled' holds only pytorch_model.bin"):
+        load("pickled")
+
+
+def test_server_paths_are_replaced_by_the_names_a_user_knows(allowed):
+    from viz.pretrained.names import without_server_paths
+
+    assert without_server_paths(f"{REPO_MODELS.resolve()}/x/config.json is bad") == "models/x/config.json is bad"
+    assert without_server_paths(f"no file {allowed.resolve()}/a") == f"no file <{ENV}>/a"
+
+
 def _page_that_breaks():
     from viz.ui.guard import run_guarded
 

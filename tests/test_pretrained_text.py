@@ -116,13 +116,33 @@ def test_tiny_models_of_each_family_match_transformers(tiny_dir):
     assert trace.queries.shape[:2] == trace.weights.shape[:2]
 
 
-def test_softmax_of_captured_q_k_reproduces_the_weights(minilm, tiny_dir):
-    for tm in (minilm, load_text_model(str(tiny_dir))):
+def test_softmax_of_captured_q_k_reproduces_the_eager_models_own_weights(minilm, tiny_dir):
+    """Q and K from the hooks, against transformers' eager output_attentions (not against the
+    trace's own weights, which the rebuild computes from these same Q and K)."""
+    for tm, path in ((minilm, default_model_dir()), (load_text_model(str(tiny_dir)), tiny_dir)):
         t = trace_text(tm, SENTENCE)
         q, k = torch.from_numpy(t.queries), torch.from_numpy(t.keys)
         scores = (q @ k.transpose(-2, -1)) / np.sqrt(t.d_head)  # (L, H, T, T), from the hooks alone
-        np.testing.assert_allclose(torch.softmax(scores, -1).numpy(), t.weights, atol=1e-5)
+        _, eager = reference_attentions(path, SENTENCE)
+        np.testing.assert_allclose(torch.softmax(scores, -1).numpy(), eager, atol=1e-5)
         np.testing.assert_allclose(scores.numpy(), t.scores, atol=1e-4)
+
+
+def test_neuron_view_score_is_the_models_own_score_for_a_real_query_and_key(minilm):
+    """score_terms on a real (query, key) pair: its softmax over the row is the eager model's row,
+    and score differences are the log-ratios of the model's own weights (softmax keeps nothing else)."""
+    from viz.attention import score_terms
+
+    t = trace_text(minilm, SENTENCE)
+    _, eager = reference_attentions(default_model_dir(), SENTENCE)
+    T = len(t.query_tokens)
+    for layer, head, qi in ((0, 2, 3), (3, 7, 5), (5, 11, T - 1)):
+        row = np.array([score_terms(t.queries[layer, head, qi], t.keys[layer, head, j], t.meta["scaling"])["score"]
+                        for j in range(T)])
+        soft = np.exp(row - row.max())
+        np.testing.assert_allclose(soft / soft.sum(), eager[layer, head, qi], atol=1e-5)
+        own = np.log(eager[layer, head, qi].astype(np.float64))
+        np.testing.assert_allclose(row - row[0], own - own[0], atol=1e-3)
 
 
 def test_values_are_the_value_projection_per_head(minilm):

@@ -24,7 +24,7 @@ from PIL import Image
 from viz.hooks import recording
 from viz.patches import PatchGrid
 from viz.pretrained import dinov2_onnx
-from viz.pretrained.names import model_folder
+from viz.pretrained.names import model_folder, without_server_paths
 from viz.trace import AttentionTrace
 
 DEFAULT_NAME = "dinov2-small (offline)"
@@ -123,7 +123,7 @@ def load_image_model(name_or_path: str | None = None, progress: Callable[[float,
     except ValueError as err:
         raise ImageModelError(str(err)) from None
     if local is not None:
-        source = f"the local folder {local}"
+        source = f"the local folder {without_server_paths(str(local))}"
         model = _from_pretrained(str(local), name)
         prep = Preprocessing.from_folder(local)
     else:
@@ -156,7 +156,7 @@ def _from_pretrained(where, name: str) -> torch.nn.Module:
         model = auto.from_pretrained(where, attn_implementation="eager", use_safetensors=True, trust_remote_code=False)
     except Exception as err:
         raise ImageModelError(
-            f"Could not load the weights of {name!r} ({type(err).__name__}: {str(err)[:200]}). "
+            f"Could not load the weights of {name!r} ({type(err).__name__}: {without_server_paths(str(err))[:200]}). "
             "The page needs safetensors weights that match the config."
         ) from err
     return model

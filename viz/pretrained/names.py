@@ -54,39 +54,59 @@ def local_folder(name: str) -> Path | None:
                 return candidate
         return None
     if not _inside(resolved, dirs):
-        shown = name if len(name) <= 80 else name[:77] + "..."
         raise ValueError(
-            f"'{shown}' is outside the folders this app loads models from ({', '.join(map(str, dirs))}). "
+            f"'{_shown(name)}' is outside the folders this app loads models from ({allowed_description()}). "
             f"Put the model folder in one of them, or start the app with {ENV}=/path/to/your/models."
         )
     return resolved
 
 
-def check_model_folder(folder: Path) -> None:
+def allowed_description() -> str:
+    """The allowed folders in words a user may see: never the server's absolute paths."""
+    extra = " and the folders named in the server's " + ENV if os.environ.get(ENV, "").strip() else ""
+    return "the app's models/ folder" + extra
+
+
+def without_server_paths(text: str) -> str:
+    """`text` (a loader's error, a source line) with the allowed folders' absolute paths replaced
+    by the words a user knows them by, so a page never shows where the server keeps its files."""
+    for d in sorted(allowed_dirs(), key=lambda p: len(str(p)), reverse=True):
+        text = text.replace(str(d), "models" if d == REPO_MODELS.resolve() else f"<{ENV}>")
+    return text
+
+
+def _shown(name: str) -> str:
+    name = without_server_paths(name)
+    return name if len(name) <= 80 else name[:77] + "..."
+
+
+def check_model_folder(folder: Path, shown: str | None = None) -> None:
     """Raise ValueError with a sentence unless `folder` holds config.json and safetensors weights.
 
-    Pickle-based weights (.bin, .pt, .pth) are refused: loading them can run code.
+    Pickle-based weights (.bin, .pt, .pth) are refused: loading them can run code. The sentences
+    name the folder as `shown` (what the user typed), not by the server's absolute path.
     """
+    where = folder if shown is None else _shown(shown)
     if not folder.is_dir():
-        raise ValueError(f"'{folder}' is not a folder. Give the folder that holds config.json and model.safetensors.")
+        raise ValueError(f"'{where}' is not a folder. Give the folder that holds config.json and model.safetensors.")
     if not (folder / "config.json").is_file():
-        raise ValueError(f"'{folder}' has no config.json, so it is not a saved Hugging Face model.")
+        raise ValueError(f"'{where}' has no config.json, so it is not a saved Hugging Face model.")
     if not any(folder.glob("*.safetensors")):
         pickles = sorted(p.name for ext in ("bin", "pt", "pth") for p in folder.glob(f"*.{ext}"))
         if pickles:
             raise ValueError(
-                f"'{folder}' holds only {', '.join(pickles)}: pickle-based weights, which can run code when "
+                f"'{where}' holds only {', '.join(pickles)}: pickle-based weights, which can run code when "
                 "loaded. This app loads safetensors only; convert them with "
                 "model.save_pretrained(folder, safe_serialization=True)."
             )
-        raise ValueError(f"'{folder}' has no .safetensors weights file.")
+        raise ValueError(f"'{where}' has no .safetensors weights file.")
 
 
 def model_folder(name: str) -> Path | None:
     """local_folder(name), checked by check_model_folder; None for a Hub id. Raises ValueError."""
     local = local_folder(name)
     if local is not None:
-        check_model_folder(local)
+        check_model_folder(local, shown=name)
     return local
 
 

