@@ -122,7 +122,10 @@ def test_softmax_of_captured_q_k_reproduces_the_weights(minilm, tiny_dir):
         q, k = torch.from_numpy(t.queries), torch.from_numpy(t.keys)
         scores = (q @ k.transpose(-2, -1)) / np.sqrt(t.d_head)  # (L, H, T, T), from the hooks alone
         np.testing.assert_allclose(torch.softmax(scores, -1).numpy(), t.weights, atol=1e-5)
-        np.testing.assert_allclose(scores.numpy(), t.scores, atol=1e-4)
+        assert t.scores is None  # not kept: recomputed per head on demand
+        for layer, head in ((0, 0), (t.n_layers - 1, t.n_heads - 1)):
+            np.testing.assert_allclose(t.head_scores(layer, head), scores[layer, head].numpy(), atol=1e-4)
+            np.testing.assert_allclose(t.row_scores(layer, head, 2), scores[layer, head, 2].numpy(), atol=1e-4)
 
 
 def test_values_are_the_value_projection_per_head(minilm):

