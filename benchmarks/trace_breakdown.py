@@ -44,11 +44,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     tm = load_text_model(None, "cpu")
-    assert tm.rebuilds_weights, "the bundled model should pass the load-time probe"
+    assert tm.traced_attention, "the bundled model should pass the load-time probe"
     path = str(default_model_dir())
     sdpa = AutoModel.from_pretrained(path, attn_implementation="sdpa").eval()
     eager = AutoModel.from_pretrained(path, attn_implementation="eager").eval()
-    tm_eager = replace(tm, model=eager, rebuilds_weights=False)
+    tm_eager = replace(tm, model=eager, traced_attention=False)
     text = text_of(tm.tokenizer, args.tokens)
     enc, _ = tokenize(tm, text, None)
     enc.pop("special_tokens_mask")

@@ -171,10 +171,11 @@ ITEMS = [("The cat sat.", None), ("A much longer sentence, with more words in it
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
-    """A tiny random BERT, RoBERTa, DistilBERT (rebuilt weights) and a causal BERT (eager)."""
+    """Tiny random BERT, RoBERTa, DistilBERT, a causal BERT (traced attention), and a BERT kept on
+    eager by a probe forced to refuse (the output_attentions path)."""
     tok = AutoTokenizer.from_pretrained(default_model_dir())
     models = {}
-    for fam in ("bert", "roberta", "distilbert", "bert-causal"):
+    for fam in ("bert", "roberta", "distilbert", "bert-causal", "bert-eager"):
         cls, config = TINY[fam.split("-")[0]]
         if fam == "bert-causal":
             config = BertConfig(**{**config.to_dict(), "is_decoder": True})
@@ -182,12 +183,15 @@ def tiny_models(tmp_path_factory):
         path = tmp_path_factory.mktemp(fam)
         cls(config).save_pretrained(path)
         tok.save_pretrained(path)
-        models[fam] = load_text_model(str(path))
-    assert not models["bert-causal"].rebuilds_weights and models["bert"].rebuilds_weights
+        with pytest.MonkeyPatch.context() as mp:
+            if fam == "bert-eager":
+                mp.setitem(text_mod.PROBE_TOLERANCE, torch.float32, -1.0)
+            models[fam] = load_text_model(str(path))
+    assert models["bert-causal"].traced_attention and not models["bert-eager"].traced_attention
     return models
 
 
-@pytest.mark.parametrize("fam", ["bert", "roberta", "distilbert", "bert-causal"])
+@pytest.mark.parametrize("fam", ["bert", "roberta", "distilbert", "bert-causal", "bert-eager"])
 def test_batched_traces_equal_unbatched_ones(tiny_models, fam):
     tm = tiny_models[fam]
     batched = trace_texts(tm, ITEMS)

@@ -7,17 +7,20 @@
 Dimension names: L layers, H heads, T tokens, D = d_head.
 
 Q, K and V are read with forward hooks on the projection modules, one table of module paths per
-family (FAMILIES), removed in `finally`. The scores are q·kᵀ · scaling from those Q and K, the
-logits the model fed to its softmax (no padding: one sequence, nothing masked).
+family (FAMILIES), removed in `finally`. The trace keeps no scores array: trace.head_scores()
+recomputes q·kᵀ·scaling for the one head a view asks for.
 
 The weights are the model's own, reached one of two ways, chosen once per model at load time:
-  * rebuilt: the forward pass runs with SDPA, which materialises no T×T matrix, and the weights
-    are softmax(scores). Used only where a probe at load time shows that this equals the model's
-    eager `output_attentions` (to 1e-5 in float32); true for every family in FAMILIES in
-    transformers 5, whose attention is softmax(q·kᵀ · scaling + mask) with no other terms.
+  * traced: the model runs with TRACE_ATTENTION, an attention function registered with
+    transformers. In a thread that is tracing it computes softmax(q·kᵀ·scaling + mask) straight
+    into the trace's (L, B, H, T, T) buffer (softmax in place) and multiplies that by V: the
+    weights are computed once and are exactly those that made the output. In every other thread
+    (another session's plain forward) it is transformers' SDPA. Used only where a probe at load
+    time shows the weights equal the model's eager `output_attentions` (to 1e-5 in float32);
+    true for every family in FAMILIES in transformers 5.
   * eager: `attn_implementation="eager"`, `output_attentions=True`, one tensor per layer. The
-    fallback for a model where the probe disagrees (a causal mask, a relative-position term).
-The rebuilt path keeps the trace within 1.3x of a plain forward at 512 tokens (docs/benchmarks.md).
+    fallback for a model where the probe disagrees (a position term inside the softmax).
+The traced path keeps the trace within 1.2x of a plain SDPA forward (docs/benchmarks.md).
 `trust_remote_code` is never enabled and only safetensors weights load.
 """
 
@@ -79,8 +82,8 @@ class TextModel:
     family: Family
     device: torch.device
     dtype: torch.dtype
-    # True: SDPA forward and weights = softmax(scores), checked against eager at load (see top).
-    rebuilds_weights: bool = False
+    # True: TRACE_ATTENTION writes the weights during the forward, checked against eager at load (see top).
+    traced_attention: bool = False
 
     @property
     def max_tokens(self) -> int:
@@ -168,33 +171,94 @@ def load_text_model(
 
 
 PROBE = ("A probe sentence, checked once per model.", "It has a second segment.")
-# How far rebuilt weights may be from eager's: float32 rounding, or half-precision rounding
-# (eager's softmax runs in that dtype, the rebuild in float32). A mask or a position term that
-# the rebuild lacks moves weights by far more.
+# How far traced weights may be from eager's: float32 rounding, or half-precision rounding
+# (eager's softmax runs in that dtype, the traced one in float32). A mask or a position term
+# that the traced attention lacks moves weights by far more.
 PROBE_TOLERANCE = {torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}
 
 
 @torch.no_grad()
 def _choose_weights_path(tm: TextModel) -> TextModel:
-    """Switch tm to SDPA + rebuilt weights if, on PROBE, they equal eager's own; else keep eager.
+    """Switch tm to TRACE_ATTENTION if, on PROBE, its weights equal eager's own; else keep eager.
 
     Runs before the model is shared (load time), so switching its attention is safe here.
     """
+    _register_trace_attention()
     inputs = _model_inputs(tm, *PROBE)
     n = [inputs["input_ids"].shape[1]]
     own = _forward(tm, inputs, n)[0][0][3]  # eager: the model's output_attentions
     try:
-        tm.model.set_attn_implementation("sdpa")
-    except (ValueError, ImportError):  # a model without SDPA support stays eager
+        tm.model.set_attn_implementation(TRACE_ATTENTION)
+    except (ValueError, ImportError):  # a model that takes no attention function stays eager
         return tm
-    if tm.model.config._attn_implementation != "sdpa":
+    if tm.model.config._attn_implementation != TRACE_ATTENTION:
         return tm
-    fast = replace(tm, rebuilds_weights=True)
-    rebuilt = _forward(fast, inputs, n)[0][0][3]
-    if (rebuilt - own).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]:
+    fast = replace(tm, traced_attention=True)
+    try:
+        traced = _forward(fast, inputs, n)[0][0][3]
+    except ModelLoadError:  # the model did not call the attention function for every layer
+        traced = None
+    if traced is not None and (traced - own).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]:
         return fast
     tm.model.set_attn_implementation("eager")
     return tm
+
+
+TRACE_ATTENTION = "viz_trace"
+_local = threading.local()  # .recorder: the _Recorder of the trace this thread is running, or None
+
+
+@dataclass(eq=False)
+class _Recorder:
+    weights: torch.Tensor  # (L, B, H, T, T) float32, filled layer by layer
+    layer: int = 0
+
+
+def _trace_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None,
+                     is_causal=None, **kwargs):
+    """transformers attention function (B, H, T, D) -> (B, T, H, D) output, weights.
+
+    In a thread that is tracing: softmax(q·kᵀ·scaling + mask) written into the trace's buffer,
+    the softmax in place, then times V; the same math as transformers' eager attention, checked
+    against it at load. Any other thread: transformers' SDPA, untouched.
+    """
+    rec = getattr(_local, "recorder", None)
+    if rec is None:
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                      scaling=scaling, is_causal=is_causal, **kwargs)
+    if scaling is None:
+        scaling = query.shape[-1] ** -0.5
+    w = rec.weights[rec.layer]  # (B, H, Tq, Tk)
+    rec.layer += 1
+    if query.dtype == w.dtype:
+        torch.matmul(query * scaling, key.transpose(2, 3), out=w)
+    else:
+        w.copy_(torch.matmul(query * scaling, key.transpose(2, 3)))
+    # the mask sdpa_mask made (bool, True = attend) or an additive float one; SDPA's causal rule
+    causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+    if attention_mask is None and causal and query.shape[2] > 1:
+        attention_mask = torch.ones(w.shape[-2:], dtype=torch.bool, device=w.device).tril()
+    if attention_mask is not None:
+        if attention_mask.dtype == torch.bool:
+            w.masked_fill_(~attention_mask, float("-inf"))
+        else:
+            w.add_(attention_mask)
+    torch.softmax(w, -1, out=w)
+    if dropout and module.training:
+        raise ModelLoadError("Tracing needs the model in eval mode (no attention dropout).")
+    out = torch.matmul(w.to(value.dtype), value)  # (B, H, Tq, D)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def _register_trace_attention() -> None:
+    """Make TRACE_ATTENTION known to transformers (its masks: SDPA's). Idempotent."""
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+    from transformers.modeling_utils import AttentionInterface
+
+    AttentionInterface.register(TRACE_ATTENTION, _trace_attention)
+    AttentionMaskInterface.register(TRACE_ATTENTION, sdpa_mask)
 
 
 def _first_line(err: Exception) -> str:
@@ -290,13 +354,19 @@ def _forward(tm: TextModel, inputs: dict, lengths: list[int]):
 
     q, k, v (L, H, T_b, D) and weights (L, H, T_b, T_b) float32, cropped to the sequence's own
     T_b tokens. Padding is on the right and masked by the model, so the real tokens' Q, K, V do not
-    depend on it; rebuilt weights are a softmax over the sequence's own keys only, so a padded
-    sequence's trace equals its unpadded one (to float rounding).
+    depend on it; the mask gives padded keys weight 0 and the crop drops them, so a padded
+    sequence's trace equals its unpadded one (to float rounding; tests check it).
     """
-    with capture_qkv(tm) as qkv:
-        out = tm.model(**inputs, output_attentions=not tm.rebuilds_weights)
     L, (B, T) = tm.n_layers, inputs["input_ids"].shape
-    attn, H = _projections(tm, 0)[0], tm.n_heads
+    H = tm.n_heads
+    rec = _Recorder(torch.empty(L, B, H, T, T, device=tm.device)) if tm.traced_attention else None
+    _local.recorder = rec
+    try:
+        with capture_qkv(tm) as qkv:
+            out = tm.model(**inputs, output_attentions=not tm.traced_attention)
+    finally:
+        _local.recorder = None
+    attn = _projections(tm, 0)[0]
 
     def heads(t: torch.Tensor) -> torch.Tensor:  # (B, T, H*D) -> (B, H, T, D)
         return t.view(B, T, H, -1).transpose(1, 2)
@@ -305,7 +375,12 @@ def _forward(tm: TextModel, inputs: dict, lengths: list[int]):
     k = torch.stack([heads(qkv[(i, "k")]) for i in range(L)], 1).float()
     v = torch.stack([heads(qkv[(i, "v")]) for i in range(L)], 1).float()
     scaling = float(getattr(attn, "scaling", q.shape[-1] ** -0.5))
-    if not tm.rebuilds_weights:
+    if tm.traced_attention and rec.layer != L:
+        raise ModelLoadError(
+            f"{tm.name} ran its attention function for {rec.layer} of {L} layers; it cannot be traced "
+            "this way. Load it with attn_implementation='eager'."
+        )
+    if not tm.traced_attention:
         attentions = out.attentions
         if attentions is None or len(attentions) != L or any(a is None for a in attentions):
             got = 0 if attentions is None else len(attentions)
@@ -316,10 +391,9 @@ def _forward(tm: TextModel, inputs: dict, lengths: list[int]):
     result = []
     for b, n in enumerate(lengths):
         qb, kb, vb = (x[b, :, :, :n].contiguous() for x in (q, k, v))  # (L, H, n, D)
-        if tm.rebuilds_weights:
-            # scores into one fresh buffer, softmax in place: no second (L, H, n, n) array
-            w = torch.matmul(qb * scaling, kb.transpose(-2, -1))  # (L, H, n, n)
-            torch.softmax(w, -1, out=w)
+        if tm.traced_attention:
+            w = rec.weights[:, b, :, :n, :n]  # (L, H, n, n); a view when B == 1, no copy
+            w = w if B == 1 else w.contiguous()
         else:
             w = torch.stack([a[b, :, :n, :n] for a in attentions]).float()  # (L, H, n, n)
         result.append((qb, kb, vb, w))
@@ -392,7 +466,7 @@ def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, pa
         segment_ids=segment_ids, pair_start=pair_start,
         cls_positions=[i for i, t in enumerate(ids) if t == cls_id],
         sep_positions=sep_positions, special=special.tolist(), scaling=scaling,
-        weights_from="softmax of the hooked scores (SDPA forward)" if tm.rebuilds_weights
+        weights_from="the forward pass's own softmax (traced attention)" if tm.traced_attention
         else "the model's eager output_attentions",
         dtype=str(tm.dtype).removeprefix("torch."), device=str(tm.device),
     )
