@@ -99,13 +99,11 @@ def test_budget_from_the_environment(monkeypatch):
         TraceCache.from_env()
 
 
-def test_batching_default_is_on_for_cuda_only(monkeypatch):
+def test_batching_is_on_unless_switched_off(monkeypatch):
     monkeypatch.delenv("ATTENTION_LENS_BATCH", raising=False)
-    assert batching_enabled("cuda:0") and not batching_enabled("cpu")
-    monkeypatch.setenv("ATTENTION_LENS_BATCH", "on")
-    assert batching_enabled("cpu")
+    assert batching_enabled("cuda:0") and batching_enabled("cpu")
     monkeypatch.setenv("ATTENTION_LENS_BATCH", "off")
-    assert not batching_enabled("cuda")
+    assert not batching_enabled("cpu") and not batching_enabled("cuda")
 
 
 def run_together(batcher, items):
@@ -139,6 +137,33 @@ def test_micro_batcher_batches_requests_that_arrive_together():
     assert out == [x * 10 for x in range(6)]  # each caller got its own result
     assert sorted(x for batch in seen for x in batch) == list(range(6))  # each item ran once
     assert max(b.batches) > 1 and all(n <= 4 for n in b.batches) and len(seen) < 6
+
+
+def test_requests_arriving_during_a_batch_join_the_next_one():
+    started, release = threading.Event(), threading.Event()
+    seen = []
+
+    def run_batch(items):
+        seen.append(list(items))
+        if len(seen) == 1:
+            started.set()
+            release.wait(5)
+        return list(items)
+
+    b = MicroBatcher(run_batch, window_s=0.0)
+    first = threading.Thread(target=b.submit, args=("first",))
+    first.start()
+    started.wait(5)
+    out = [None] * 4
+    later = [threading.Thread(target=lambda i=i: out.__setitem__(i, b.submit(i))) for i in range(4)]
+    for t in later:
+        t.start()
+    time.sleep(0.2)  # all four wait behind the running batch
+    release.set()
+    for t in [first, *later]:
+        t.join()
+    assert out == [0, 1, 2, 3] and seen[0] == ["first"]
+    assert sorted(x for batch in seen[1:] for x in batch) == [0, 1, 2, 3] and len(seen) == 2
 
 
 def test_one_bad_item_fails_only_its_caller():
@@ -197,6 +222,7 @@ def test_batched_traces_equal_unbatched_ones(tiny_models, fam):
     batched = trace_texts(tm, ITEMS)
     lengths = {len(t.query_tokens) for t in batched}
     assert len(lengths) == len(ITEMS)  # different lengths: padding was needed
+    assert len(text_mod._length_groups([len(t.query_tokens) for t in batched])[0]) >= 3
     for (text, pair), got in zip(ITEMS, batched, strict=True):
         alone = trace_text(tm, text, pair)
         assert got.query_tokens == alone.query_tokens and got.meta == alone.meta
@@ -209,7 +235,8 @@ def test_batched_traces_equal_unbatched_ones(tiny_models, fam):
 def test_one_batch_is_one_forward_pass_and_a_bad_input_is_isolated(tiny_models):
     tm = tiny_models["bert"]
     before = text_mod.forward_passes()
-    trace_texts(tm, ITEMS)
+    similar = [ITEMS[0], ITEMS[2], ITEMS[3]]  # 3 to 8 tokens: one padded batch
+    assert len({len(t.query_tokens) for t in trace_texts(tm, similar)}) == 3
     assert text_mod.forward_passes() == before + 1
     with pytest.raises(TextInputError):
         trace_texts(tm, [("fine", None), ("   ", None)])
@@ -236,3 +263,13 @@ def test_identical_requests_from_many_sessions_run_one_forward_pass(tiny_models)
     assert text_mod.forward_passes() - before == 2
     assert all(t is out[0] for t in out[:8]) and all(t is out[8] for t in out[8:])
     assert not out[0].weights.flags.writeable and not out[0].queries.flags.writeable
+
+
+def test_inputs_of_very_different_lengths_are_not_padded_together(tiny_models):
+    tm = tiny_models["bert"]
+    long = "word " * 100
+    before = text_mod.forward_passes()
+    traces = trace_texts(tm, [("short", None), (long, None), ("also short", None)])
+    assert text_mod.forward_passes() - before == 2  # the two short ones together, the long one alone
+    assert [len(t.query_tokens) for t in traces] == [3, 102, 4]
+    assert text_mod._length_groups([512, 512, 512, 15, 14]) == [[4, 3], [0, 1], [2]]

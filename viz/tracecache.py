@@ -4,7 +4,7 @@ at a time, and a micro-batcher that runs inputs arriving together as one forward
     cache = TraceCache.from_env()                   # ATTENTION_LENS_TRACE_CACHE_MB, default 2048
     trace = cache.get_or_compute(("text", name, text, pair), lambda: trace_text(tm, text, pair))
 
-    batcher = MicroBatcher(lambda items: trace_texts(tm, items), enabled=True, window_s=0.005)
+    batcher = MicroBatcher(lambda items: trace_texts(tm, items), window_s=0.005)
     trace = batcher.submit((text, pair))            # waits a few ms for others, one forward pass
 
 No Streamlit here (viz/ui/cache.py is the glue). Why not st.cache_resource: it bounds a cache by
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "ATTENTION_LENS_TRACE_CACHE_MB"
 DEFAULT_CACHE_MB = 2048
-BATCH_ENV = "ATTENTION_LENS_BATCH"  # auto (on for CUDA, off for CPU), on, off
+BATCH_ENV = "ATTENTION_LENS_BATCH"  # on (default), off
 BATCH_MS_ENV = "ATTENTION_LENS_BATCH_MS"
 DEFAULT_BATCH_MS = 5.0
 
@@ -169,14 +169,12 @@ class TraceCache:
 
 
 def batching_enabled(device: str) -> bool:
-    """ATTENTION_LENS_BATCH: "on", "off", or "auto" (default): on for CUDA, off for CPU, where
-    batching measured no gain (docs/benchmarks.md, `python -m benchmarks.batching`)."""
-    mode = os.environ.get(BATCH_ENV, "auto").strip().lower()
-    if mode in ("on", "1", "true", "yes"):
-        return True
-    if mode in ("off", "0", "false", "no"):
-        return False
-    return str(device).startswith("cuda")
+    """ATTENTION_LENS_BATCH: "on" (default) or "off". On for CPU and CUDA alike: on CPU, 4
+    short inputs as one batch took 0.36x the time of 4 forward passes in a row
+    (docs/benchmarks.md, `python -m benchmarks.batching`); `device` is there for a policy
+    that would differ per device."""
+    mode = os.environ.get(BATCH_ENV, "on").strip().lower()
+    return mode not in ("off", "0", "false", "no")
 
 
 def batch_window_s() -> float:
@@ -193,8 +191,9 @@ class MicroBatcher:
 
     `run_batch(items) -> results` (same order, same length). The first request of a batch leads:
     it waits up to window_s (less once max_batch requests wait), takes the batch and runs it in its
-    own thread; the others wait for their result. If the batch raises (one bad input), each item
-    is run alone, so one caller's error never reaches another. enabled=False: run each at once.
+    own thread; the others wait for their result. One batch runs at a time, so requests that
+    arrive while one runs join the next. If the batch raises (one bad input), each item is run
+    alone, so one caller's error never reaches another. enabled=False: run each at once.
     """
 
     def __init__(self, run_batch: Callable[[Sequence[Any]], Sequence[Any]], enabled: bool = True,
@@ -204,6 +203,7 @@ class MicroBatcher:
         self.window_s = window_s
         self.max_batch = max(1, max_batch)
         self._cond = threading.Condition()
+        self._run_lock = threading.Lock()
         self._pending: list[tuple[Any, Future]] = []
         self.batches: list[int] = []  # the size of every batch run (for tests and logs)
 
@@ -227,11 +227,12 @@ class MicroBatcher:
             while len(self._pending) < self.max_batch and (left := deadline - time.monotonic()) > 0:
                 self._cond.wait(left)
         while True:
-            with self._cond:
-                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
-            if not batch:
-                return
-            self._run(batch)
+            with self._run_lock:  # one batch at a time: requests arriving meanwhile join the next
+                with self._cond:
+                    batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                if not batch:
+                    return
+                self._run(batch)
             with self._cond:  # requests that came while we ran, with no leader of their own
                 if not self._pending:
                     return

@@ -75,8 +75,8 @@ def text_model(name: str, device: str, dtype: str):
 
 @st.cache_resource(max_entries=2)
 def text_batcher(name: str, device: str, dtype: str) -> MicroBatcher:
-    """Inputs that arrive together from different sessions run as one padded forward pass. Off on
-    CPU by default, where it measured no gain (ATTENTION_LENS_BATCH, docs/benchmarks.md)."""
+    """Inputs that arrive within a few ms from different sessions run as one padded forward pass
+    (ATTENTION_LENS_BATCH=off to switch off; it pays on CPU too, docs/benchmarks.md)."""
     from viz.pretrained.text import trace_texts
 
     tm = text_model(name, device, dtype)
