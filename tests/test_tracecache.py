@@ -273,3 +273,13 @@ def test_inputs_of_very_different_lengths_are_not_padded_together(tiny_models):
     assert text_mod.forward_passes() - before == 2  # the two short ones together, the long one alone
     assert [len(t.query_tokens) for t in traces] == [3, 102, 4]
     assert text_mod._length_groups([512, 512, 512, 15, 14]) == [[4, 3], [0, 1], [2]]
+
+
+@pytest.mark.gpu
+def test_batched_traces_equal_unbatched_ones_on_cuda():
+    tm = load_text_model(None, "cuda")
+    items = [("The cat sat on the mat.", None), ("A longer sentence than the first, with a pair.", "Yes."), ("Hi", None)]
+    for (text, pair), got in zip(items, trace_texts(tm, items), strict=True):
+        alone = trace_text(tm, text, pair)
+        np.testing.assert_allclose(got.weights, alone.weights, atol=1e-4)
+        np.testing.assert_allclose(got.queries, alone.queries, atol=1e-4)

@@ -299,11 +299,12 @@ def tokenize(tm: TextModel, text: str, text_pair: str | None = None) -> tuple[di
     if text_pair is not None and not text_pair.strip():
         text_pair = None
     tok = tm.tokenizer
-    full = tok(text, text_pair, add_special_tokens=True, truncation=False, verbose=False)
-    n_full = len(full["input_ids"])
     enc = tok(text, text_pair, truncation="longest_first", max_length=tm.max_tokens,
               return_special_tokens_mask=True, return_tensors="pt")
     n = enc["input_ids"].shape[1]
+    n_full = n  # only an input that reached the limit can have been cut: count it in full then
+    if n >= tm.max_tokens:
+        n_full = len(tok(text, text_pair, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
     notes = []
     if n_full > n:
         notes.append(

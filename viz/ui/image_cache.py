@@ -1,6 +1,6 @@
 """The image page's caches (kept apart from cache.py): models, decoded uploads, traces.
 
-Traces (about 25 MB for DINOv2-small) and their rollouts live in the text page's byte-bounded
+Traces (about 35 MB for DINOv2-small) and their rollouts live in the text page's byte-bounded
 trace cache (cache.trace_store(), shared by every session, one forward pass per image at a time),
 so a rerun reuses them without pickling; their arrays are read-only.
 """
