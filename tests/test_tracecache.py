@@ -178,7 +178,7 @@ def test_one_bad_item_fails_only_its_caller():
 
 def test_disabled_batcher_runs_each_alone():
     b = MicroBatcher(lambda items: [len(items)] * len(items), enabled=False)
-    assert run_together(b, ["x", "y", "z"]) == [1, 1, 1] and b.batches == [1, 1, 1]
+    assert run_together(b, ["x", "y", "z"]) == [1, 1, 1] and list(b.batches) == [1, 1, 1]
 
 
 def test_nbytes_and_freeze_of_nested_values():

@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -205,7 +205,7 @@ class MicroBatcher:
         self._cond = threading.Condition()
         self._run_lock = threading.Lock()
         self._pending: list[tuple[Any, Future]] = []
-        self.batches: list[int] = []  # the size of every batch run (for tests and logs)
+        self.batches: deque[int] = deque(maxlen=1000)  # sizes of the latest batches run
 
     def submit(self, item: Any) -> Any:
         if not self.enabled:
