@@ -4,7 +4,7 @@
     THP_MEM_ALLOC_ENABLE=0 python -m benchmarks.trace_breakdown     # without huge pages
 
 Rows: the SDPA forward (the baseline) and the eager forward with and without output_attentions,
-then trace_text both ways it can run: weights rebuilt from an SDPA forward (what the bundled
+then trace_text both ways it can run: weights written by the traced attention (what the bundled
 model uses) and eager output_attentions (the fallback, see viz/pretrained/text.py). Medians of
 --repeats runs, all in one process, so the ratios are comparable even on a noisy machine.
 """
@@ -44,11 +44,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     tm = load_text_model(None, "cpu")
-    assert tm.rebuilds_weights, "the bundled model should pass the load-time probe"
+    assert tm.traced_attention, "the bundled model should pass the load-time probe"
     path = str(default_model_dir())
     sdpa = AutoModel.from_pretrained(path, attn_implementation="sdpa").eval()
     eager = AutoModel.from_pretrained(path, attn_implementation="eager").eval()
-    tm_eager = replace(tm, model=eager, rebuilds_weights=False)
+    tm_eager = replace(tm, model=eager, traced_attention=False)
     text = text_of(tm.tokenizer, args.tokens)
     enc, _ = tokenize(tm, text, None)
     enc.pop("special_tokens_mask")
@@ -63,7 +63,7 @@ def main() -> None:
         "forward, eager + output_attentions": lambda: eager(**enc, output_attentions=True),
         "forward, SDPA + Q/K/V hooks": hooked,
         "trace_text, eager output_attentions": lambda: trace_text(tm_eager, text),
-        "trace_text, rebuilt from SDPA (shipped)": lambda: trace_text(tm, text),
+        "trace_text, traced attention (shipped)": lambda: trace_text(tm, text),
     }
     with torch.no_grad():
         ms = {name: median_ms(fn, args.repeats) for name, fn in steps.items()}

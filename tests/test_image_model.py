@@ -29,8 +29,11 @@ def test_trace_shapes_tokens_and_scores(tiny_vit):
     assert trace.meta["grid"].rows == 4 and trace.meta["image"].shape == (32, 32, 3)
     np.testing.assert_allclose(trace.weights.sum(-1), 1.0, atol=1e-5)
     # the hooked Q and K reproduce the weights the model returned: they are the tensors it used
-    again = masked_softmax(torch.from_numpy(trace.scores)).numpy()
-    np.testing.assert_allclose(again, trace.weights, atol=1e-6)
+    assert trace.scores is None  # recomputed per head on demand
+    for layer in range(L):
+        for head in range(H):
+            again = masked_softmax(torch.from_numpy(trace.head_scores(layer, head))).numpy()
+            np.testing.assert_allclose(again, trace.weights[layer, head], atol=1e-6)
 
 
 def test_hooks_are_removed_and_output_unchanged(tiny_vit):

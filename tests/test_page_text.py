@@ -84,19 +84,21 @@ def test_head_table_links_open_that_heads_heatmap():
     assert q["text"] == [at.text_area(key="text_text").value]
 
 
-def test_layer_head_and_view_changes_do_not_rerun_the_model(monkeypatch):
-    calls = []
-    real = viz.pretrained.trace_text
-    monkeypatch.setattr(viz.pretrained, "trace_text", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+def test_layer_head_and_view_changes_do_not_rerun_the_model(caplog):
     at = open_page(PAGE)
-    set_text(at, "A sentence seen by this test only, once.")
-    assert calls == ["A sentence seen by this test only, once."]
-    for view in ("heatmap", "model", "lines", "neuron", "rollout", "table"):
-        at.radio(key="text_view").set_value(view).run()
-        at.selectbox(key="text_layer").set_value(5).run()
-        at.selectbox(key="text_head").set_value(11).run()
+    before = viz.pretrained.text.forward_passes()
+    with caplog.at_level("INFO", logger="viz.pretrained.text"):
+        set_text(at, "A sentence seen by this test only, once.")
+        assert viz.pretrained.text.forward_passes() == before + 1
+        for view in ("heatmap", "model", "lines", "neuron", "rollout", "table"):
+            at.radio(key="text_view").set_value(view).run()
+            at.selectbox(key="text_layer").set_value(5).run()
+            at.selectbox(key="text_head").set_value(11).run()
     assert_clean(at)
-    assert len(calls) == 1
+    assert viz.pretrained.text.forward_passes() == before + 1
+    # the server's log says so too: one line per forward pass
+    assert [r.getMessage() for r in caplog.records if "forward pass" in r.getMessage()] == [
+        "trace_text: forward pass, 12 tokens"]
 
 
 @pytest.mark.slow

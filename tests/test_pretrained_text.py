@@ -26,6 +26,8 @@ from viz.pretrained import (
     load_text_model,
     trace_text,
 )
+from viz.pretrained import text as text_module
+from viz.pretrained.text import TRACE_ATTENTION
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 TINY = {
@@ -88,25 +90,45 @@ def test_bundled_model_at_512_tokens_equals_transformers_output_attentions(minil
     check_trace_matches_transformers(trace, default_model_dir(), text)
 
 
-def test_weights_are_rebuilt_from_an_sdpa_forward_where_the_probe_agrees(minilm, tiny_dir):
+def test_weights_come_from_the_traced_attention_where_the_probe_agrees(minilm, tiny_dir):
     for tm in (minilm, load_text_model(str(tiny_dir))):
-        assert tm.rebuilds_weights
-        assert tm.model.config._attn_implementation == "sdpa"  # no T×T matrix inside the forward
-        assert trace_text(tm, SENTENCE).meta["weights_from"].startswith("softmax of the hooked scores")
+        assert tm.traced_attention
+        assert tm.model.config._attn_implementation == TRACE_ATTENTION
+        assert trace_text(tm, SENTENCE).meta["weights_from"].startswith("the forward pass's own softmax")
 
 
-def test_a_model_the_rebuild_gets_wrong_stays_eager_and_exact(tmp_path):
-    """A decoder-configured BERT masks future tokens; the rebuild has no mask, so the probe refuses it."""
+def test_traced_attention_is_sdpa_in_threads_that_do_not_trace(minilm):
+    """The model is shared: a plain forward elsewhere gets SDPA's output and leaves no weights behind."""
+    enc = minilm.tokenizer(SENTENCE, return_tensors="pt")
+    ref = AutoModel.from_pretrained(default_model_dir(), attn_implementation="sdpa").eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(minilm.model(**enc).last_hidden_state.numpy(),
+                                   ref(**enc).last_hidden_state.numpy(), atol=1e-5)
+
+
+def test_a_causal_bert_is_traced_with_its_mask(tmp_path):
+    """A decoder-configured BERT masks future tokens: the traced attention applies the model's mask."""
     cls, config = TINY["bert"]
     torch.manual_seed(0)
     cls(BertConfig(**{**config.to_dict(), "is_decoder": True})).save_pretrained(tmp_path)
     AutoTokenizer.from_pretrained(default_model_dir()).save_pretrained(tmp_path)
+    trace = trace_text(load_text_model(str(tmp_path)), SENTENCE)
+    check_trace_matches_transformers(trace, tmp_path, SENTENCE)
+    assert np.triu(trace.weights, k=1).max() == 0
+
+
+def test_a_model_the_probe_refuses_stays_eager_and_exact(tmp_path, monkeypatch):
+    """Where the traced weights differ from eager's (forced here with a negative tolerance), eager stays."""
+    monkeypatch.setitem(text_module.PROBE_TOLERANCE, torch.float32, -1.0)
+    cls, config = TINY["bert"]
+    torch.manual_seed(0)
+    cls(config).save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(default_model_dir()).save_pretrained(tmp_path)
     tm = load_text_model(str(tmp_path))
-    assert not tm.rebuilds_weights and tm.model.config._attn_implementation == "eager"
+    assert not tm.traced_attention and tm.model.config._attn_implementation == "eager"
     trace = trace_text(tm, SENTENCE)
     assert trace.meta["weights_from"] == "the model's eager output_attentions"
     check_trace_matches_transformers(trace, tmp_path, SENTENCE)
-    assert np.triu(trace.weights, k=1).max() == 0  # the causal mask the rebuild would have missed
 
 
 def test_tiny_models_of_each_family_match_transformers(tiny_dir):
@@ -118,14 +140,17 @@ def test_tiny_models_of_each_family_match_transformers(tiny_dir):
 
 def test_softmax_of_captured_q_k_reproduces_the_eager_models_own_weights(minilm, tiny_dir):
     """Q and K from the hooks, against transformers' eager output_attentions (not against the
-    trace's own weights, which the rebuild computes from these same Q and K)."""
+    trace's own weights, which the forward pass computes from these same Q and K)."""
     for tm, path in ((minilm, default_model_dir()), (load_text_model(str(tiny_dir)), tiny_dir)):
         t = trace_text(tm, SENTENCE)
         q, k = torch.from_numpy(t.queries), torch.from_numpy(t.keys)
         scores = (q @ k.transpose(-2, -1)) / np.sqrt(t.d_head)  # (L, H, T, T), from the hooks alone
         _, eager = reference_attentions(path, SENTENCE)
         np.testing.assert_allclose(torch.softmax(scores, -1).numpy(), eager, atol=1e-5)
-        np.testing.assert_allclose(scores.numpy(), t.scores, atol=1e-4)
+        assert t.scores is None  # not kept: recomputed per head on demand
+        for layer, head in ((0, 0), (t.n_layers - 1, t.n_heads - 1)):
+            np.testing.assert_allclose(t.head_scores(layer, head), scores[layer, head].numpy(), atol=1e-4)
+            np.testing.assert_allclose(t.row_scores(layer, head, 2), scores[layer, head, 2].numpy(), atol=1e-4)
 
 
 def test_neuron_view_score_is_the_models_own_score_for_a_real_query_and_key(minilm):

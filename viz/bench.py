@@ -6,7 +6,7 @@ write one more function and append it to BENCHES.
 
 Text rows, for the bundled all-MiniLM-L6-v2 at 64/128/256/510 word pieces (+ [CLS], [SEP]):
   forward    plain forward pass with SDPA attention (what the model runs without us): median ms
-  trace      trace_text: SDPA forward + Q/K/V hooks, scores and weights rebuilt, to numpy
+  trace      trace_text: forward with the traced attention (weights written in place) + Q/K/V hooks, to numpy
   rerun      server time of the page's script for a layer/head change (AppTest, trace cached)
   bytes      plotly JSON the page sends for the all-heads grid, and for one head
   bertviz    bytes of bertviz's model_view HTML for the same attention, as bertviz ships it
@@ -256,10 +256,11 @@ Written by `{cmd}` on {date}.
 {table}
 
 - *forward, SDPA*: the model's plain forward pass with PyTorch's fused attention, which returns no
-  weights. *full trace*: `trace_text` as the app runs it: the same SDPA forward with Q/K/V hooked
-  on every layer, the scores q·kᵀ·scale and the weights softmax(scores) rebuilt from them (a
-  probe at load time checks they equal the model's eager `output_attentions`), all converted to
-  numpy. torch's large allocations on transparent huge pages (`viz/__init__.py`) for both.
+  weights. *full trace*: `trace_text` as the app runs it: the forward pass with the traced
+  attention (softmax(q·kᵀ·scale + mask) written into the trace's buffer in place, then times V;
+  a probe at load time checks the weights equal the model's eager `output_attentions`), Q/K/V
+  hooked on every layer, all as numpy. No scores array: views recompute one head's on demand.
+  torch's large allocations on transparent huge pages (`viz/__init__.py`) for both.
   Medians of alternating runs in one process. `python -m benchmarks.trace_breakdown` splits the
   trace step by step, eager path and huge pages on/off included.
 - *rerun*: the text page's script, run by AppTest with the trace cached, for a head change

@@ -5,11 +5,18 @@ shapes disagree with its tokens.
 
 Shapes (L layers, H heads, Tq queries, Tk keys, D = d_head):
     weights  (L, H, Tq, Tk)  softmax output; rows sum to 1 (0 for a row with nothing to attend)
-    scores   (L, H, Tq, Tk)  the scaled logits fed to the softmax: q·k / √D
+    scores   (L, H, Tq, Tk)  the scaled logits fed to the softmax: q·k / √D, or None: then
+                             head_scores() recomputes one head's from queries and keys on demand
     queries  (L, H, Tq, D)
     keys     (L, H, Tk, D)
     values   (L, H, Tk, D)
     mask     (Tq, Tk) bool or None; True = may attend (masked cells are drawn as masked)
+    scaling  the factor the model multiplied q·kᵀ by (1/√D for most); needed when scores is None
+
+A pretrained trace keeps no scores array (at 512 tokens it is as big as the weights, 75 MB, and
+only the neuron view and the softmax page read it): `head_scores(layer, head)` and
+`row_scores(layer, head, query)` compute them from Q and K when a view asks. A trace with
+captured scores (the from-scratch model's) returns those.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ class AttentionTrace:
     query_tokens: tuple[str, ...]
     key_tokens: tuple[str, ...]
     weights: np.ndarray
-    scores: np.ndarray
+    scores: np.ndarray | None
     queries: np.ndarray
     keys: np.ndarray
     values: np.ndarray
@@ -36,11 +43,16 @@ class AttentionTrace:
     name: str = "attention"
     # Free-form facts about where the trace came from (model id, truncation, segment ids ...).
     meta: dict = field(default_factory=dict)
+    scaling: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "query_tokens", tuple(str(t) for t in self.query_tokens))
         object.__setattr__(self, "key_tokens", tuple(str(t) for t in self.key_tokens))
         for name in ("weights", "scores", "queries", "keys", "values"):
+            if name == "scores" and self.scores is None:
+                if self.scaling is None or not np.isfinite(self.scaling):
+                    raise TraceError("a trace without scores needs the model's scaling to recompute them")
+                continue
             arr = np.asarray(getattr(self, name))
             if arr.ndim != 4:
                 raise TraceError(
@@ -60,7 +72,7 @@ class AttentionTrace:
             raise TraceError(
                 f"Attention has {Tk} key positions, while number of key tokens is {len(self.key_tokens)}"
             )
-        if self.scores.shape != self.weights.shape:
+        if self.scores is not None and self.scores.shape != self.weights.shape:
             raise TraceError(f"scores shape {self.scores.shape} differs from weights shape {self.weights.shape}")
         for name, t in (("queries", Tq), ("keys", Tk), ("values", Tk)):
             arr = getattr(self, name)
@@ -99,6 +111,38 @@ class AttentionTrace:
             )
         return self.weights[layer, head]
 
+    def head_scores(self, layer: int, head: int) -> np.ndarray:
+        """(Tq, Tk) scaled logits of one head: the captured ones, or q·kᵀ·scaling recomputed.
+
+        Masked cells (mask False) are -inf, as the model's additive mask made them.
+        """
+        self.head(layer, head)  # the readable range check
+        if self.scores is not None:
+            return self.scores[layer, head]
+        q = self.queries[layer, head].astype(np.float32) * np.float32(self.scaling)  # (Tq, D)
+        s = q @ self.keys[layer, head].astype(np.float32).T  # (Tq, Tk)
+        if self.mask is not None:
+            s[~self.mask] = -np.inf
+        return s
+
+    def row_scores(self, layer: int, head: int, query: int) -> np.ndarray:
+        """(Tk,) scaled logits of one query of one head (see head_scores)."""
+        self.head(layer, head)
+        if not 0 <= query < len(self.query_tokens):
+            raise IndexError(f"query {query} is out of range: this trace has {len(self.query_tokens)} queries")
+        if self.scores is not None:
+            return self.scores[layer, head, query]
+        q = self.queries[layer, head, query].astype(np.float32) * np.float32(self.scaling)  # (D,)
+        s = self.keys[layer, head].astype(np.float32) @ q  # (Tk,)
+        if self.mask is not None:
+            s[~self.mask[query]] = -np.inf
+        return s
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """Every array the trace holds (scores only when captured)."""
+        names = ("weights", "scores", "queries", "keys", "values", "mask")
+        return tuple(a for a in (getattr(self, n) for n in names) if a is not None)
+
     @property
     def nbytes(self) -> int:
-        return sum(getattr(self, n).nbytes for n in ("weights", "scores", "queries", "keys", "values"))
+        return sum(a.nbytes for a in self.arrays())

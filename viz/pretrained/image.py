@@ -13,6 +13,8 @@ Remote code is never run, and a local folder must hold safetensors weights: pick
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,9 @@ from viz.pretrained import dinov2_onnx
 from viz.pretrained.names import model_folder, without_server_paths
 from viz.trace import AttentionTrace
 
+log = logging.getLogger(__name__)
+_count_lock = threading.Lock()
+_forward_passes = 0
 DEFAULT_NAME = "dinov2-small (offline)"
 SUPPORTED_TYPES = ("vit", "dinov2", "deit", "dinov2_with_registers")
 # Q/K/V projection attribute names of one attention module, per transformers generation.
@@ -200,6 +205,18 @@ def capture_qkv(model: torch.nn.Module):
                      for which, attr in zip("qkv", names, strict=True))
 
 
+def forward_passes() -> int:
+    """How many forward passes trace_image has run in this process."""
+    return _forward_passes
+
+
+def _count_forward(n_tokens: int) -> None:
+    global _forward_passes
+    with _count_lock:
+        _forward_passes += 1
+    log.info("trace_image: forward pass, %d tokens", n_tokens)
+
+
 def trace_image(model: ImageModel, image: Image.Image) -> AttentionTrace:
     """Run one image through the model and return every layer's attention, Q, K, V and scores.
 
@@ -227,7 +244,7 @@ def trace_image(model: ImageModel, image: Image.Image) -> AttentionTrace:
         return torch.stack([taps[(i, which)][0].reshape(T, H, -1).transpose(0, 1) for i in range(L)]).float()
 
     q, k, v = heads("q"), heads("k"), heads("v")
-    scores = q @ k.transpose(-2, -1) / np.sqrt(q.shape[-1])  # (L, H, T, T), the logits of the softmax
+    _count_forward(T)
     p = model.patch
     side = pixels.shape[1]
     grid = PatchGrid(side // p, pixels.shape[2] // p, p, n_prefix=T - (side // p) * (pixels.shape[2] // p))
@@ -241,9 +258,9 @@ def trace_image(model: ImageModel, image: Image.Image) -> AttentionTrace:
     tokens = grid.tokens(prefix)
     return AttentionTrace(
         query_tokens=tokens, key_tokens=tokens,
-        weights=weights.cpu().numpy(), scores=scores.cpu().numpy(),
+        weights=weights.cpu().numpy(), scores=None,  # trace.head_scores() recomputes one head's
         queries=q.cpu().numpy(), keys=k.cpu().numpy(), values=v.cpu().numpy(),
-        name=f"{model.name} self-attention", meta=meta,
+        name=f"{model.name} self-attention", meta=meta, scaling=float(q.shape[-1] ** -0.5),
     )
 
 

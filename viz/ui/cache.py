@@ -2,10 +2,12 @@
 
 Models: cache_resource (one per process, shared by all sessions).
 Runs of the small scratch model: cache_data, bounded, so a long session cannot grow without end.
+Traces of the pretrained models: one byte-bounded LRU shared by all sessions (trace_store()).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 
 import streamlit as st
@@ -14,6 +16,7 @@ from viz.device import run_on_device
 from viz.scratch.run import ScratchRun, run
 from viz.scratch.tasks import TASKS
 from viz.scratch.train import checkpoint_path, load_checkpoint
+from viz.tracecache import MicroBatcher, TraceCache, batch_window_s, batching_enabled
 
 
 @st.cache_resource(show_spinner="Loading the trained model ...", max_entries=8)
@@ -34,10 +37,33 @@ def scratch_run(task_name: str, text: str, device: str) -> ScratchRun:
     return replace(result, notes=(*result.notes, note)) if note else result
 
 
+# --- traces, shared by every session ----------------------------------------------------------
+# One byte-bounded LRU (viz.tracecache, ATTENTION_LENS_TRACE_CACHE_MB, default 2 GB) for the text
+# and image pages' traces and what is derived from them: an entry-bounded cache_resource kept 4
+# traces for the whole server, so in a class of 30 a layer or head change usually ran the model
+# again. Not cache_data: that would pickle ~90 MB (512 tokens) on every rerun. One computation per
+# key at a time (concurrent identical requests wait for it); arrays are read-only (shared).
+
+_MISSING = object()
+
+
+@st.cache_resource
+def trace_store() -> TraceCache:
+    """The process's one trace cache (a cache_resource so that it survives module reloads)."""
+    return TraceCache.from_env()
+
+
+def shared(key: tuple, compute, spinner: str | None = None):
+    """trace_store().get_or_compute(key, compute), with a spinner only when it has to compute."""
+    store = trace_store()
+    value = store.get(key, _MISSING)
+    if value is not _MISSING:
+        return value
+    with st.spinner(spinner) if spinner else contextlib.nullcontext():
+        return store.get_or_compute(key, compute)
+
+
 # --- the text page --------------------------------------------------------------------------
-# Traces use cache_resource, not cache_data: cache_data would pickle ~150 MB (512 tokens) into
-# the cache and unpickle it on every rerun. Traces are frozen and never mutated by the page.
-# Bounded: 4 traces at 512 tokens hold ~650 MB at most; an hour without use frees them.
 
 @st.cache_resource(show_spinner="Loading the model ...", max_entries=2)
 def text_model(name: str, device: str, dtype: str):
@@ -47,36 +73,50 @@ def text_model(name: str, device: str, dtype: str):
     return load_text_model(name or None, device, dtype)
 
 
-@st.cache_resource(show_spinner="Running the model on your text ...", max_entries=4, ttl=3600)
+@st.cache_resource(max_entries=2)
+def text_batcher(name: str, device: str, dtype: str) -> MicroBatcher:
+    """Inputs that arrive within a few ms from different sessions run as one padded forward pass
+    (ATTENTION_LENS_BATCH=off to switch off; it pays on CPU too, docs/benchmarks.md)."""
+    from viz.pretrained.text import trace_texts
+
+    tm = text_model(name, device, dtype)
+    return MicroBatcher(lambda items: trace_texts(tm, items), enabled=batching_enabled(device),
+                        window_s=batch_window_s())
+
+
 def text_trace(name: str, device: str, dtype: str, text: str, pair: str):
-    """One forward pass per (model, text, pair); layer, head and view changes reuse it."""
-    from viz.pretrained import trace_text
+    """One forward pass per (model, text, pair) for the whole server; layer, head and view changes
+    reuse it. Raises ModelLoadError / TextInputError (not cached)."""
+    def compute():
+        text_model(name, device, dtype)  # load (with its own spinner) before batching
+        return text_batcher(name, device, dtype).submit((text, pair or None))
 
-    trace = trace_text(text_model(name, device, dtype), text, pair or None)
-    for arr in (trace.weights, trace.scores, trace.queries, trace.keys, trace.values):
-        arr.flags.writeable = False  # shared by every session: nobody may change it in place
-    return trace
+    return shared(("text_trace", name, device, dtype, text, pair), compute, "Running the model on your text ...")
 
 
-@st.cache_resource(show_spinner="Measuring every head ...", max_entries=4, ttl=3600)
 def text_head_stats(name: str, device: str, dtype: str, text: str, pair: str) -> dict:
     from viz.attention import head_stats
 
-    t = text_trace(name, device, dtype, text, pair)
-    return head_stats(t.weights, t.meta["cls_positions"], t.meta["sep_positions"])
+    def compute():
+        t = text_trace(name, device, dtype, text, pair)
+        return head_stats(t.weights, t.meta["cls_positions"], t.meta["sep_positions"])
+
+    return shared(("text_head_stats", name, device, dtype, text, pair), compute, "Measuring every head ...")
 
 
-@st.cache_resource(show_spinner=False, max_entries=4, ttl=3600)
 def text_rollout(name: str, device: str, dtype: str, text: str, pair: str):
     from viz.attention import rollout
 
-    return rollout(text_trace(name, device, dtype, text, pair).weights)
+    return shared(("text_rollout", name, device, dtype, text, pair),
+                  lambda: rollout(text_trace(name, device, dtype, text, pair).weights))
 
 
-@st.cache_resource(show_spinner="Drawing every head ...", max_entries=4, ttl=3600)
 def text_model_grid(name: str, device: str, dtype: str, text: str, pair: str):
     """The layers x heads figure (one PNG). Callers must not modify the returned figure."""
     from viz.figures.text import model_grid
 
-    t = text_trace(name, device, dtype, text, pair)
-    return model_grid(t, text_head_stats(name, device, dtype, text, pair))
+    def compute():
+        t = text_trace(name, device, dtype, text, pair)
+        return model_grid(t, text_head_stats(name, device, dtype, text, pair))
+
+    return shared(("text_model_grid", name, device, dtype, text, pair), compute, "Drawing every head ...")

@@ -1,7 +1,8 @@
 """The image page's caches (kept apart from cache.py): models, decoded uploads, traces.
 
-Traces (about 50 MB for DINOv2-small) are held with cache_resource, bounded, so a rerun reuses
-them without pickling; nothing mutates a trace.
+Traces (about 35 MB for DINOv2-small) and their rollouts live in the text page's byte-bounded
+trace cache (cache.trace_store(), shared by every session, one forward pass per image at a time),
+so a rerun reuses them without pickling; their arrays are read-only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from viz.images import load_image, sample_image
 from viz.positional import cosine_similarity
 from viz.pretrained.image import ImageModel, load_image_model, position_embeddings, trace_image
 from viz.trace import AttentionTrace
+from viz.ui.cache import shared
 
 
 @st.cache_resource(show_spinner="Loading the image model ...", max_entries=3)
@@ -42,15 +44,16 @@ def sample(name: str) -> Image.Image:
     return sample_image(name)
 
 
-@st.cache_resource(show_spinner="Running the model ...", max_entries=4)
 def image_trace(model_name: str, device: str, image_key: str, _image: Image.Image) -> AttentionTrace:
-    return trace_image(image_model(model_name, device), _image)
+    """One forward pass per (model, device, image) for the whole server; `image_key` names the image."""
+    return shared(("image_trace", model_name, device, image_key),
+                  lambda: trace_image(image_model(model_name, device), _image), "Running the model ...")
 
 
-@st.cache_resource(show_spinner=False, max_entries=24)
 def image_rollout(model_name: str, device: str, image_key: str, head_fusion: str, discard_ratio: float,
                   _trace: AttentionTrace) -> np.ndarray:
-    return rollout(_trace.weights, head_fusion, discard_ratio)
+    return shared(("image_rollout", model_name, device, image_key, head_fusion, float(discard_ratio)),
+                  lambda: rollout(_trace.weights, head_fusion, discard_ratio))
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)

@@ -210,7 +210,7 @@ def _neuron(trace, req, layer, head):
     _chart(neuron_figure(terms, trace.weights[layer, head, qi], trace.key_tokens, trace.query_tokens[qi], ki),
            "neuron", layer, head)
     st.caption(f"score = Σ_d q_d·k_d × {terms['scaling']:.4f} = {terms['score']:.4f}; the model's own score "
-               f"for this cell: {trace.scores[layer, head, qi, ki]:.4f}. The softmax of the row's scores "
+               f"for this cell: {trace.row_scores(layer, head, qi)[ki]:.4f}. The softmax of the row's scores "
                "gives the weights below.")
 
 
