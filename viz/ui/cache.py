@@ -80,3 +80,13 @@ def text_model_grid(name: str, device: str, dtype: str, text: str, pair: str):
 
     t = text_trace(name, device, dtype, text, pair)
     return model_grid(t, text_head_stats(name, device, dtype, text, pair))
+
+
+@st.cache_resource(show_spinner="Following the word through every layer ...", max_entries=8, ttl=3600)
+def text_hidden(name: str, device: str, dtype: str, text: str):
+    """(tokens, (L + 1, T, C) hidden states) of one sentence alone: the context-vector views."""
+    from viz.pretrained.text import hidden_states
+
+    tokens, hidden = hidden_states(text_model(name, device, dtype), text)
+    hidden.flags.writeable = False
+    return tokens, hidden
