@@ -13,14 +13,18 @@ DEFAULT_B = "The dog barked all night because it was hungry."
 
 
 def context_view(trace, req, layer: int, head: int) -> None:
-    """Raises ValueError (a missing word, an empty sentence) for the page to show as a sentence."""
+    """A missing word, an empty or unreadable sentence: a sentence on the page, the user's text escaped."""
     c1, c2 = st.columns([3, 1])
     other = c1.text_input("Sentence B: the same word in another context", DEFAULT_B, key="text_ctx_other")
     word = c2.text_input("Word in both sentences", "it", key="text_ctx_word")
     if not other.strip():
         st.info("Type a second sentence that uses the same word in another sense.")
         return
-    d = context_data(CachedSources(req.name, req.device, req.dtype), req.text, other, word, layer, head)
+    try:
+        d = context_data(CachedSources(req.name, req.device, req.dtype), req.text, other, word, layer, head)
+    except ValueError as err:  # WordNotFound, TextInputError
+        st.error(md_escape(str(err)))
+        return
     st.plotly_chart(context_figure(d), key="text_chart_context")
     for note in d["notes"]:
         st.caption(md_escape(note))
