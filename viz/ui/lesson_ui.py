@@ -60,6 +60,11 @@ def restore_from_url() -> None:
     st.session_state["_lesson_url_problems"] = problems
 
 
+def presenting() -> bool:
+    """Presenter mode, as the toggle will show it on this run."""
+    return bool(st.session_state.get(PRESENT_KEY))
+
+
 def _go(delta: int) -> None:
     st.session_state[STEP_KEY] = min(max(st.session_state.get(STEP_KEY, 0) + delta, 0), len(STEPS) - 1)
 
@@ -100,6 +105,8 @@ def _enlarge(fig: go.Figure) -> go.Figure:
     fig = go.Figure(fig)  # a copy: cached figures stay as they are
     fig.update_layout(font=dict(size=17), title_font_size=22, height=max(fig.layout.height or 450, 560))
     fig.update_annotations(font_size=19)
+    fig.update_xaxes(tickfont_size=15, title_font_size=17)  # explicit: the app's plotly theme sets small ones
+    fig.update_yaxes(tickfont_size=15, title_font_size=17)
     return fig
 
 
