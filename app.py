@@ -9,6 +9,7 @@ st.set_page_config(page_title="Attention Lens", layout="wide")  # the default ic
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", default=True),
+    st.Page("app_pages/lesson.py", title="Lesson", url_path="lesson"),
     st.Page("app_pages/scratch.py", title="From-scratch transformer", url_path="scratch"),
     st.Page("app_pages/softmax.py", title="Softmax and scaling lab", url_path="softmax"),
     st.Page("app_pages/dimensions.py", title="Q/K/V dimension tracer", url_path="dimensions"),

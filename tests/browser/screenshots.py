@@ -26,17 +26,23 @@ SHOTS = [
     ("text.png", "text?text=The+cat+sat+on+the+mat+because+it+was+tired.&pair=It+slept+all+afternoon."
                  "&view=heatmap&layer=0&head=2", lambda page: None),
     ("image.png", "image", lambda page: _pick(page, "image_head", "5")),
+    # presenter mode from a link, at a projector's 1280 x 720
+    ("lesson.png", "lesson?step=4&present=1", lambda page: None),
 ]
+VIEWPORTS = {"lesson.png": (1280, 720)}  # the rest: (1400, 2000)
 
 
-def main(out_dir: str) -> None:
+def main(out_dir: str, only: list[str] | None = None) -> None:
+    """Every shot, or only the named ones (python -m tests.browser.screenshots docs/img lesson.png)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with serve_app() as server, sync_playwright() as p:
         url = server.url
         browser = open_browser(p)
         for name, path, act in SHOTS:
-            page, log = new_page(browser, url, viewport=(1400, 2000))
+            if only and name not in only:
+                continue
+            page, log = new_page(browser, url, viewport=VIEWPORTS.get(name, (1400, 2000)))
             page.goto(f"{url}/{path}")
             wait_for_app(page)
             act(page)
@@ -48,4 +54,4 @@ def main(out_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "test-artifacts")
+    main(sys.argv[1] if len(sys.argv) > 1 else "test-artifacts", sys.argv[2:])

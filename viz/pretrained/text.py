@@ -504,3 +504,18 @@ def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, pa
             f"The model's attention is not usable: {err}. In float16 this can overflow; "
             "choose float32 or bfloat16."
         ) from err
+
+
+@torch.no_grad()
+def hidden_states(tm: TextModel, text: str, text_pair: str | None = None):
+    """Every layer's output vectors: (tokens, (L + 1, T, C) float32 numpy).
+
+    Index 0 is the embeddings (token + position + segment), index l + 1 the output of layer l.
+    """
+    inputs = _model_inputs(tm, text, text_pair)
+    out = tm.model(**inputs, output_hidden_states=True)
+    if out.hidden_states is None or len(out.hidden_states) != tm.n_layers + 1:
+        raise ModelLoadError(f"{tm.name} did not return one hidden state per layer.")
+    hidden = torch.stack([h[0] for h in out.hidden_states]).float().cpu().numpy()  # (L + 1, T, C)
+    tokens = tm.tokenizer.convert_ids_to_tokens(inputs["input_ids"][0].tolist())
+    return tuple(tokens), hidden

@@ -120,3 +120,16 @@ def text_model_grid(name: str, device: str, dtype: str, text: str, pair: str):
         return model_grid(t, text_head_stats(name, device, dtype, text, pair))
 
     return shared(("text_model_grid", name, device, dtype, text, pair), compute, "Drawing every head ...")
+
+
+def text_hidden(name: str, device: str, dtype: str, text: str):
+    """(tokens, (L + 1, T, C) hidden states) of one sentence alone: the context-vector views."""
+    from viz.pretrained.text import hidden_states
+
+    def compute():
+        tokens, hidden = hidden_states(text_model(name, device, dtype), text)
+        hidden.flags.writeable = False
+        return tokens, hidden
+
+    return shared(("text_hidden", name, device, dtype, text), compute,
+                  "Following the word through every layer ...")

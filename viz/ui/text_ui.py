@@ -28,13 +28,14 @@ from viz.pretrained import DEFAULT_NAME, ModelLoadError, TextInputError
 from viz.pretrained.text import DTYPES
 from viz.trace import AttentionTrace
 from viz.ui import cache
+from viz.ui.context_ui import context_view
 from viz.ui.sidebar import current_device
 
 EXAMPLE = "The cat sat on the mat because it was tired."
 VIEWS = {
     "heatmap": "Heatmap", "model": "Model grid", "lines": "Lines", "neuron": "Neuron (q·k)",
     "table": "Head table", "rollout": "Rollout", "compare": "Compare", "combine": "Combine tokens",
-    "bertviz": "bertviz",
+    "context": "Context vectors", "bertviz": "bertviz",
 }
 URL = {"model": "text_model", "text": "text_text", "pair": "text_pair", "layer": "text_layer",
        "head": "text_head", "view": "text_view"}
@@ -326,7 +327,8 @@ def _bertviz(trace, req, layer, head):
 
 
 _VIEWS = {"heatmap": _heatmap, "model": _model, "lines": _lines, "neuron": _neuron, "table": _table,
-          "rollout": _rollout, "compare": _compare, "combine": _combine, "bertviz": _bertviz}
+          "rollout": _rollout, "compare": _compare, "combine": _combine, "context": context_view,
+          "bertviz": _bertviz}
 
 
 def show_view(view: str, trace: AttentionTrace, req: TextRequest, layer: int, head: int) -> None:

@@ -1,0 +1,51 @@
+"""Context-aware vectors: how far one word's two vectors drift apart, layer by layer, and one
+head's output x'_i = Σ_j w_ij · v_j drawn as its weighted parts. plotly only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from viz.context import WeightedParts, WordDrift
+from viz.figures.heatmap import label
+
+PART_COLOR = "#6baed6"
+SUM_COLOR = "#d62728"
+
+
+def context_figure(drift: WordDrift, parts: WeightedParts, key_tokens: Sequence[str], layer: int,
+                   head: int) -> go.Figure:
+    """Top: cosine similarity of the word's vector in sentence A and in B after every layer.
+    Bottom: ‖w_ij · v_j‖ for every token j of sentence A in one head, and ‖x'_i‖ of their sum
+    (weights of 0.05 and more written over their bars)."""
+    word = label(drift.word)
+    L = len(drift.cosine) - 1
+    x = ["embeddings"] + [f"after layer {i}" for i in range(L)]
+    T = len(key_tokens)
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2, subplot_titles=[
+        f"“{word}” in sentence A vs in sentence B: cosine similarity after every layer",
+        f"Layer {layer}, head {head}: x′ of “{label(key_tokens[parts.query])}” = Σ_j w_j·v_j, "
+        f"‖each part‖ and ‖the sum‖ (red)",
+    ])
+    fig.add_trace(go.Scatter(x=x, y=drift.cosine, mode="lines+markers+text", name="cosine",
+                             text=[f"{c:.2f}" for c in drift.cosine], textposition="top center",
+                             hovertemplate="%{x}: cosine %{y:.3f}<extra></extra>", showlegend=False),
+                  row=1, col=1)
+    names = [f"{j}: {label(t)}" for j, t in enumerate(key_tokens)] + ["x′ (sum)"]
+    norms = np.append(parts.norms, np.linalg.norm(parts.output))
+    weights = np.append(parts.weights, parts.weights.sum())
+    fig.add_trace(go.Bar(x=np.arange(T + 1), y=norms, marker_color=[PART_COLOR] * T + [SUM_COLOR],
+                         text=[f"w={w:.2f}" if w >= 0.05 else "" for w in weights], textposition="outside", constraintext="none",
+                         cliponaxis=False, showlegend=False,
+                         hovertext=names, hovertemplate="%{hovertext}<br>‖part‖ %{y:.3f}<extra></extra>"),
+                  row=2, col=1)
+    low = min(0.0, float(drift.cosine.min()) - 0.05)
+    fig.update_yaxes(range=[low, 1.08], title_text="cosine", gridcolor="#eee", row=1, col=1)
+    fig.update_yaxes(title_text="length of the part", gridcolor="#eee", row=2, col=1)
+    fig.update_xaxes(tickmode="array", tickvals=list(range(T + 1)), ticktext=names,
+                     tickangle=-60 if T > 10 else 0, row=2, col=1)
+    fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white")
+    return fig
