@@ -21,6 +21,7 @@ reader never sees a half-written list.
 Configuration from the environment (read by `JobQueue.from_env`):
     ATTENTION_LENS_TRAIN_WORKERS   jobs that run at once on this server (default 1)
     ATTENTION_LENS_TRAIN_QUEUE     jobs that may wait, server-wide (default 8)
+(and ATTENTION_LENS_TRAIN_NICE, the training process's niceness, in viz.scratch.live)
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class JobView:
     id: int
     owner: str
     label: str
+    meta: Any  # what the submitter attached (e.g. the request), returned as it was
     state: str
     position: int  # 1-based place among the queued jobs; 0 when not queued
     queued: int  # how many jobs are queued in all (for "place 2 of 3")
@@ -83,7 +85,8 @@ class _Job:
     id: int
     owner: str
     label: str
-    fn: Callable[[Progress], Any]
+    meta: Any
+    fn: Callable[[Progress], Any] | None
     total: int
     state: str = QUEUED
     step: int = 0
@@ -126,7 +129,7 @@ class Progress:
                 self._job.snapshots.append(snapshot)
 
 
-def _env_int(name: str, default: int, low: int) -> int:
+def env_int(name: str, default: int, low: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -170,11 +173,14 @@ class JobQueue:
 
     @classmethod
     def from_env(cls, **kwargs) -> JobQueue:
-        return cls(workers=_env_int(ENV_WORKERS, 1, 1), max_queued=_env_int(ENV_QUEUE, 8, 1), **kwargs)
+        return cls(workers=env_int(ENV_WORKERS, 1, 1), max_queued=env_int(ENV_QUEUE, 8, 1), **kwargs)
 
     # --- what sessions call -----------------------------------------------------------------
 
-    def submit(self, owner: str, fn: Callable[[Progress], Any], total: int = 0, label: str = "") -> int:
+    def submit(self, owner: str, fn: Callable[[Progress], Any], total: int = 0, label: str = "",
+               meta: Any = None) -> int:
+        """Queue `fn(progress)` for `owner`; its id. JobRefused (a sentence) if the owner already
+        has `per_owner` active jobs or the queue is full."""
         with self._lock:
             if self._closed:
                 raise JobRefused("The training queue is shut down; reload the page.")
@@ -186,7 +192,7 @@ class JobQueue:
             if len(self._waiting) >= self.max_queued:
                 raise JobRefused(f"The training queue is full ({self.max_queued} waiting); "
                                  "try again in a minute.")
-            job = _Job(next(self._ids), owner, label, fn, total)
+            job = _Job(next(self._ids), owner, label, meta, fn, total)
             self._jobs[job.id] = job
             self._waiting.append(job)
             self._wake.notify()
@@ -251,7 +257,7 @@ class JobQueue:
         position = self._waiting.index(job) + 1 if job.state == QUEUED else 0
         end = job.finished if job.finished is not None else self._clock()
         return JobView(
-            id=job.id, owner=job.owner, label=job.label, state=job.state, position=position,
+            id=job.id, owner=job.owner, label=job.label, meta=job.meta, state=job.state, position=position,
             queued=len(self._waiting), step=job.step, total=job.total, losses=tuple(job.losses),
             snapshots=tuple(job.snapshots), message=job.message, result=job.result,
             seconds=0.0 if job.started is None else end - job.started,

@@ -25,15 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from viz.device import run_on_device
-from viz.jobs import JobFailed, Progress, failure_sentence
-from viz.scratch.run import run, run_on_target
-from viz.scratch.tasks import TASKS
+from viz.jobs import JobFailed, Progress, env_int, failure_sentence
+from viz.scratch.run import prepare_input, run, run_on_target
+from viz.scratch.tasks import EOS, TASKS
 from viz.scratch.train import TrainConfig, evaluate, model_config_for, train
 
 N_SNAPSHOTS = 6
 POSITIONALS = ("sinusoidal", "learned", "none")
 MAX_STEPS = 3000
-CHILD_NICE = 19  # the training process's niceness: it gets the CPU the sessions leave
+ENV_NICE = "ATTENTION_LENS_TRAIN_NICE"  # the training process's niceness, 0..19 (default 19):
+# at 19 it gets the CPU the sessions leave; lower numbers trade the class's speed for the training's
 CHILD_THREADS = 1  # torch threads in the training process
 
 
@@ -53,6 +54,15 @@ class LiveResult:
 def snapshot_steps(steps: int, n: int = N_SNAPSHOTS) -> set[int]:
     """The 0-based steps after which a snapshot is taken: n of them, first and last included."""
     return set(np.linspace(0, steps - 1, min(n, steps)).astype(int).tolist())
+
+
+def snapshot_axes(task_name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(query tokens, key tokens) of the snapshots: the decoder positions writing the example's
+    correct answer (then </s>), and the example's characters, as run_on_target labels them."""
+    task = TASKS[task_name]
+    prepared = prepare_input(task, task.example)
+    written = tuple(task.tgt_vocab[i] for i in [*task.encode_tgt(task.solve(prepared.text)), EOS])
+    return written, tuple(prepared.text)
 
 
 def check_request(task_name: str, steps: int, positional: str) -> None:
@@ -163,11 +173,13 @@ def _relay(progress: Progress, args: tuple, nice: int, threads: int) -> LiveResu
 
 
 def training_job(task_name: str, steps: int, positional: str = "sinusoidal", device: str = "cpu",
-                 n_snapshots: int = N_SNAPSHOTS, isolate: bool = True, nice: int = CHILD_NICE,
+                 n_snapshots: int = N_SNAPSHOTS, isolate: bool = True, nice: int | None = None,
                  threads: int = CHILD_THREADS):
     """A function `job(progress) -> LiveResult` for viz.jobs.JobQueue. Checks its arguments now
     (ValueError with a sentence), so a bad request is refused before it waits in the queue."""
     check_request(task_name, steps, positional)
+    if nice is None:
+        nice = min(19, env_int(ENV_NICE, 19, 0))
     args = (task_name, steps, positional, device, n_snapshots)
 
     def job(progress: Progress) -> LiveResult:
