@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from viz.cpu import limit_torch_threads
 from viz.jobs import CANCELLED, DONE, FAILED, RUNNING, JobQueue
 from viz.scratch.live import LiveResult, snapshot_axes, snapshot_steps, training_job
 
@@ -19,7 +20,7 @@ def wait_for(queue, job_id, cond, timeout=300.0):
 
 @pytest.fixture
 def queue():
-    q = JobQueue(workers=1)
+    q = JobQueue(workers=1, thread_setup=lambda: limit_torch_threads(1))  # as cheap as the child
     yield q
     q.shutdown(timeout=30)
 
@@ -61,7 +62,7 @@ def test_a_training_process_that_dies_becomes_a_sentence(queue, monkeypatch):
 
     monkeypatch.setattr(live, "_child", _die)  # spawn pickles the function by name: see _die
     j = queue.submit("a", training_job("reverse", 10), total=10)
-    v = wait_for(queue, j, lambda v: not v.active, timeout=60)
+    v = wait_for(queue, j, lambda v: not v.active)
     assert v.state == FAILED and "ended without a result (exit code 3)" in v.message
 
 
