@@ -145,15 +145,14 @@ def _relay(progress: Progress, args: tuple, nice: int, threads: int) -> LiveResu
         while True:
             progress.check()  # JobCancelled: the finally below stops the child
             if not recv.poll(0.1):
-                if not child.is_alive() and not recv.poll(0):
-                    raise JobFailed(f"The training process ended without a result (exit code "
-                                    f"{child.exitcode}); perhaps the server ran out of memory. "
-                                    "Try again with fewer steps.")
                 continue
             try:
                 msg = recv.recv()
-            except EOFError:
-                continue  # the child closed its end: the liveness check above reports it
+            except EOFError:  # the child's end closed before it sent its result: it died
+                child.join(5)
+                raise JobFailed(f"The training process ended without a result (exit code "
+                                f"{child.exitcode}); perhaps the server ran out of memory. "
+                                "Try again with fewer steps.") from None
             if msg[0] == "step":
                 progress.update(msg[1], loss=msg[2], snapshot=msg[3])
             elif msg[0] == "restart":

@@ -88,7 +88,6 @@ _live_panel = st.fragment(_panel, run_every=POLL_SECONDS)
 
 
 def _job_panel(job: JobView) -> None:
-    q_tokens, k_tokens = snapshot_axes(job.meta)
     st.markdown(f"**Your training:** {job.label}")
     if job.state == QUEUED:
         st.info(f"Waiting: place {job.position} of {job.queued} in the queue. The server trains "
@@ -114,6 +113,13 @@ def _job_panel(job: JobView) -> None:
     if job.losses:
         st.plotly_chart(loss_curve(job.losses), key="train_loss")
     if job.snapshots:
-        st.plotly_chart(snapshots_grid(job.snapshots, q_tokens, k_tokens,
-                                       title="Cross-attention forming during training"),
+        st.plotly_chart(_snapshots_figure(job.id, len(job.snapshots), job.meta, job.snapshots),
                         key="train_snapshots")
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _snapshots_figure(job_id: int, n: int, task_name: str, _snapshots):
+    """The grid changes only when a snapshot arrives (six times), not on every poll: build it
+    once per (job, number of snapshots). make_subplots costs tens of ms of the server's GIL."""
+    q_tokens, k_tokens = snapshot_axes(task_name)
+    return snapshots_grid(_snapshots, q_tokens, k_tokens, title="Cross-attention forming during training")
