@@ -11,7 +11,7 @@ thread, set up as viz.jobs' worker would be:
 - thread, default: training in the worker thread, torch's default threads, normal priority
 - thread, 1 torch thread: viz.cpu.limit_torch_threads(1) in the worker thread
 - thread, ..., nice 19: also viz.cpu.lower_priority(19) on the worker thread
-- child process (what the page ships): viz.scratch.live's default, a spawned process at nice 19
+- child process (what the page ships): viz.scratch.live's default, a child process at nice 19
   on one torch thread; the worker thread only relays its reports
 
 Modes alternate within each round, in one process. Prints a markdown table: median and p95 of

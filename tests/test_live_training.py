@@ -1,5 +1,6 @@
 """Live training through the queue, for real: a few steps of the reverse task."""
 
+import sys
 import time
 
 import numpy as np
@@ -60,16 +61,10 @@ def test_cancel_stops_the_training_process(queue):
 def test_a_training_process_that_dies_becomes_a_sentence(queue, monkeypatch):
     import viz.scratch.live as live
 
-    monkeypatch.setattr(live, "_child", _die)  # spawn pickles the function by name: see _die
+    monkeypatch.setattr(live, "_child_command", lambda fd: [sys.executable, "-c", "raise SystemExit(3)"])
     j = queue.submit("a", training_job("reverse", 10), total=10)
     v = wait_for(queue, j, lambda v: not v.active)
     assert v.state == FAILED and "ended without a result (exit code 3)" in v.message
-
-
-def _die(conn, *args):
-    import os
-
-    os._exit(3)
 
 
 def test_bad_requests_are_refused_before_queueing():

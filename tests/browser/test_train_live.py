@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path("test-artifacts")
 POINTS = """() => { const p = [...document.querySelectorAll('.js-plotly-plot')]
                      .find(d => d.layout && String(d.layout.title?.text).includes('training loss'));
-                   return p ? p.data[0].x.length : 0; }"""
+                   return p ? p.data[0].y.length : 0; }"""
 
 
 def test_loss_curve_grows_while_training_and_cancel_stops_it(browser, app_url):

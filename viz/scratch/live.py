@@ -4,7 +4,7 @@
     job_id = queue.submit(owner, job, total=600)       # viz.jobs.JobQueue
     queue.get(job_id).snapshots                         # (step, (Tt, Ts) cross-attention) so far
 
-By default the training runs in a child process (`isolate=True`), at low priority (nice 19) and
+By default the training runs in a child process (`isolate=True`, `python -m viz.scratch.live`), at low priority (nice 19) and
 on one torch thread, and streams (step, loss, snapshot) back through a pipe; the queue's worker
 thread only relays them. A thread would share the server's GIL: the training loop is mostly
 Python (sampling and padding 128 strings a step, many tiny ops), and a niced thread that holds
@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 import numpy as np
 
@@ -133,25 +137,38 @@ def _child(conn, args: tuple, nice: int, threads: int) -> None:
         conn.close()
 
 
+ROOT = Path(__file__).resolve().parents[2]  # the repository: the child imports viz from there
+
+
+def _child_command(fd: int) -> list[str]:
+    return [sys.executable, "-m", "viz.scratch.live", str(fd)]
+
+
 def _relay(progress: Progress, args: tuple, nice: int, threads: int) -> LiveResult:
-    """Run train_live in a child process; pass its reports to `progress` until it returns."""
-    ctx = mp.get_context("spawn")  # not fork: the server has threads and torch state
-    recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(send, args, nice, threads), daemon=True,
-                        name="live-training")
-    child.start()
-    send.close()
+    """Run train_live in a child process; pass its reports to `progress` until it returns.
+
+    A plain `python -m viz.scratch.live <fd>`, not multiprocessing's spawn: spawn re-runs the
+    parent's __main__ in the child, and inside Streamlit that is the app script itself."""
+    conn, child_end = mp.Pipe()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    child = subprocess.Popen(_child_command(child_end.fileno()), pass_fds=[child_end.fileno()],
+                             cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+    child_end.close()
     try:
+        try:
+            conn.send((args, nice, threads))
+        except OSError:  # it died before reading: reported below, on the first recv
+            pass
         while True:
             progress.check()  # JobCancelled: the finally below stops the child
-            if not recv.poll(0.1):
+            if not conn.poll(0.1):
                 continue
             try:
-                msg = recv.recv()
-            except EOFError:  # the child's end closed before it sent its result: it died
-                child.join(5)
+                msg = conn.recv()
+            except (EOFError, OSError):  # the child's end closed before it sent its result
+                code = child.wait(5)
                 raise JobFailed(f"The training process ended without a result (exit code "
-                                f"{child.exitcode}); perhaps the server ran out of memory. "
+                                f"{code}); perhaps the server ran out of memory. "
                                 "Try again with fewer steps.") from None
             if msg[0] == "step":
                 progress.update(msg[1], loss=msg[2], snapshot=msg[3])
@@ -162,13 +179,14 @@ def _relay(progress: Progress, args: tuple, nice: int, threads: int) -> LiveResu
             else:
                 raise JobFailed(msg[1])
     finally:
-        if child.is_alive():
+        if child.poll() is None:
             child.terminate()
-            child.join(5)
-            if child.is_alive():
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
                 child.kill()
-        child.join(5)
-        recv.close()
+                child.wait(5)
+        conn.close()
 
 
 def training_job(task_name: str, steps: int, positional: str = "sinusoidal", device: str = "cpu",
@@ -187,3 +205,11 @@ def training_job(task_name: str, steps: int, positional: str = "sinusoidal", dev
         return train_live(progress, *args)
 
     return job
+
+
+if __name__ == "__main__":  # the training child: python -m viz.scratch.live <fd of its pipe end>
+    from viz.scratch.live import _child as child  # the module by its name: results pickle as
+    # viz.scratch.live.LiveResult, which the parent can load (not __main__.LiveResult)
+
+    conn_ = Connection(int(sys.argv[1]))
+    child(conn_, *conn_.recv())
