@@ -95,6 +95,9 @@ def test_live_training_shows_progress_and_cancels(fast_training):
     rerun_until(at, lambda at: any("training loss" in t for t in titles(at)))  # the curve so far
     progress = at.get("progress")[0].proto
     assert "step" in progress.text and "of 3000" in progress.text
+    at.switch_page("app_pages/home.py").run()  # another page, then back: the job is found again
+    at.switch_page(PAGE).run()
+    assert any("Your training" in m.value and "3000 steps" in m.value for m in at.markdown)
     at.button(key="train_go").click().run()  # a second start is refused with a sentence
     assert any("already have a training" in w.value for w in at.warning)
     at.button(key="train_cancel").click().run()
