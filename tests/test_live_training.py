@@ -52,7 +52,7 @@ def test_cancel_stops_the_training_process(queue):
     wait_for(queue, j, lambda v: v.step >= 3)
     queue.cancel(j, "a")
     v = wait_for(queue, j, lambda v: not v.active, timeout=30)
-    assert v.state == CANCELLED and v.step < 3000 and f"of 3000 steps" in v.message
+    assert v.state == CANCELLED and v.step < 3000 and "of 3000 steps" in v.message
     # the worker is free again
     j2 = queue.submit("a", training_job("num2words", 5, n_snapshots=2, nice=0), total=5)
     assert wait_for(queue, j2, lambda v: not v.active).state == DONE
