@@ -104,7 +104,7 @@ def test_scaled_score_and_the_divide_by_d_k_slip(src):
     q = step.question(d)
     dot, D = d["terms"]["dot"], d["trace"].d_head
     assert q.answer == round(dot / math.sqrt(D), 2)
-    assert d["trace"].scores[d["layer"], d["head"], d["i"], d["key"]] == pytest.approx(dot / math.sqrt(D), abs=1e-3)
+    assert d["trace"].row_scores(d["layer"], d["head"], d["i"])[d["key"]] == pytest.approx(dot / math.sqrt(D), abs=1e-3)
     ok, msg = q.check(f"{dot / D:.2f}")
     assert not ok and "square root" in msg
 

@@ -1,3 +1,7 @@
+import time
+
+import pytest
+
 from tests.apptest_helpers import assert_clean, open_page, plotly_figures
 
 PAGE = "app_pages/scratch.py"
@@ -51,13 +55,50 @@ def test_bad_inputs_give_messages_and_the_page_keeps_working():
     assert not at.error and plotly_figures(at)
 
 
-def test_live_training_tab_trains_and_shows_snapshots():
+def rerun_until(at, cond, timeout=300.0):
+    """Rerun the page (as the live panel's fragment does every second) until cond(at)."""
+    deadline = time.monotonic() + timeout
+    while not cond(at):
+        assert time.monotonic() < deadline, [m.value for m in at.markdown] + [i.value for i in at.info]
+        time.sleep(0.5)
+        at.run()
+        assert_clean(at)
+    return at
+
+
+def titles(at):
+    return [f["layout"].get("title", {}).get("text", "") for f in plotly_figures(at)]
+
+
+@pytest.fixture
+def fast_training(monkeypatch):
+    monkeypatch.setenv("ATTENTION_LENS_TRAIN_NICE", "0")  # a busy test machine would starve nice 19
+
+
+def test_live_training_tab_trains_in_the_queue_and_shows_snapshots(fast_training):
     at = open_page(PAGE)
     at.slider(key="train_steps").set_value(100).run()
     at.button(key="train_go").click().run()
     assert_clean(at)
-    figs = plotly_figures(at)
-    titles = [f["layout"].get("title", {}).get("text", "") for f in figs]
-    assert any("forming during training" in t for t in titles)
-    snap = next(f for f in figs if "forming" in f["layout"]["title"]["text"])
+    assert any("Your training" in m.value for m in at.markdown)  # queued at once, the page is free
+    rerun_until(at, lambda at: any("Held-out exact match" in m.value for m in at.markdown))
+    assert any("Done: 100 steps" in s.value for s in at.success)
+    snap = next(f for f in plotly_figures(at) if "forming" in f["layout"]["title"]["text"])
     assert len(snap["data"]) == 6  # six snapshots
+    assert any("training loss" in t for t in titles(at))
+
+
+def test_live_training_shows_progress_and_cancels(fast_training):
+    at = open_page(PAGE)
+    at.slider(key="train_steps").set_value(3000).run()
+    at.button(key="train_go").click().run()
+    rerun_until(at, lambda at: any("training loss" in t for t in titles(at)))  # the curve so far
+    progress = at.get("progress")[0].proto
+    assert "step" in progress.text and "of 3000" in progress.text
+    at.switch_page("app_pages/home.py").run()  # another page, then back: the job is found again
+    at.switch_page(PAGE).run()
+    assert any("Your training" in m.value and "3000 steps" in m.value for m in at.markdown)
+    at.button(key="train_go").click().run()  # a second start is refused with a sentence
+    assert any("already have a training" in w.value for w in at.warning)
+    at.button(key="train_cancel").click().run()
+    rerun_until(at, lambda at: any("Cancelled after" in i.value for i in at.info), timeout=60)

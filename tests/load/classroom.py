@@ -1,11 +1,16 @@
 """A classroom at once: N browser sessions type different inputs into one server.
 
-    python -m tests.load.classroom --sessions 30 [--page scratch] [--rounds 3]
+    python -m tests.load.classroom --sessions 30 [--page scratch] [--rounds 3] [--trainer]
 
 Each session is its own browser context (its own Streamlit session). For every input it times
 input -> its own answer and chart rendered, and checks the answer is its own (no session sees
 another's result). Prints a markdown table row: p50, p95, failures, the server's peak memory.
 Not part of `make test`: it measures, it does not assert a speed.
+
+--trainer: on the same server, run the classroom twice: first as above, then again while one
+more session trains a model live (from-scratch page, "Train live" tab, Steps slider at 3000, the
+"Train a fresh model" button, key train_go). Prints one row each, the ratio of the p95s, how many
+training steps ran during the second run, and the load average.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import statistics
 import string
 import time
@@ -83,26 +89,76 @@ async def one_session(browser, url: str, work: Workload, index: int, rounds: int
         await context.close()
 
 
-async def main_async(sessions: int, page_name: str, rounds: int) -> dict:
-    work = WORKLOADS[page_name]
+async def start_trainer(browser, url: str):
+    """One more session that starts a 3000-step live training; returns (context, page)."""
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    page = await context.new_page()
+    await page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) else r.abort())
+    await page.goto(f"{url}/scratch", timeout=120_000)
+    await page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+    await page.get_by_role("tab", name="Train live").click()
+    slider = page.get_by_role("slider").first  # the Steps slider (the tab's only slider)
+    await slider.focus()
+    await slider.press("End")  # 3000 steps
+    await page.wait_for_timeout(1000)
+    await page.get_by_role("button", name="Train a fresh model").click()
+    await page.wait_for_function(
+        "() => /step \\d+ of 3000/.test(document.querySelector('[data-testid=\"stMain\"]').innerText)",
+        timeout=300_000)
+    return context, page
+
+
+async def trainer_step(page) -> int:
+    text = await page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').innerText")
+    m = re.search(r"step (\d+) of 3000", text)
+    return int(m.group(1)) if m else -1
+
+
+async def classroom(browser, url: str, work: Workload, sessions: int, rounds: int) -> dict:
     results: list[float] = []
     errors: list[str] = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one_session(browser, url, work, i, rounds, results, errors)
+                           for i in range(sessions)))
+    wall = time.perf_counter() - t0
+    q = statistics.quantiles(results, n=20) if len(results) >= 2 else [float("nan")] * 19
+    return dict(sessions=sessions, inputs=len(results), failures=len(errors),
+                p50=statistics.median(results) if results else float("nan"), p95=q[18], wall=wall,
+                errors=errors)
+
+
+def loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+async def main_async(sessions: int, page_name: str, rounds: int, trainer: bool = False) -> dict:
+    work = WORKLOADS[page_name]
+    out = dict(page=page_name, sessions=sessions)
     with serve_app() as server:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             # Warm the model cache once, as a teacher opening the page before class would.
             await one_session(browser, server.url, work, -1, 1, [], [])
-            base_mb = server.peak_rss_mb()
-            t0 = time.perf_counter()
-            await asyncio.gather(*(one_session(browser, server.url, work, i, rounds, results, errors)
-                                   for i in range(sessions)))
-            wall = time.perf_counter() - t0
+            out["base_mb"] = server.peak_rss_mb()
+            out["load_before"] = loadavg()
+            out["plain"] = await classroom(browser, server.url, work, sessions, rounds)
+            out["load_plain"] = loadavg()
+            if trainer:
+                context, page = await start_trainer(browser, server.url)
+                step0 = await trainer_step(page)
+                out["training"] = await classroom(browser, server.url, work, sessions, rounds)
+                out["train_steps"] = (step0, await trainer_step(page))
+                out["load_training"] = loadavg()
+                await context.close()
             await browser.close()
-        peak_mb = server.peak_rss_mb()
-    q = statistics.quantiles(results, n=20) if len(results) >= 2 else [float("nan")] * 19
-    return dict(sessions=sessions, page=page_name, inputs=len(results), failures=len(errors),
-                p50=statistics.median(results) if results else float("nan"), p95=q[18], wall=wall,
-                base_mb=base_mb, peak_mb=peak_mb, errors=errors)
+        out["peak_mb"] = server.peak_rss_mb()
+    return out
+
+
+def row(r: dict, label: str, out: dict) -> str:
+    return (f"| {out['page']} | {label} | {r['sessions']} | {r['inputs']} | {r['failures']} | {r['p50']:.2f} | "
+            f"{r['p95']:.2f} | {r['wall']:.1f} | {out['base_mb']:.0f} | {out['peak_mb']:.0f} |")
 
 
 def main() -> None:
@@ -110,13 +166,25 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--page", default="text", choices=sorted(WORKLOADS))
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--trainer", action="store_true",
+                    help="run the classroom again while one more session trains live (3000 steps)")
     args = ap.parse_args()
-    r = asyncio.run(main_async(args.sessions, args.page, args.rounds))
-    print("| page | sessions | inputs | failures | p50 s | p95 s | wall s | server MB after warm-up | server peak MB |")
-    print(f"| {r['page']} | {r['sessions']} | {r['inputs']} | {r['failures']} | {r['p50']:.2f} | "
-          f"{r['p95']:.2f} | {r['wall']:.1f} | {r['base_mb']:.0f} | {r['peak_mb']:.0f} |")
-    for e in r["errors"][:10]:
-        print("  ", e)
+    out = asyncio.run(main_async(args.sessions, args.page, args.rounds, args.trainer))
+    print("| page | live training | sessions | inputs | failures | p50 s | p95 s | wall s "
+          "| server MB after warm-up | server peak MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(row(out["plain"], "none", out))
+    if "training" in out:
+        print(row(out["training"], "one session, 3000 steps", out))
+        ratio = out["training"]["p95"] / out["plain"]["p95"]
+        s0, s1 = out["train_steps"]
+        print(f"\np95 with training / without: {ratio:.2f}. Training steps during the second run: "
+              f"{s0} -> {s1}.")
+    print(f"Load average (1, 5, 15 min): before {out['load_before']}, after the first run "
+          f"{out['load_plain']}" + (f", after the second {out['load_training']}" if "training" in out else ""))
+    for r in (out.get("plain", {}), out.get("training", {})):
+        for e in r.get("errors", [])[:10]:
+            print("  ", e)
 
 
 if __name__ == "__main__":

@@ -1,67 +1,125 @@
-"""Streamlit pieces of the from-scratch page that are more than one widget: live training."""
+"""Streamlit pieces of the from-scratch page that are more than one widget: live training.
+
+Training runs in the server's job queue (viz.jobs), never in the session's script thread. The
+"Train a fresh model" button (key `train_go`) queues a job for this session; a fragment that
+reruns every second while the job is queued or running shows its place in the queue, or its
+progress, loss curve and snapshots so far, with a Cancel button (key `train_cancel`). When the job
+ends, the page reruns once and shows the result without polling.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import logging
+
 import streamlit as st
 import torch
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from viz.device import run_on_device
 from viz.figures import loss_curve, snapshots_grid
-from viz.scratch.run import run, run_on_target
+from viz.jobs import CANCELLED, DONE, FAILED, QUEUED, JobQueue, JobRefused, JobView
+from viz.scratch.live import MAX_STEPS, POSITIONALS, snapshot_axes, training_job
 from viz.scratch.tasks import TASKS
-from viz.scratch.train import TrainConfig, evaluate, model_config_for, train
 
-N_SNAPSHOTS = 6
+POLL_SECONDS = 1.0
+log = logging.getLogger("attention_lens")
+
+
+@st.cache_resource(show_spinner=False)
+def train_queue() -> JobQueue:
+    """The server's one training queue, shared by every session (see viz.jobs for the settings)."""
+    return JobQueue.from_env()
+
+
+def session_owner() -> str:
+    """This browser session's id: its jobs are found again on every rerun and page switch."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
 
 
 def live_training_ui(device: torch.device) -> None:
-    """Train a fresh model with a progress bar, a loss curve and cross-attention snapshots."""
+    """Queue a fresh model's training; show its queue place, progress, snapshots and result."""
     c1, c2, c3 = st.columns(3)
     name = c1.selectbox("Task", list(TASKS), format_func=lambda n: TASKS[n].title, key="train_task")
-    steps = c2.slider("Steps", 100, 3000, 600, step=100, key="train_steps",
+    steps = c2.slider("Steps", 100, MAX_STEPS, 600, step=100, key="train_steps",
                       help="The bundled models used 2500 steps (about 2 minutes on 2 CPU cores).")
-    positional = c3.selectbox("Positional encoding", ["sinusoidal", "learned", "none"], key="train_pos")
+    positional = c3.selectbox("Positional encoding", list(POSITIONALS), key="train_pos")
     task = TASKS[name]
     st.caption(
         f"Snapshots show the last decoder layer's cross-attention (mean over heads) on "
-        f"{task.example!r}, with the correct answer fed to the decoder so the axes stay fixed."
+        f"{task.example!r}, with the correct answer fed to the decoder so the axes stay fixed. "
+        "Trainings wait in one queue for the whole server, so a class's trainings do not slow "
+        "everyone's pages."
     )
-    if not st.button("Train a fresh model", key="train_go", type="primary"):
+    queue, owner = train_queue(), session_owner()
+    if st.button("Train a fresh model", key="train_go", type="primary"):
+        try:
+            queue.submit(owner, training_job(name, steps, positional, str(device)), total=steps,
+                         label=f"{task.title}, {steps} steps", meta=name)
+        except (JobRefused, ValueError) as err:
+            st.warning(str(err))
+    job = queue.latest(owner)
+    if job is None:
         return
+    if job.active:
+        _live_panel()
+    else:
+        _job_panel(job)
 
-    cfg = TrainConfig(steps=steps)
-    snapshot_at = set(np.linspace(0, steps - 1, N_SNAPSHOTS).astype(int).tolist())
-    losses: list[float] = []
-    snapshots: list[tuple[int, np.ndarray]] = []
-    progress = st.progress(0.0, text="starting ...")
-    chart = st.empty()
 
-    def on_step(step: int, loss: float, model) -> None:
-        losses.append(loss)
-        if step in snapshot_at:
-            cross = run_on_target(model, task, task.example).cross
-            snapshots.append((step + 1, cross.weights[-1].mean(axis=0)))
-        if step % 25 == 0 or step == steps - 1:
-            progress.progress((step + 1) / steps, text=f"step {step + 1} of {steps}, loss {loss:.3f}")
-            chart.plotly_chart(loss_curve(losses), key=f"train_loss_{step}")
+def _cancel(job_id: int) -> None:
+    train_queue().cancel(job_id, session_owner())
 
-    def train_on(dev: str):
-        losses.clear()
-        snapshots.clear()
-        return train(task, cfg, model_config_for(task, positional=positional), dev, on_step)
 
-    result, note = run_on_device(train_on, str(device))
-    if note:
-        st.warning(note)
-    progress.progress(1.0, text=f"done: {steps} steps in {result.seconds:.1f} s")
-    final = run(result.model, task, task.example)
-    acc = evaluate(result.model, task, n=200)
-    st.write(f"Fresh model on {task.example!r}: **{final.output_text or '(nothing)'}** "
-             f"(correct: {final.expected_text}). Held-out exact match on 200 inputs: **{acc:.0%}**.")
-    ref = run_on_target(result.model, task, task.example).cross
-    st.plotly_chart(
-        snapshots_grid(snapshots, ref.query_tokens, ref.key_tokens,
-                       title="Cross-attention forming during training"),
-        key="train_snapshots",
-    )
+def _panel() -> None:
+    job = train_queue().latest(session_owner())
+    if job is None:
+        return
+    if not job.active:
+        st.rerun()  # the job just ended: one full rerun draws the result and stops the polling
+    try:
+        _job_panel(job)
+    except Exception as err:  # a fragment rerun is outside the page's guard: keep the session alive
+        log.exception("live training panel failed")
+        st.error(f"The training's progress could not be drawn ({type(err).__name__}); "
+                 "it goes on, and the page shows it again on the next update.")
+
+
+_live_panel = st.fragment(_panel, run_every=POLL_SECONDS)
+
+
+def _job_panel(job: JobView) -> None:
+    st.markdown(f"**Your training:** {job.label}")
+    if job.state == QUEUED:
+        st.info(f"Waiting: place {job.position} of {job.queued} in the queue. The server trains "
+                f"{train_queue().workers} model(s) at a time; yours starts when a place frees up.")
+        st.button("Cancel", key="train_cancel", on_click=_cancel, args=(job.id,))
+        return
+    if job.active:
+        loss = f", loss {job.losses[-1]:.3f}" if job.losses else ""
+        text = f"step {job.step} of {job.total}{loss}" if job.step else "starting the training process ..."
+        st.progress(min(1.0, job.step / max(1, job.total)), text=text)
+        st.button("Cancel", key="train_cancel", on_click=_cancel, args=(job.id,))
+    elif job.state == DONE:
+        r = job.result
+        if r.note:
+            st.warning(r.note)
+        st.success(f"Done: {r.steps} steps in {r.seconds:.1f} s.")
+        st.write(f"Fresh model on {TASKS[r.task].example!r}: **{r.output_text or '(nothing)'}** "
+                 f"(correct: {r.expected_text}). Held-out exact match on 200 inputs: **{r.accuracy:.0%}**.")
+    elif job.state == CANCELLED:
+        st.info(job.message)
+    elif job.state == FAILED:
+        st.error(job.message)
+    if job.losses:
+        st.plotly_chart(loss_curve(job.losses), key="train_loss")
+    if job.snapshots:
+        st.plotly_chart(_snapshots_figure(job.id, len(job.snapshots), job.meta, job.snapshots),
+                        key="train_snapshots")
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _snapshots_figure(job_id: int, n: int, task_name: str, _snapshots):
+    """The grid changes only when a snapshot arrives (six times), not on every poll: build it
+    once per (job, number of snapshots). make_subplots costs tens of ms of the server's GIL."""
+    q_tokens, k_tokens = snapshot_axes(task_name)
+    return snapshots_grid(_snapshots, q_tokens, k_tokens, title="Cross-attention forming during training")
