@@ -51,8 +51,8 @@ def image_ui(url: url_state.PageState) -> tuple[str, Image.Image] | None:
         name = st.selectbox("Sample image (scikit-image's bundled data)", list(SAMPLES), format_func=SAMPLES.get,
                             key=url.bind("image_sample", "sample", Choice.of(SAMPLES), next(iter(SAMPLES))))
         return f"sample:{name}", sample(name)
-    st.caption("An uploaded image cannot travel in a link: the page's link keeps the model, layer, head, tab "
-               "and clicked patch, but opens on this upload box.")
+    st.caption("An uploaded image cannot travel in a link: this page's link opens on this upload box, and the "
+               "layer, head, tab and clicked patch start from their defaults once an image is chosen.")
     upload = st.file_uploader("Your image (PNG, JPEG, WebP, BMP, TIFF or GIF; up to 10 MB)",
                               type=UPLOAD_TYPES, key="image_upload")
     if upload is None:
