@@ -6,19 +6,22 @@ from viz.figures.image import (
     image_with_grid,
     overlays_grid,
 )
-from viz.patches import token_from_selection
+from viz.ui import url_state
 from viz.ui.image_cache import image_rollout, image_trace, position_figure
-from viz.ui.image_ui import image_ui, model_ui, npy_bytes
+from viz.ui.image_ui import clicked_patch, image_ui, model_ui, npy_bytes
 from viz.ui.sidebar import current_device
+from viz.ui.url_state import Choice, Float, Int
 
 device = str(current_device().device)
 st.title("Image: attention inside a Vision Transformer")
 st.caption("A Vision Transformer cuts the image into square patches; each patch is a token, and a CLS "
            "token is added in front. Every head of every layer decides how much each token reads from the others.")
-model_name, model = model_ui(device)
+url = url_state.page("image")
+model_name, model = model_ui(device, url)
 st.caption(f"Weights: {model.source}.")
-picked = image_ui()
+picked = image_ui(url)
 if picked is None:
+    url.save()
     st.stop()
 image_key, image = picked
 trace = image_trace(model_name, device, image_key, image)
@@ -31,11 +34,14 @@ else:
     st.caption("This model has no classifier head, so there are no predicted labels.")
 
 c1, c2, c3 = st.columns(3)
-layer = c1.selectbox("Layer", range(trace.n_layers), index=trace.n_layers - 1, key="image_layer")
-head = c2.selectbox("Head", range(trace.n_heads), key="image_head")
-opacity = c3.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key="image_opacity")
-cls_tab, heads_tab, rollout_tab, click_tab, pos_tab = st.tabs(
-    ["CLS attention", "All heads", "Rollout", "Click a patch", "Position embeddings"])
+L, H = trace.n_layers, trace.n_heads
+layer = c1.selectbox("Layer", range(L), key=url.bind("image_layer", "layer", Int(0, L - 1), L - 1))
+head = c2.selectbox("Head", range(H), key=url.bind("image_head", "head", Int(0, H - 1), 0))
+opacity = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=url.bind("image_opacity", "opacity", Float(0, 1), 0.6))
+TABS = dict(zip(["cls", "heads", "rollout", "click", "positions"],
+                ["CLS attention", "All heads", "Rollout", "Click a patch", "Position embeddings"], strict=True))
+cls_tab, heads_tab, rollout_tab, click_tab, pos_tab = st.tabs(list(TABS.values()), on_change="rerun",
+                                                              key=url.bind("image_tab", "tab", Choice(TABS), "CLS attention"))
 
 with cls_tab:
     cls_map = grid.to_grid(trace.head(layer, head)[0])
@@ -56,8 +62,10 @@ with heads_tab:
 
 with rollout_tab:
     r1, r2 = st.columns(2)
-    fusion = r1.radio("Head fusion", ["mean", "max", "min"], horizontal=True, key="image_fusion")
-    discard = r2.slider("Discard ratio (lowest weights per row dropped)", 0.0, 0.95, 0.0, 0.05, key="image_discard")
+    fusion = r1.radio("Head fusion", ["mean", "max", "min"], horizontal=True,
+                      key=url.bind("image_fusion", "fusion", Choice.of(["mean", "max", "min"]), "mean"))
+    discard = r2.slider("Discard ratio (lowest weights per row dropped)", 0.0, 0.95, step=0.05,
+                        key=url.bind("image_discard", "discard", Float(0, 0.95), 0.0))
     rolled = image_rollout(model_name, device, image_key, fusion, discard, trace)
     st.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(rolled[0]), grid,
                                              f"Attention rollout to CLS ({fusion} of heads, discard {discard:.0%})",
@@ -69,7 +77,7 @@ with click_tab:
     left, right = st.columns(2)
     event = left.plotly_chart(image_with_grid(pixels, grid, "click a patch", clickable=True), key="image_click",
                               on_select="rerun", selection_mode="points")
-    token = token_from_selection(event.selection.points, grid) or grid.token_of(grid.rows // 2, grid.cols // 2)
+    token = clicked_patch(url, event.selection.points, grid)
     cell = grid.cell_of(token)
     right.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(trace.head(layer, head)[token]), grid,
                                                 f"where patch {trace.query_tokens[token]} attends, layer {layer}, "
@@ -84,3 +92,4 @@ st.download_button("Download the attention weights (NPY: layers x heads x tokens
                    data=lambda: npy_bytes(trace.weights), file_name="attention.npy",
                    mime="application/octet-stream", key="image_npy", on_click="ignore")
 st.caption("Every chart exports as PNG from its toolbar (camera icon).")
+url.save()

@@ -6,13 +6,18 @@ from viz.attention import softmax_np
 from viz.figures import attention_heatmap
 from viz.figures import teaching as fig
 from viz.ui import teaching as ui
+from viz.ui import url_state
+from viz.ui.url_state import Choice, Int, Text
 
 st.title("Softmax and scaling lab")
 st.caption("softmax(x)ᵢ = exp(xᵢ / T) / Σⱼ exp(xⱼ / T): type your own logits and move the temperature T.")
+url = url_state.page("softmax")
 
 c1, c2 = st.columns([2, 1])
-typed = c1.text_input("Logits (numbers separated by commas)", "2, 1, 0.5, -1", key="softmax_logits")
-T = c2.select_slider("Temperature T (log scale)", lab.TEMPERATURES, value=1.0, key="softmax_temperature")
+typed = c1.text_input("Logits (numbers separated by commas)",
+                      key=url.bind("softmax_logits", "logits", Text(500), "2, 1, 0.5, -1"))
+T = c2.select_slider("Temperature T (log scale)", lab.TEMPERATURES,
+                     key=url.bind("softmax_temperature", "temperature", Choice.of(lab.TEMPERATURES, "{:g}".format), 1.0))
 try:
     logits = lab.parse_numbers(typed)
 except lab.NumberListError as err:
@@ -31,7 +36,8 @@ st.header("Why divide by √d_k?")
 st.markdown("Give q and k independent components of variance 1. Then q·k is a sum of d_k such "
             "products: its variance is d_k. Large scores push the softmax to one-hot; dividing by "
             "√d_k brings the variance back to 1, whatever d_k is.")
-d_k = st.select_slider("d_k", [2**i for i in range(11)], value=64, key="softmax_dk")
+DKS = [2**i for i in range(11)]
+d_k = st.select_slider("d_k", DKS, key=url.bind("softmax_dk", "dk", Choice.of(DKS), 64))
 s = ui.scaling_sample(d_k)
 m = st.columns(4)
 m[0].metric("variance of q·k", f"{s.dots.var():.1f}")
@@ -47,9 +53,10 @@ st.plotly_chart(fig.saturation_curve(*ui.saturation_curve(), n_keys=s.dots.shape
 
 st.header("Masking")
 c1, c2, c3 = st.columns(3)
-kind = c1.radio("Mask", lab.MASK_KINDS, index=2, key="softmax_mask_kind")
-n_pad = c2.slider("Padding tokens", 0, 4, 1, key="softmax_pad")
-side = c3.radio("Padding side", ["left", "right"], key="softmax_pad_side")
+kind = c1.radio("Mask", lab.MASK_KINDS, key=url.bind("softmax_mask_kind", "mask", Choice(
+    dict(zip(["causal", "padding", "both"], lab.MASK_KINDS, strict=True))), lab.MASK_KINDS[2]))
+n_pad = c2.slider("Padding tokens", 0, 4, key=url.bind("softmax_pad", "pad", Int(0, 4), 1))
+side = c3.radio("Padding side", ["left", "right"], key=url.bind("softmax_pad_side", "side", Choice.of(["left", "right"]), "left"))
 demo = lab.mask_demo(["the", "cat", "sat", "down"], kind, n_pad, side)
 st.plotly_chart(attention_heatmap(demo.weights, demo.tokens, demo.tokens, demo.mask,
                                   title=f"{kind} mask: grey cells get exactly 0"), key="softmax_mask")
@@ -59,7 +66,7 @@ if demo.empty_rows:
             "all zeros instead: that query attends to nothing, and its output is the zero vector.")
 
 st.header("Numerical stability: float16 and float32")
-big = st.text_input("Large logits", "10, 12, 90", key="softmax_big")
+big = st.text_input("Large logits", key=url.bind("softmax_big", "big", Text(500), "10, 12, 90"))
 try:
     cols, notes = lab.overflow_table(lab.parse_numbers(big))
     st.dataframe(cols, hide_index=True, key="softmax_overflow")
@@ -72,11 +79,12 @@ except lab.NumberListError as err:
     st.error(str(err))
 
 st.header("A real model's scores")
-run = ui.scratch_input_ui("softmax")
+run = ui.scratch_input_ui("softmax", url)
 if run is not None:
-    trace = run.encoder if st.radio("Attention", ["encoder self-attention", "cross-attention"], horizontal=True,
-                                    key="softmax_view").startswith("encoder") else run.cross
-    layer, head, q = ui.layer_head_ui("softmax", trace, query=True)
+    VIEWS = {"encoder": "encoder self-attention", "cross": "cross-attention"}
+    trace = run.encoder if st.radio("Attention", list(VIEWS.values()), horizontal=True, key=url.bind(
+        "softmax_view", "view", Choice(VIEWS), VIEWS["encoder"])).startswith("encoder") else run.cross
+    layer, head, q = ui.layer_head_ui("softmax", trace, url, query=True)
     scores = trace.scores[layer, head, q]
     st.plotly_chart(fig.real_scores_and_weights(trace.key_tokens, scores, softmax_np(scores, T),
                                                 trace.weights[layer, head, q], T,
@@ -84,3 +92,4 @@ if run is not None:
                     key="softmax_real")
     st.caption("The temperature slider at the top applies here too. At T = 1 the bars sit on the dots: "
                "the model's own weights.")
+url.save()

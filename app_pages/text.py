@@ -8,11 +8,11 @@ st.caption(
     "The bundled model is all-MiniLM-L6-v2, a 6-layer × 12-head BERT that runs offline; "
     "any encoder of the BERT family loads by Hub id or local folder."
 )
-ui.restore_view_state()
-req = ui.inputs()
+url = ui.url_state()
+req = ui.inputs(url)
 trace, req = ui.load_trace(req)
 if trace is not None:
-    view, layer, head = ui.pick_view(trace)
+    view, layer, head = ui.pick_view(trace, url)
     ui.show_view(view, trace, req, layer, head)
     ui.downloads(trace, layer, head)
-    ui.save_view_state(req, view, layer, head)
+ui.save_view_state(url, req)

@@ -9,18 +9,21 @@ import streamlit as st
 from PIL import Image
 
 from viz.images import SAMPLES, ImageInputError
+from viz.patches import PatchGrid, token_from_selection
 from viz.pretrained import dinov2_onnx
 from viz.pretrained.image import ImageModel, ImageModelError
+from viz.ui import url_state
 from viz.ui.image_cache import digest, image_model, sample, uploaded_image
+from viz.ui.url_state import Choice, Int, Text
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 
 
-def model_ui(device: str) -> tuple[str, ImageModel]:
-    """A model field (empty = offline DINOv2-small); a model that fails to load falls back to it."""
+def model_ui(device: str, url: url_state.PageState) -> tuple[str, ImageModel]:
+    """A model field (URL: model; empty = offline DINOv2-small); a model that fails to load falls back to it."""
     name = st.text_input(
         "Model: a Hugging Face id or a local folder (leave empty for DINOv2-small, offline)",
-        key="image_model", placeholder="e.g. google/vit-base-patch16-224, or my-vit for models/my-vit",
+        key=url.bind("image_model", "model", Text(200), ""), placeholder="e.g. google/vit-base-patch16-224, or my-vit for models/my-vit",
         help="A folder of your own must be inside models/ (or a folder named in ATTENTION_LENS_MODEL_DIRS) "
              "and hold safetensors weights.",
     ).strip()
@@ -40,13 +43,16 @@ def model_ui(device: str) -> tuple[str, ImageModel]:
     return "", image_model("", device)
 
 
-def image_ui() -> tuple[str, Image.Image] | None:
-    """A sample or an upload -> (cache key, RGB image), or None with the reason shown."""
-    source = st.radio("Image", ["Sample", "Upload"], horizontal=True, key="image_source")
+def image_ui(url: url_state.PageState) -> tuple[str, Image.Image] | None:
+    """A sample or an upload -> (cache key, RGB image), or None with the reason shown. URL: source, sample."""
+    source = st.radio("Image", ["Sample", "Upload"], horizontal=True,
+                      key=url.bind("image_source", "source", Choice({"sample": "Sample", "upload": "Upload"}), "Sample"))
     if source == "Sample":
-        name = st.selectbox("Sample image (scikit-image's bundled data)", list(SAMPLES),
-                            format_func=SAMPLES.get, key="image_sample")
+        name = st.selectbox("Sample image (scikit-image's bundled data)", list(SAMPLES), format_func=SAMPLES.get,
+                            key=url.bind("image_sample", "sample", Choice.of(SAMPLES), next(iter(SAMPLES))))
         return f"sample:{name}", sample(name)
+    st.caption("An uploaded image cannot travel in a link: this page's link opens on this upload box, and the "
+               "layer, head, tab and clicked patch start from their defaults once an image is chosen.")
     upload = st.file_uploader("Your image (PNG, JPEG, WebP, BMP, TIFF or GIF; up to 10 MB)",
                               type=UPLOAD_TYPES, key="image_upload")
     if upload is None:
@@ -59,6 +65,16 @@ def image_ui() -> tuple[str, Image.Image] | None:
     except ImageInputError as err:
         st.error(str(err))
         return None
+
+
+def clicked_patch(url: url_state.PageState, points: list[dict], grid: PatchGrid) -> int:
+    """The token of the patch last clicked (URL: patch); the middle patch until one is."""
+    patches = Int(grid.n_prefix, grid.n_prefix + grid.n_patches - 1)
+    key = url.bind("image_patch", "patch", patches, grid.token_of(grid.rows // 2, grid.cols // 2), widget=False)
+    clicked = token_from_selection(points, grid)
+    if clicked is not None:
+        st.session_state[key] = clicked
+    return st.session_state[key]
 
 
 def md_escape(text: str) -> str:

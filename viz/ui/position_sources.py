@@ -18,6 +18,7 @@ from viz.figures.image import position_similarity_figure
 from viz.patches import PatchGrid
 from viz.positional import PositionTable, cosine_similarity, sinusoidal
 from viz.scratch.train import checkpoint_path, load_checkpoint
+from viz.ui import url_state
 from viz.ui.sidebar import current_device
 
 LEARNED_TASK = "reverse"
@@ -67,9 +68,14 @@ SOURCES: dict[str, Callable[[str], PositionTable]] = {
 }
 
 
-def pretrained_positions_ui(prefix: str) -> None:
-    """A model menu and its position embeddings, beside sinusoidal ones of the same size."""
-    name = st.selectbox("Model", list(SOURCES), key=f"{prefix}_source")
+URL_NAMES = dict(zip(["scratch", "bert", "dinov2"], SOURCES, strict=True))  # source=bert in a link
+
+
+def pretrained_positions_ui(prefix: str, url: url_state.PageState | None = None) -> None:
+    """A model menu (URL: source) and its position embeddings, beside sinusoidal ones of the same size."""
+    url = url or url_state.Unbound()
+    name = st.selectbox("Model", list(SOURCES),
+                        key=url.bind(f"{prefix}_source", "source", url_state.Choice(URL_NAMES), next(iter(SOURCES))))
     try:
         src = SOURCES[name](str(current_device().device))
     except FileNotFoundError:

@@ -13,6 +13,7 @@ from viz.scratch.permutation import PermutationDemo
 from viz.scratch.run import InputError, ScratchRun
 from viz.scratch.tasks import TASKS
 from viz.trace import AttentionTrace
+from viz.ui import url_state
 from viz.ui.cache import scratch_model, scratch_run
 from viz.ui.sidebar import current_device
 
@@ -29,10 +30,12 @@ def saturation_curve(n_keys: int = 16):
     return softmax_lab.saturation_curve(n_keys=n_keys)
 
 
-def scratch_input_ui(prefix: str, default: str = "attention") -> ScratchRun | None:
-    """A text box for the from-scratch reverse model; its run, or None after showing why not."""
-    text = st.text_input("A word for the from-scratch model (lowercase letters, one token each)",
-                         value=default, key=f"{prefix}_text", max_chars=40)
+def scratch_input_ui(prefix: str, url: url_state.PageState | None = None,
+                     default: str = "attention") -> ScratchRun | None:
+    """A text box for the from-scratch reverse model (URL: word); its run, or None after showing why not."""
+    url = url or url_state.Unbound()
+    text = st.text_input("A word for the from-scratch model (lowercase letters, one token each)", max_chars=40,
+                         key=url.bind(f"{prefix}_text", "word", url_state.Text(40), default))
     try:
         result = scratch_run(TASK, text, str(current_device().device))
     except InputError as err:
@@ -43,22 +46,28 @@ def scratch_input_ui(prefix: str, default: str = "attention") -> ScratchRun | No
     return result
 
 
-def layer_head_ui(prefix: str, trace: AttentionTrace, query: bool = False) -> tuple[int, int, int]:
-    """Layer, head (and a query token when asked) selectors in one row: (layer, head, query)."""
+def layer_head_ui(prefix: str, trace: AttentionTrace, url: url_state.PageState | None = None,
+                  query: bool = False) -> tuple[int, int, int]:
+    """Layer, head (and a query token when asked) selectors in one row: (layer, head, query).
+    URL: layer, head, query."""
+    url = url or url_state.Unbound()
     cols = st.columns(3 if query else 2)
-    layer = cols[0].selectbox("Layer", range(trace.n_layers), key=f"{prefix}_layer")
-    head = cols[1].selectbox("Head", range(trace.n_heads), key=f"{prefix}_head")
+    L, H, T = trace.n_layers, trace.n_heads, len(trace.query_tokens)
+    layer = cols[0].selectbox("Layer", range(L), key=url.bind(f"{prefix}_layer", "layer", url_state.Int(0, L - 1), 0))
+    head = cols[1].selectbox("Head", range(H), key=url.bind(f"{prefix}_head", "head", url_state.Int(0, H - 1), 0))
     q = 0
     if query:
-        q = cols[2].selectbox("Query token", range(len(trace.query_tokens)), key=f"{prefix}_query",
-                              format_func=lambda i: f"{i}: {trace.query_tokens[i]}")
+        q = cols[2].selectbox("Query token", range(T), format_func=lambda i: f"{i}: {trace.query_tokens[i]}",
+                              key=url.bind(f"{prefix}_query", "query", url_state.Int(0, T - 1), 0))
     return layer, head, q
 
 
-def worksheet_ui(prefix: str) -> None:
-    """A seeded sheet of dimension questions, typed answers checked on submit, scores kept per sheet."""
-    seed = st.number_input("Sheet number (the same number gives the same sheet)", 0, 1_000_000, 1,
-                           key=f"{prefix}_seed")
+def worksheet_ui(prefix: str, url: url_state.PageState | None = None) -> None:
+    """A seeded sheet of dimension questions, typed answers checked on submit, scores kept per sheet.
+    URL: sheet."""
+    url = url or url_state.Unbound()
+    seed = st.number_input("Sheet number (the same number gives the same sheet)", 0, 1_000_000,
+                           key=url.bind(f"{prefix}_seed", "sheet", url_state.Int(0, 1_000_000), 1))
     sheet = dimensions.worksheet(int(seed))
     with st.form(f"{prefix}_form"):
         typed = [st.text_input(f"{q.number}. {q.text}", key=f"{prefix}_answer_{seed}_{q.number}",

@@ -28,6 +28,7 @@ from viz.pretrained import DEFAULT_NAME, ModelLoadError, TextInputError
 from viz.pretrained.text import DTYPES
 from viz.trace import AttentionTrace
 from viz.ui import cache
+from viz.ui import url_state as url
 from viz.ui.context_ui import context_view
 from viz.ui.sidebar import current_device
 
@@ -37,8 +38,6 @@ VIEWS = {
     "table": "Head table", "rollout": "Rollout", "compare": "Compare", "combine": "Combine tokens",
     "context": "Context vectors", "bertviz": "bertviz",
 }
-URL = {"model": "text_model", "text": "text_text", "pair": "text_pair", "layer": "text_layer",
-       "head": "text_head", "view": "text_view"}
 URL_TEXT_MAX = 1500  # longer texts are not written into the link (browsers cap URLs)
 STAT_LABELS = {"entropy": "entropy (nats)", "mean_distance": "mean distance", "to_cls": "→ [CLS]",
                "to_sep": "→ [SEP]", "to_self": "→ self", "to_prev": "→ previous", "to_next": "→ next"}
@@ -57,59 +56,34 @@ class TextRequest:
         return (self.name, self.device, self.dtype, self.text, self.pair)
 
 
-# --- view state <-> URL query parameters --------------------------------------------------------
+# --- view state <-> URL query parameters (viz.ui.url_state) --------------------------------------
 
-def restore_view_state() -> None:
-    """On the session's first visit, take model, text, pair, layer, head and view from the URL."""
-    if st.session_state.get("_text_url_restored"):
-        return
-    st.session_state["_text_url_restored"] = True
-    params = st.query_params
-    for param, key in URL.items():
-        if param not in params:
-            continue
-        value = params[param]
-        if param in ("layer", "head"):
-            if not value.isdigit():
-                continue
-            value = int(value)
-        if param == "view" and value not in VIEWS:
-            continue
-        st.session_state[key] = value
+def url_state() -> url.PageState:
+    """The page's URL state; call first. The link carries model, text, pair, layer, head and view."""
+    return url.page("text")
 
 
-def save_view_state(req: TextRequest, view: str, layer: int, head: int) -> None:
+def save_view_state(state: url.PageState, req: TextRequest) -> None:
     """Write the view into the URL, so the link reproduces it."""
-    want = {"view": view, "layer": str(layer), "head": str(head)}
-    if req.name:
-        want["model"] = req.name
-    if len(req.text) <= URL_TEXT_MAX:
-        want["text"] = req.text
-    if req.pair and len(req.pair) <= URL_TEXT_MAX:
-        want["pair"] = req.pair
-    for k in URL:
-        if k in want and st.query_params.get(k) != want[k]:
-            st.query_params[k] = want[k]
-        elif k not in want and k in st.query_params:
-            del st.query_params[k]
+    state.save()
     if len(req.text) > URL_TEXT_MAX:
         st.caption(f"The text is longer than {URL_TEXT_MAX} characters, so the page's link does not carry it.")
 
 
 # --- inputs and the trace -----------------------------------------------------------------------
 
-def inputs() -> TextRequest:
-    st.session_state.setdefault("text_text", EXAMPLE)
+def inputs(state: url.PageState) -> TextRequest:
     dtype = st.sidebar.selectbox("Precision (text page)", list(DTYPES), key="text_dtype",
                                  help="Half precision halves memory; float16 is meant for a CUDA GPU.")
     name = st.sidebar.text_input(
-        "Model (text page)", key="text_model", placeholder="bundled all-MiniLM-L6-v2",
+        "Model (text page)", key=state.bind("text_model", "model", url.Text(200), ""), placeholder="bundled all-MiniLM-L6-v2",
         help="A Hugging Face Hub id (bert-base-uncased, distilbert-base-uncased, roberta-base, ...) or a "
              "folder with safetensors weights inside models/ (or ATTENTION_LENS_MODEL_DIRS). Empty: the bundled "
              "all-MiniLM-L6-v2, offline.",
     )
-    text = st.text_area("Your text", key="text_text", height=68)
-    pair = st.text_input("Second sentence (optional): BERT reads the two as a pair", key="text_pair")
+    text = st.text_area("Your text", key=state.bind("text_text", "text", url.Text(URL_TEXT_MAX), EXAMPLE), height=68)
+    pair = st.text_input("Second sentence (optional): BERT reads the two as a pair",
+                         key=state.bind("text_pair", "pair", url.Text(URL_TEXT_MAX), ""))
     return TextRequest(name.strip(), str(current_device().device), dtype, text, pair.strip())
 
 
@@ -150,13 +124,16 @@ def _token_name(trace: AttentionTrace):
     return lambda i: f"{i}: {trace.query_tokens[i]}"
 
 
-def pick_view(trace: AttentionTrace) -> tuple[str, int, int]:
-    _valid("text_layer", trace.n_layers, 0)
-    _valid("text_head", trace.n_heads, 0)
-    view = st.radio("View", list(VIEWS), format_func=VIEWS.get, horizontal=True, key="text_view")
+def pick_view(trace: AttentionTrace, state: url.PageState) -> tuple[str, int, int]:
+    """View, layer and head; unlike other pages' values these are in the link even at their defaults,
+    as they were before viz.ui.url_state (links already shared, tests/test_page_text.py)."""
+    view = st.radio("View", list(VIEWS), format_func=VIEWS.get, horizontal=True,
+                    key=state.bind("text_view", "view", url.Choice.of(VIEWS), "heatmap", always=True))
     c1, c2, c3 = st.columns(3)
-    layer = c1.selectbox("Layer", range(trace.n_layers), key="text_layer")
-    head = c2.selectbox("Head", range(trace.n_heads), key="text_head")
+    layer = c1.selectbox("Layer", range(trace.n_layers),
+                         key=state.bind("text_layer", "layer", url.Int(0, trace.n_layers - 1), 0, always=True))
+    head = c2.selectbox("Head", range(trace.n_heads),
+                        key=state.bind("text_head", "head", url.Int(0, trace.n_heads - 1), 0, always=True))
     c3.selectbox("The camera icon saves figures as", ["png", "svg"], key="text_export")
     return view, layer, head
 
