@@ -10,7 +10,14 @@ import plotly.graph_objects as go
 import pytest
 
 from viz import lesson
-from viz.context import WordNotFound, cosine_by_layer, find_word, weighted_parts, word_candidates, word_drift
+from viz.context import (
+    WordNotFound,
+    cosine_by_layer,
+    find_word,
+    weighted_parts,
+    word_candidates,
+    word_drift,
+)
 from viz.lesson import STEPS, LocalSources, Question, find_step
 
 CHANGED = {

@@ -8,8 +8,8 @@ C = d_model, D = d_head. No torch, no streamlit: the hidden states come in as nu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

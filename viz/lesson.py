@@ -31,7 +31,14 @@ from viz import dimensions as dims
 from viz import positional as pos
 from viz import softmax_lab as lab
 from viz.attention import head_stats, score_terms
-from viz.context import WordNotFound, locate, strongest_link, weighted_parts, word_candidates, word_drift
+from viz.context import (
+    WordNotFound,
+    locate,
+    strongest_link,
+    weighted_parts,
+    word_candidates,
+    word_drift,
+)
 from viz.images import SAMPLES
 from viz.trace import AttentionTrace
 
@@ -127,13 +134,17 @@ class LocalSources:
 
     def __init__(self, device: str = "cpu"):
         self.device = device
+        # Memoised per instance (not lru_cache on the methods, which would keep every instance alive).
+        self._text_model = lru_cache(maxsize=1)(self._text_model)
+        self.text_trace = lru_cache(maxsize=16)(self.text_trace)
+        self.text_hidden = lru_cache(maxsize=16)(self.text_hidden)
+        self.scratch_run = lru_cache(maxsize=16)(self.scratch_run)
+        self.image_trace = lru_cache(maxsize=4)(self.image_trace)
 
-    @lru_cache(maxsize=1)
     def _text_model(self):
         from viz.pretrained import load_text_model
         return load_text_model(None, self.device)
 
-    @lru_cache(maxsize=16)
     def text_trace(self, text: str, pair: str = "") -> AttentionTrace:
         from viz.pretrained import trace_text
         return trace_text(self._text_model(), text, pair or None)
@@ -142,7 +153,6 @@ class LocalSources:
         t = self.text_trace(text, pair)
         return head_stats(t.weights, t.meta["cls_positions"], t.meta["sep_positions"])
 
-    @lru_cache(maxsize=16)
     def text_hidden(self, text: str):
         from viz.pretrained.text import hidden_states
         return hidden_states(self._text_model(), text)
@@ -150,7 +160,6 @@ class LocalSources:
     def word_candidates(self, word: str) -> list[list[str]]:
         return word_candidates(self._text_model().tokenizer, word)
 
-    @lru_cache(maxsize=16)
     def scratch_run(self, task: str, text: str):
         from viz.scratch.run import run
         from viz.scratch.tasks import TASKS
@@ -158,7 +167,6 @@ class LocalSources:
         model, _ = load_checkpoint(checkpoint_path(task), self.device)
         return run(model, TASKS[task], text)
 
-    @lru_cache(maxsize=4)
     def image_trace(self, sample: str) -> AttentionTrace:
         from viz.images import sample_image
         from viz.pretrained import dinov2_onnx
@@ -281,8 +289,8 @@ def _softmax_question(d):
 # 3. scaled dot-product attention
 def _scaled_compute(src, v):
     d = _link(src, v)
-    t, l, h = d["trace"], d["layer"], d["head"]
-    d["terms"] = score_terms(t.queries[l, h, d["i"]], t.keys[l, h, d["key"]], t.meta["scaling"])
+    t, layer, h = d["trace"], d["layer"], d["head"]
+    d["terms"] = score_terms(t.queries[layer, h, d["i"]], t.keys[layer, h, d["key"]], t.meta["scaling"])
     return d
 
 
@@ -395,19 +403,19 @@ def _cross_compute(src, v):
 
 def _cross_figure(d):
     from viz.figures.teaching import attention_pair
-    r, l, h = d["run"], d["layer"], d["head"]
-    return attention_pair([("encoder self-attention: the input reads itself", r.encoder.weights[l, h],
+    r, layer, h = d["run"], d["layer"], d["head"]
+    return attention_pair([("encoder self-attention: the input reads itself", r.encoder.weights[layer, h],
                             r.encoder.query_tokens, r.encoder.key_tokens),
-                           ("cross-attention: the output reads the input", r.cross.weights[l, h],
-                            r.cross.query_tokens, r.cross.key_tokens)], f"Layer {l}, head {h}")
+                           ("cross-attention: the output reads the input", r.cross.weights[layer, h],
+                            r.cross.query_tokens, r.cross.key_tokens)], f"Layer {layer}, head {h}")
 
 
 def _cross_notice(d):
-    c, l, h = d["run"].cross, d["layer"], d["head"]
-    w = c.weights[l, h]
+    c, layer, h = d["run"].cross, d["layer"], d["head"]
+    w = c.weights[layer, h]
     hits = sum(int(np.argmax(w[t])) == len(c.key_tokens) - 1 - t for t in range(min(len(c.query_tokens) - 1,
                                                                                     len(c.key_tokens))))
-    return (f"'{d['run'].source}' → '{d['run'].output_text}'. In cross-attention (layer {l}, head {h}) "
+    return (f"'{d['run'].source}' → '{d['run'].output_text}'. In cross-attention (layer {layer}, head {h}) "
             f"{hits} of {len(c.key_tokens)} output letters look hardest at the input letter they copy "
             f"(the mirror position); self-attention is {len(c.key_tokens)} × {len(c.key_tokens)}, "
             f"cross-attention {w.shape[0]} × {w.shape[1]}.")
@@ -436,18 +444,18 @@ def _heads_figure(d):
 
 
 def _heads_notice(d):
-    s, l = d["stats"], d["layer"]
-    prev, sep, own = (int(np.argmax(s[c][l])) for c in ("to_prev", "to_sep", "to_self"))
-    e = s["entropy"][l]
-    return (f"Layer {l}: head {prev} puts {s['to_prev'][l, prev]:.0%} of its weight on the previous token, "
-            f"head {sep} {s['to_sep'][l, sep]:.0%} on [SEP], head {own} {s['to_self'][l, own]:.0%} on the token "
+    s, layer = d["stats"], d["layer"]
+    prev, sep, own = (int(np.argmax(s[c][layer])) for c in ("to_prev", "to_sep", "to_self"))
+    e = s["entropy"][layer]
+    return (f"Layer {layer}: head {prev} puts {s['to_prev'][layer, prev]:.0%} of its weight on the previous token, "
+            f"head {sep} {s['to_sep'][layer, sep]:.0%} on [SEP], head {own} {s['to_self'][layer, own]:.0%} on the token "
             f"itself; entropies run from {e.min():.2f} to {e.max():.2f} nats.")
 
 
 def _heads_question(d):
-    s, l = d["stats"], d["layer"]
-    return Question(f"Which head of layer {l} puts the most weight on the next token?", "number",
-                    int(np.argmax(s["to_next"][l])), hint="Look for a stripe just right of the diagonal.")
+    s, layer = d["stats"], d["layer"]
+    return Question(f"Which head of layer {layer} puts the most weight on the next token?", "number",
+                    int(np.argmax(s["to_next"][layer])), hint="Look for a stripe just right of the diagonal.")
 
 
 # 8. positional encodings
@@ -487,9 +495,9 @@ def _encdec_compute(src, v):
 
 def _encdec_figure(d):
     from viz.figures import attention_heatmap
-    t, l = d["run"].decoder_self, d["layer"]
-    return attention_heatmap(t.head(l, 0), t.query_tokens, t.key_tokens, t.mask,
-                             title=f"Decoder masked self-attention, layer {l}, head 0")
+    t, layer = d["run"].decoder_self, d["layer"]
+    return attention_heatmap(t.head(layer, 0), t.query_tokens, t.key_tokens, t.mask,
+                             title=f"Decoder masked self-attention, layer {layer}, head 0")
 
 
 def _encdec_notice(d):
