@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import http.cookies
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -103,6 +104,61 @@ class StreamlitSession:
             if "SERVERID" in c:
                 self.cookie = f"SERVERID={c['SERVERID'].value}"
 
+    @property
+    def replica(self) -> str:
+        """The replica HAProxy pinned this session to (its SERVERID cookie), "" without one."""
+        return self.cookie.partition("=")[2]
+
+    def xsrf_cookie(self) -> str:
+        """GET /_stcore/health, as the frontend does before it connects: the server answers
+        with its XSRF cookie (a token the frontend echoes in X-Xsrftoken on uploads)."""
+        req = urllib.request.Request(f"{self.base_url}/_stcore/health")
+        if self.cookie:
+            req.add_header("Cookie", self.cookie)
+        with urllib.request.urlopen(req, timeout=self.timeout) as r:
+            self._take_cookie(r.headers)
+            for raw in r.headers.get_all("Set-Cookie") or []:
+                c = http.cookies.SimpleCookie()
+                c.load(raw)
+                if "_streamlit_xsrf" in c:
+                    return c["_streamlit_xsrf"].value
+        raise ProtocolError("the server set no _streamlit_xsrf cookie (is XSRF protection on?)")
+
+    def upload(self, name: str, data: bytes, mime: str, xsrf: str, token: str | None = None) -> int:
+        """Upload a file as st.file_uploader's frontend does; return the PUT's HTTP status.
+
+        Asks the session for an upload URL (BackMsg.file_urls_request), then PUTs the file as
+        multipart form data with the XSRF cookie and the X-Xsrftoken header (`token`, default:
+        the cookie's own value, as the frontend sends it)."""
+        msg = BackMsg()
+        msg.file_urls_request.request_id = "upload-1"
+        msg.file_urls_request.session_id = self.session_id
+        msg.file_urls_request.file_names.append(name)
+        self._ws.send(msg.SerializeToString())
+        deadline = time.monotonic() + self.timeout
+        while True:
+            fm = self._recv(deadline)
+            if fm.WhichOneof("type") == "file_urls_response":
+                resp = fm.file_urls_response
+                if resp.error_msg:
+                    raise ProtocolError(f"no upload URL: {resp.error_msg}")
+                upload_url = resp.file_urls[0].upload_url
+                break
+        boundary = "----attention-lens-load"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+                f"Content-Type: {mime}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        parts = urlsplit(self.base_url)
+        url = upload_url if upload_url.startswith("http") else f"{parts.scheme}://{parts.netloc}{upload_url}"
+        req = urllib.request.Request(url, data=body, method="PUT")
+        req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        req.add_header("X-Xsrftoken", xsrf if token is None else token)
+        req.add_header("Cookie", "; ".join(c for c in (self.cookie, f"_streamlit_xsrf={xsrf}") if c))
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                return r.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
     def health(self) -> str:
         """GET /_stcore/health as the frontend does before it connects; returns the body."""
         req = urllib.request.Request(f"{self.base_url}/_stcore/health")
@@ -121,7 +177,7 @@ class StreamlitSession:
         protocols = ["streamlit", "xsrf", self.session_id] if self.session_id else ["streamlit"]
         headers = {"Cookie": self.cookie} if self.cookie else {}
         self._ws = connect(ws_url, subprotocols=protocols, additional_headers=headers,
-                           open_timeout=self.timeout, max_size=None, compression=None)
+                           open_timeout=self.timeout, max_size=None, compression=None).__enter__()
         resp = self._ws.response
         if resp is not None:
             self._take_cookie(resp.headers)
