@@ -191,7 +191,7 @@ class TrainerUser(User):
     `train_steps` sets the tab's Steps slider. The others start once the click is sent."""
 
     abstract = True  # the driver makes a concrete copy with fixed_count = 1
-    train_steps = 1500
+    train_steps = 600  # the slider's default: what a student who just clicks gets
     together: Rendezvous | None = None
     wait_time = constant(1)
 

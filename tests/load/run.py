@@ -163,7 +163,7 @@ def main(argv=None) -> int:
     ap.add_argument("--url", help="measure a running server instead (CPU and memory need --pids)")
     ap.add_argument("--pids", default="", help="with --url: the server processes, comma-separated")
     ap.add_argument("--trainer", action="store_true", help="one more session trains live meanwhile")
-    ap.add_argument("--train-steps", type=int, default=1500)
+    ap.add_argument("--train-steps", type=int, default=600, help="the Steps slider (page default 600)")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds one answer may take")
     ap.add_argument("--no-header", action="store_true")
     args = ap.parse_args(argv)

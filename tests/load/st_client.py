@@ -177,7 +177,8 @@ class StreamlitSession:
         protocols = ["streamlit", "xsrf", self.session_id] if self.session_id else ["streamlit"]
         headers = {"Cookie": self.cookie} if self.cookie else {}
         self._ws = connect(ws_url, subprotocols=protocols, additional_headers=headers,
-                           open_timeout=self.timeout, max_size=None, compression=None).__enter__()
+                           open_timeout=self.timeout, max_size=None, compression=None,
+                           ping_interval=None).__enter__()  # browsers send no pings either
         resp = self._ws.response
         if resp is not None:
             self._take_cookie(resp.headers)
