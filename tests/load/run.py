@@ -30,7 +30,8 @@ from pathlib import Path
 
 import gevent
 
-# Locust patches the standard library for gevent at import: it must come before the rest.
+# Locust patches the standard library for gevent at import: before anything opens a socket
+# (websockets, urllib in tests.load).
 import locust  # noqa: F401, I001
 from locust.env import Environment
 
