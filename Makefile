@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 VENDOR  := static/vendor
 VSTAMP  := $(VENDOR)/.installed
 
-.PHONY: run test test-fast bench lint screenshots load-test clean
+.PHONY: run test test-fast bench lint screenshots load-test load load-table serve clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,38 @@ SESSIONS ?= 10
 LOAD_PAGE ?= text
 load-test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.classroom --sessions $(SESSIONS) --page $(LOAD_PAGE)
+
+# Simultaneous submitters without browsers (not part of make test): Locust users that speak
+# Streamlit's websocket protocol (tests/load/). One markdown row per interaction.
+#   make load USERS=30 PAGE=scratch    make load USERS=30 REPLICAS=2    make load USERS=30 PAGE=scratch TRAINER=1
+USERS ?= 5
+PAGE ?= text
+ROUNDS ?= 3
+LOAD_ARGS = --page $(PAGE) --users $(USERS) --rounds $(ROUNDS) $(if $(REPLICAS),--replicas $(REPLICAS)) $(if $(TRAINER),--trainer)
+load: $(STAMP)
+	@$(if $(REPLICAS),$(HAPROXY_CHECK))
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.run $(LOAD_ARGS)
+
+# docs/capacity.md's table, one command: every row on a fresh server (about 20 minutes).
+load-table: $(STAMP)
+	@$(HAPROXY_CHECK)
+	@cat /proc/loadavg
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.run --page text --users 1,5,10,30,60
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.run --no-header --page scratch --users 1,5,10,30,60
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.run --no-header --page scratch --users 30 --trainer
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.run --no-header --page text --users 30 --replicas 1
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.run --no-header --page text --users 30 --replicas 2
+	@cat /proc/loadavg
+
+# Several replicas behind HAProxy (deploy/serve.py, deploy/haproxy.cfg): sticky sessions by
+# cookie, one shared cookie secret, health checks. Open http://127.0.0.1:$(SERVE_PORT); Ctrl+C stops all.
+REPLICAS_SERVE ?= 2
+SERVE_PORT ?= 8500
+HAPROXY_CHECK = command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || \
+	{ echo "haproxy not found: install Debian's package (sudo apt-get install haproxy) to run replicas behind it." >&2; exit 2; }
+serve: $(STAMP) $(VSTAMP)
+	@$(HAPROXY_CHECK)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m deploy.serve --replicas $(or $(REPLICAS),$(REPLICAS_SERVE)) --port $(SERVE_PORT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache node_modules $(VENDOR)

@@ -1,0 +1,57 @@
+"""The load generator's protocol client and driver (tests/load/), against the session's server.
+
+No browser here, but the shared app server of tests/browser/conftest.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.browser.harness import ROOT
+from tests.load.st_client import StreamlitSession
+
+pytestmark = pytest.mark.slow
+
+
+def test_protocol_sessions_each_get_their_own_answer(server):
+    a, b = StreamlitSession(server.url, "scratch"), StreamlitSession(server.url, "scratch")
+    try:
+        for s in (a, b):
+            first = s.open()
+            assert first.charts >= 1 and "Your input" in s.widgets and "Train a fresh model" in s.widgets
+        assert a.session_id and b.session_id and a.session_id != b.session_id
+        # both runs in flight at once: each answer must carry its own word and not the other's
+        a.set_string("Your input", "abcdefghij")
+        b.set_string("Your input", "klmnopqrst")
+        a.send()
+        b.send()
+        ra, rb = a.finish(), b.finish()
+        assert ra.contains("jihgfedcba") and not ra.contains("tsrqponmlk")
+        assert rb.contains("tsrqponmlk") and not rb.contains("jihgfedcba")
+        # a layer/head change reruns on the same page with the same input
+        a.set_string("Layer", "0")
+        a.set_string("Head", "2")
+        rv = a.run()
+        assert rv.contains("layer 0, head 2") and rv.contains("jihgfedcba")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_load_driver_prints_a_row_without_failures(server):
+    # a subprocess: Locust patches the standard library for gevent, not for this pytest process
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.load.run", "--page", "scratch", "--users", "2", "--rounds", "1",
+         "--url", server.url, "--pids", str(server.pid), "--timeout", "120"],
+        cwd=ROOT, capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    rows = {line.split("|")[4].strip(): [c.strip() for c in line.split("|")[1:-1]]
+            for line in out.stdout.splitlines() if line.startswith("| scratch ")}
+    assert set(rows) == {"submit", "layer/head"}, out.stdout
+    for cells in rows.values():
+        _, users, _, _, inputs, failures, p50, p95, _, cpu, _, peak, _ = cells
+        assert (users, inputs, failures) == ("2", "2", "0"), out.stdout
+        assert 0 < float(p50) <= float(p95) and float(cpu) > 0 and float(peak) > 100
