@@ -43,6 +43,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     "nogc": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "false", "ATTENTION_LENS_GC_FREEZE": "0"},
     "freeze": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true", "ATTENTION_LENS_GC_FREEZE": "1"},
     "freeze-nogc": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "false", "ATTENTION_LENS_GC_FREEZE": "1"},
+    # torch on one thread: its second intra-op thread waits by spinning, which is CPU time too
+    "1thread": {"OMP_NUM_THREADS": "1"},
 }
 TICK = os.sysconf("SC_CLK_TCK")
 ANIMALS = ("zebra horse camel whale shark eagle tiger rabbit parrot turtle monkey spider dolphin goose "
@@ -269,7 +271,7 @@ def _server_with(env: dict[str, str], root: Path | None = None):
                 os.environ[k] = v
 
 
-def measure(servers: dict, browser, interactions, repeats: int) -> dict[tuple[str, str], Sample]:
+def measure(servers: dict, browser, interactions, repeats: int, train_repeats: int) -> dict[tuple[str, str], Sample]:
     results: dict[tuple[str, str], Sample] = {}
     for it in interactions:
         pages = {}
@@ -277,7 +279,7 @@ def measure(servers: dict, browser, interactions, repeats: int) -> dict[tuple[st
             page, _ = new_page(browser, server.url)
             it.open(page, server.url)
             pages[name] = page
-        n = min(repeats, it.max_repeats)
+        n = min(train_repeats if it.name == "train_step" else repeats, it.max_repeats)
         for i in range(n):
             for name, server in servers.items():  # the configs take turns
                 page, s = pages[name], results.setdefault((it.name, name), Sample())
@@ -340,6 +342,7 @@ def main(argv=None) -> None:
                     help="server configs to compare, measured in turns (first = the reference for ratios)")
     ap.add_argument("--only", nargs="+", choices=[it.name for it in INTERACTIONS], help="a subset of interactions")
     ap.add_argument("--repeats", type=int, default=7, help="distinct inputs per interaction and config")
+    ap.add_argument("--train-repeats", type=int, default=3, help="training runs per config (each is slow)")
     ap.add_argument("--baseline", type=Path, metavar="CHECKOUT",
                     help="also measure the app in this other checkout as config 'baseline' (first), e.g. the code "
                          "before a change: git worktree add /tmp/base main && ln -s $PWD/.venv /tmp/base/.venv")
@@ -360,7 +363,7 @@ def main(argv=None) -> None:
         p = stack.enter_context(sync_playwright())
         browser = open_browser(p)
         stack.callback(browser.close)
-        results = measure(servers, browser, interactions, args.repeats)
+        results = measure(servers, browser, interactions, args.repeats, args.train_repeats)
     load_after = Path("/proc/loadavg").read_text().split()[:3]
 
     print(f"\nServer CPU per interaction, {started}, {machine()}.")
