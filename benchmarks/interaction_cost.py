@@ -39,12 +39,15 @@ from tests.browser.harness import new_page, open_browser, serve_app, wait_for_ap
 CONFIGS: dict[str, dict[str, str]] = {
     "shipped": {},  # .streamlit/config.toml and the code as they are
     # as the app was before: Streamlit's full gc.collect after every run walking every object
-    "before": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true", "ATTENTION_LENS_GC_FREEZE": "0"},
+    "before": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true", "ATTENTION_LENS_GC_FREEZE": "0",
+               "ATTENTION_LENS_TORCH_THREADS": "0"},
     "nogc": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "false", "ATTENTION_LENS_GC_FREEZE": "0"},
     "freeze": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true", "ATTENTION_LENS_GC_FREEZE": "1"},
     "freeze-nogc": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "false", "ATTENTION_LENS_GC_FREEZE": "1"},
     # torch on one thread: its second intra-op thread waits by spinning, which is CPU time too
     "1thread": {"OMP_NUM_THREADS": "1"},
+    # the app now, but torch with its default threads (one per core)
+    "torch-default-threads": {"ATTENTION_LENS_TORCH_THREADS": "0"},
 }
 TICK = os.sysconf("SC_CLK_TCK")
 ANIMALS = ("zebra horse camel whale shark eagle tiger rabbit parrot turtle monkey spider dolphin goose "
@@ -115,8 +118,8 @@ class Interaction:
 
 def _goto(page, url: str, plots: int = 1) -> None:
     page.goto(url)
-    wait_for_app(page, timeout_ms=240_000)
-    wait_for_plots(page, plots, timeout_ms=240_000)
+    wait_for_app(page, timeout_ms=900_000)  # a first visit loads a model: minutes on a busy machine
+    wait_for_plots(page, plots, timeout_ms=900_000)
 
 
 def _pick(page, key: str, option: str) -> None:
