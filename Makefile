@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 VENDOR  := static/vendor
 VSTAMP  := $(VENDOR)/.installed
 
-.PHONY: run test test-fast bench lint screenshots load-test load load-table serve clean
+.PHONY: run test test-fast bench bench-server soak lint screenshots load-test load load-table serve clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,16 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m viz.bench
+
+# Server CPU per browser interaction (docs/capacity.md). Several configs are measured in turns in
+# one run, e.g. make bench-server SERVER_CONFIGS="before shipped" (see benchmarks/interaction_cost.py).
+SERVER_CONFIGS ?= before shipped
+bench-server: $(STAMP) $(VSTAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.interaction_cost --config $(SERVER_CONFIGS)
+
+# The server's resident memory over 500 interactions on the text page.
+soak: $(STAMP) $(VSTAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.soak --interactions 500
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

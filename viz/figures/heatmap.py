@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
+from viz.figures import spec
 from viz.trace import AttentionTrace
 
 COLORSCALE = "Blues"
@@ -48,35 +48,36 @@ def _hover_text(weights: np.ndarray, q_tokens, k_tokens, mask) -> np.ndarray:
     return text
 
 
-def _head_traces(weights, q_tokens, k_tokens, mask, coloraxis="coloraxis") -> list[go.Heatmap]:
+def _head_traces(weights, q_tokens, k_tokens, mask, coloraxis="coloraxis", axes=("x", "y")) -> list[dict]:
     Tq, Tk = weights.shape
     x, y = np.arange(Tk), np.arange(Tq)
     shown = weights.astype(float)
     if mask is not None:
         shown = np.where(mask, shown, np.nan)
-    traces = [
-        go.Heatmap(
-            z=shown, x=x, y=y, coloraxis=coloraxis, hoverinfo="text",
-            text=_hover_text(weights, q_tokens, k_tokens, mask), xgap=1, ygap=1,
-        )
-    ]
+    on = {} if axes is None else {"xaxis": axes[0], "yaxis": axes[1]}
+    traces = [dict(
+        type="heatmap", z=shown, x=x, y=y, coloraxis=coloraxis, hoverinfo="text",
+        text=_hover_text(weights, q_tokens, k_tokens, mask), xgap=1, ygap=1, **on,
+    )]
     if mask is not None and not mask.all():
-        traces.append(
-            go.Heatmap(
-                z=np.where(mask, np.nan, 1.0), x=x, y=y, showscale=False, hoverinfo="skip",
-                colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]], xgap=1, ygap=1,
-            )
-        )
+        traces.append(dict(
+            type="heatmap", z=np.where(mask, np.nan, 1.0), x=x, y=y, showscale=False, hoverinfo="skip",
+            colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]], xgap=1, ygap=1, **on,
+        ))
     return traces
 
 
-def _style_axes(fig: go.Figure, q_tokens, k_tokens, row=None, col=None, titles=True) -> None:
-    fig.update_xaxes(**_ticks(k_tokens), tickangle=-60 if len(k_tokens) > 12 else 0,
-                     title_text="key (attended to)" if titles else None, row=row, col=col,
-                     showgrid=False, zeroline=False)
-    fig.update_yaxes(**_ticks(q_tokens), autorange="reversed",
-                     title_text="query (attending)" if titles else None, row=row, col=col,
-                     showgrid=False, zeroline=False)
+def _axes(q_tokens, k_tokens, titles=True) -> tuple[dict, dict]:
+    """(x axis, y axis) of one attention matrix: token ticks, queries top to bottom."""
+    x = dict(**_ticks(k_tokens), tickangle=-60 if len(k_tokens) > 12 else 0, showgrid=False, zeroline=False)
+    y = dict(**_ticks(q_tokens), autorange="reversed", showgrid=False, zeroline=False)
+    if titles:
+        x["title"], y["title"] = spec.title("key (attended to)"), spec.title("query (attending)")
+    return x, y
+
+
+def _coloraxis() -> dict:
+    return dict(colorscale=spec.colorscale(COLORSCALE), cmin=0, cmax=1, colorbar=dict(title=spec.title("weight")))
 
 
 def attention_heatmap(
@@ -94,15 +95,26 @@ def attention_heatmap(
             f"weights have shape {weights.shape}, but there are {len(query_tokens)} query "
             f"and {len(key_tokens)} key tokens"
         )
-    fig = go.Figure(_head_traces(weights, query_tokens, key_tokens, mask))
-    _style_axes(fig, query_tokens, key_tokens)
-    size = height or int(min(700, max(320, 28 * len(query_tokens) + 160)))
-    fig.update_layout(
-        title=label(title), height=size, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-        coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1, colorbar=dict(title="weight")),
-        plot_bgcolor="white",
-    )
-    return fig
+    xaxis, yaxis = _axes(query_tokens, key_tokens)
+    return spec.figure(_head_traces(weights, query_tokens, key_tokens, mask, axes=None), dict(
+        xaxis=xaxis, yaxis=yaxis, title=spec.title(label(title)),
+        height=height or int(min(700, max(320, 28 * len(query_tokens) + 160))),
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10), coloraxis=_coloraxis(), plot_bgcolor="white",
+    ))
+
+
+def _grid(matrices, titles, q_tokens, k_tokens, mask, rows, cols, spacing) -> tuple[list[dict], dict]:
+    """Traces and layout of attention matrices in a rows x cols grid sharing one colour axis."""
+    layout = spec.subplots(rows, cols, titles, *spacing)
+    data = []
+    for i, w in enumerate(matrices):
+        r, c = i // cols + 1, i % cols + 1
+        xa, ya = spec.axis_names(r, c, cols)
+        data += _head_traces(np.asarray(w), q_tokens, k_tokens, mask, axes=(xa, ya))
+        xaxis, yaxis = _axes(q_tokens, k_tokens, titles=False)
+        layout["xaxis" + xa[1:]].update(xaxis)
+        layout["yaxis" + ya[1:]].update(yaxis)
+    return data, layout
 
 
 def heads_grid(trace: AttentionTrace, layer: int, max_cols: int = 6, title: str = "") -> go.Figure:
@@ -111,19 +123,13 @@ def heads_grid(trace: AttentionTrace, layer: int, max_cols: int = 6, title: str 
     trace.head(layer, 0)  # raises a readable IndexError for a bad layer
     cols = min(H, max_cols)
     rows = int(np.ceil(H / cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in range(H)],
-                        horizontal_spacing=0.04, vertical_spacing=0.08)
-    for h in range(H):
-        r, c = h // cols + 1, h % cols + 1
-        for tr in _head_traces(trace.weights[layer, h], trace.query_tokens, trace.key_tokens, trace.mask):
-            fig.add_trace(tr, row=r, col=c)
-        _style_axes(fig, trace.query_tokens, trace.key_tokens, row=r, col=c, titles=False)
-    fig.update_layout(
-        title=label(title), height=int(rows * min(360, max(220, 18 * len(trace.query_tokens) + 120))),
-        margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white",
-        coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1, colorbar=dict(title="weight")),
+    data, layout = _grid(trace.weights[layer], [f"head {h}" for h in range(H)], trace.query_tokens,
+                         trace.key_tokens, trace.mask, rows, cols, (0.04, 0.08))
+    layout.update(
+        title=spec.title(label(title)), height=int(rows * min(360, max(220, 18 * len(trace.query_tokens) + 120))),
+        margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white", coloraxis=_coloraxis(),
     )
-    return fig
+    return spec.figure(data, layout)
 
 
 def snapshots_grid(
@@ -133,21 +139,17 @@ def snapshots_grid(
     n = len(snapshots)
     if n == 0:
         raise ValueError("snapshots_grid needs at least one snapshot")
-    fig = make_subplots(rows=1, cols=n, subplot_titles=[f"step {s}" for s, _ in snapshots],
-                        horizontal_spacing=0.03)
-    for i, (_, w) in enumerate(snapshots):
-        for tr in _head_traces(np.asarray(w), query_tokens, key_tokens, None):
-            fig.add_trace(tr, row=1, col=i + 1)
-        _style_axes(fig, query_tokens, key_tokens, row=1, col=i + 1, titles=False)
-    fig.update_layout(
-        title=label(title), height=300, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white",
-        coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1, colorbar=dict(title="weight")),
+    data, layout = _grid([w for _, w in snapshots], [f"step {s}" for s, _ in snapshots], query_tokens,
+                         key_tokens, None, 1, n, (0.03, None))
+    layout.update(
+        title=spec.title(label(title)), height=300, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white",
+        coloraxis=_coloraxis(),
     )
-    return fig
+    return spec.figure(data, layout)
 
 
 def loss_curve(losses: Sequence[float], title: str = "training loss") -> go.Figure:
-    fig = go.Figure(go.Scatter(x=np.arange(1, len(losses) + 1), y=list(losses), mode="lines"))
-    fig.update_layout(title=label(title), height=280, margin=dict(l=10, r=10, t=50, b=10),
-                      xaxis_title="step", yaxis_title="cross-entropy", yaxis_type="log")
-    return fig
+    return spec.figure([dict(type="scatter", x=np.arange(1, len(losses) + 1), y=list(losses), mode="lines")], dict(
+        title=spec.title(label(title)), height=280, margin=dict(l=10, r=10, t=50, b=10),
+        xaxis=dict(title=spec.title("step")), yaxis=dict(title=spec.title("cross-entropy"), type="log"),
+    ))

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures.heatmap import COLORSCALE, _head_traces, _style_axes, _ticks, label
+from viz.figures.heatmap import COLORSCALE, _axes, _head_traces, _ticks, label
 
 RAW, SCALED = "#d62728", "#1f77b4"  # unscaled red, scaled blue, on every √d_k figure
 DIVERGING = "RdBu_r"
@@ -249,9 +249,11 @@ def attention_pair(panels: Sequence[tuple[str, np.ndarray, Sequence[str], Sequen
                         horizontal_spacing=0.1, vertical_spacing=0.18)
     for i, (_, w, q, k) in enumerate(panels):
         r, c = i // cols + 1, i % cols + 1
-        for tr in _head_traces(np.asarray(w), q, k, None):
+        for tr in _head_traces(np.asarray(w), q, k, None, axes=None):
             fig.add_trace(tr, row=r, col=c)
-        _style_axes(fig, q, k, row=r, col=c, titles=True)
+        xaxis, yaxis = _axes(q, k)
+        fig.update_xaxes(xaxis, row=r, col=c)
+        fig.update_yaxes(yaxis, row=r, col=c)
     return _layout(fig, title, 360 * rows, coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1,
                                                    colorbar=dict(title="weight")))
 

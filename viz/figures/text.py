@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
+from viz.figures import spec
 from viz.figures.heatmap import COLORSCALE, MASKED_COLOR, label
 from viz.figures.heatmap import _ticks as token_ticks
 from viz.trace import AttentionTrace
@@ -68,23 +69,29 @@ def max_pool(m: np.ndarray, size: int) -> np.ndarray:
     return padded.reshape(padded.shape[0] // fh, fh, padded.shape[1] // fw, fw).max(axis=(1, 3))
 
 
-def _colorbar_trace(zmin: float, zmax: float, colorscale: str, title: str) -> go.Scatter:
+def _colorbar_trace(zmin: float, zmax: float, colorscale: str, title: str) -> dict:
     """An invisible point whose only job is to draw the colour bar next to an image."""
-    return go.Scatter(
-        x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
-        marker=dict(colorscale=colorscale, cmin=zmin, cmax=zmax, color=[zmin], showscale=True,
-                    colorbar=dict(title=title)),
+    return dict(
+        type="scatter", x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+        marker=dict(colorscale=spec.colorscale(colorscale), cmin=zmin, cmax=zmax, color=[zmin], showscale=True,
+                    colorbar=dict(title=spec.title(title))),
     )
 
 
-def _boundary_shapes(fig: go.Figure, at: int | None, rows: bool = True, cols: bool = True) -> None:
+def _vline(x: float) -> dict:
+    """A dotted boundary across the plot at x (what fig.add_vline draws)."""
+    return dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain", line=BOUNDARY)
+
+
+def _hline(y: float) -> dict:
+    return dict(type="line", x0=0, x1=1, xref="x domain", y0=y, y1=y, yref="y", line=BOUNDARY)
+
+
+def _boundary_shapes(at: int | None, rows: bool = True, cols: bool = True) -> list[dict]:
     """Dotted lines where the second segment of a sentence pair begins."""
     if at is None:
-        return
-    if cols:
-        fig.add_vline(x=at - 0.5, line=BOUNDARY)
-    if rows:
-        fig.add_hline(y=at - 0.5, line=BOUNDARY)
+        return []
+    return ([_vline(at - 0.5)] if cols else []) + ([_hline(at - 0.5)] if rows else [])
 
 
 # --- one matrix (a head, a difference, a rollout) ----------------------------------------------
@@ -106,25 +113,29 @@ def matrix_figure(
         q = np.asarray([label(t) for t in query_tokens], dtype=object)[:, None]
         k = np.asarray([label(t) for t in key_tokens], dtype=object)[None, :]
         hover = q + " → " + k + "<br>" + colorbar_title + " " + np.char.mod("%.3f", values).astype(object)
-        fig = go.Figure(go.Heatmap(
-            z=values, x=np.arange(Tk), y=np.arange(Tq), zmin=zmin, zmax=zmax, colorscale=colorscale,
-            text=hover, hoverinfo="text", xgap=1, ygap=1, colorbar=dict(title=colorbar_title),
-        ))
+        data = [dict(
+            type="heatmap", z=values, x=np.arange(Tk), y=np.arange(Tq), zmin=zmin, zmax=zmax,
+            colorscale=spec.colorscale(colorscale), text=hover, hoverinfo="text", xgap=1, ygap=1,
+            colorbar=dict(title=spec.title(colorbar_title)),
+        )]
     else:
-        fig = go.Figure([
-            go.Image(source=png_data_uri(colorize(values, zmin, zmax, colorscale)), x0=0, dx=1, y0=0, dy=1,
-                     hovertemplate="query %{y} → key %{x}<extra></extra>"),
+        data = [
+            dict(type="image", source=png_data_uri(colorize(values, zmin, zmax, colorscale)), x0=0, dx=1, y0=0, dy=1,
+                 hovertemplate="query %{y} → key %{x}<extra></extra>"),
             _colorbar_trace(zmin, zmax, colorscale, colorbar_title),
-        ])
-    fig.update_xaxes(**token_ticks(key_tokens), tickangle=-60 if Tk > 12 else 0, title_text="key (attended to)",
-                     showgrid=False, zeroline=False, range=[-0.5, Tk - 0.5])
-    fig.update_yaxes(**token_ticks(query_tokens), autorange="reversed", title_text="query (attending)",
-                     showgrid=False, zeroline=False)
-    _boundary_shapes(fig, boundary)
-    size = height or int(min(760, max(340, 26 * Tq + 170)))
-    fig.update_layout(title=label(title), height=size, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-                      plot_bgcolor="white")
-    return fig
+        ]
+    layout = dict(
+        xaxis=dict(**token_ticks(key_tokens), tickangle=-60 if Tk > 12 else 0, title=spec.title("key (attended to)"),
+                   showgrid=False, zeroline=False, range=[-0.5, Tk - 0.5]),
+        yaxis=dict(**token_ticks(query_tokens), autorange="reversed", title=spec.title("query (attending)"),
+                   showgrid=False, zeroline=False),
+        title=spec.title(label(title)), height=height or int(min(760, max(340, 26 * Tq + 170))),
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10), plot_bgcolor="white",
+    )
+    shapes = _boundary_shapes(boundary)
+    if shapes:
+        layout["shapes"] = shapes
+    return spec.figure(data, layout)
 
 
 def head_figure(trace: AttentionTrace, layer: int, head: int) -> go.Figure:
@@ -169,24 +180,22 @@ def model_grid(trace: AttentionTrace, stats: dict[str, np.ndarray] | None = None
     hover = [[f"layer {la}, head {h}" + (
         f"<br>entropy {stats['entropy'][la, h]:.2f} nats, mean distance {stats['mean_distance'][la, h]:.1f}"
         if stats else "") for h in range(H)] for la in range(L)]
-    fig = go.Figure([
-        go.Image(source=png_data_uri(rgb), x0=0, dx=1, y0=0, dy=1, hoverinfo="skip"),
-        go.Heatmap(z=np.zeros((L, H)), x=centres[:H], y=centres[:L], opacity=0, showscale=False,
-                   text=hover, hoverinfo="text", xgap=0, ygap=0),
-        _colorbar_trace(0, 1, COLORSCALE, "weight"),
-    ])
-    fig.update_xaxes(tickmode="array", tickvals=centres[:H], ticktext=[str(h) for h in range(H)],
-                     title_text="head", side="top", showgrid=False, zeroline=False)
-    fig.update_yaxes(tickmode="array", tickvals=centres[:L], ticktext=[str(la) for la in range(L)],
-                     title_text="layer", autorange="reversed", showgrid=False, zeroline=False,
-                     scaleanchor="x")
-    pooled = f", each head max-pooled from {T}×{T} to {side}×{side} pixels" if side < T else ""
-    fig.update_layout(
-        title=f"All {L} layers × {H} heads (rows: queries, columns: keys{pooled})",
+    layout = dict(
+        xaxis=dict(tickmode="array", tickvals=centres[:H], ticktext=[str(h) for h in range(H)],
+                   title=spec.title("head"), side="top", showgrid=False, zeroline=False),
+        yaxis=dict(tickmode="array", tickvals=centres[:L], ticktext=[str(la) for la in range(L)],
+                   title=spec.title("layer"), autorange="reversed", showgrid=False, zeroline=False, scaleanchor="x"),
+        title=spec.title(f"All {L} layers × {H} heads (rows: queries, columns: keys"
+                         + (f", each head max-pooled from {T}×{T} to {side}×{side} pixels" if side < T else "") + ")"),
         height=int(min(1100, max(420, 60 + L * 900 / H))), margin=dict(l=10, r=10, t=90, b=10),
         plot_bgcolor="white",
     )
-    return fig
+    return spec.figure([
+        dict(type="image", source=png_data_uri(rgb), x0=0, dx=1, y0=0, dy=1, hoverinfo="skip"),
+        dict(type="heatmap", z=np.zeros((L, H)), x=centres[:H], y=centres[:L], opacity=0, showscale=False,
+             text=hover, hoverinfo="text", xgap=0, ygap=0),
+        _colorbar_trace(0, 1, COLORSCALE, "weight"),
+    ], layout)
 
 
 # --- lines between tokens (bertviz's head view), several heads at once ---------------------------
@@ -240,7 +249,7 @@ def lines_figure(
         ))
     pair = trace.meta.get("pair_start")
     if pair is not None:
-        fig.add_hline(y=pair - 0.5, line=BOUNDARY)
+        fig.update_layout(shapes=[_hline(pair - 0.5)])
     note = f" ({dropped} weaker lines not drawn)" if dropped else ""
     fig.update_xaxes(range=[-0.45, 1.45], tickmode="array", tickvals=[0, 1],
                      ticktext=["query (attending)", "key (attended to)"], side="top",

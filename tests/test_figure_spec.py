@@ -1,0 +1,82 @@
+"""The cheap figure path (dicts, plotly's validation off) sends exactly what the validated path sends.
+
+viz.figures.spec builds figures in one go.Figure call with validation off. Each figure here is
+built twice, with spec.VALIDATE False and True, and the JSON Streamlit would send must be equal:
+a misspelt property would raise on the validated side, and a value plotly rewrites (a named
+colour scale, a title given as a string) would differ.
+"""
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from viz.figures import heatmap, spec, text
+from viz.trace import AttentionTrace
+
+TOKENS = ("[CLS]", "</s>", "<b>x</b>", "the", "cat", "sat", "on", "the", "mat", ".", "it", "was", "tired", "[SEP]",
+          "it", "slept", "[SEP]")
+
+
+def _trace(T: int, pair_start=None, causal=False) -> AttentionTrace:
+    rng = np.random.default_rng(T)
+    L, H, D = 2, 3, 4
+    w = rng.random((L, H, T, T))
+    w /= w.sum(-1, keepdims=True)
+    toks = tuple(TOKENS[i % len(TOKENS)] for i in range(T))
+    mask = np.tril(np.ones((T, T), bool)) if causal else None
+    return AttentionTrace(toks, toks, w, w, *(rng.random((L, H, T, D)) for _ in range(3)), mask=mask,
+                          meta={"pair_start": pair_start})
+
+
+T17 = _trace(17, pair_start=14)
+T90 = _trace(90)
+MASKED = _trace(6, causal=True)
+FIGURES = {
+    "head (heatmap)": lambda: text.head_figure(T17, 1, 2),
+    "head (image, 90 tokens)": lambda: text.head_figure(T90, 0, 1),
+    "compare": lambda: text.compare_figure(T17.head(0, 1), T17.head(1, 2), T17.query_tokens, T17.key_tokens,
+                                           "A − B", 14),
+    "rollout": lambda: text.rollout_figure(T17.weights[0, 0], T17.query_tokens),
+    "model grid": lambda: text.model_grid(T17, {"entropy": np.ones((2, 3)), "mean_distance": np.ones((2, 3))}),
+    "attention heatmap (masked)": lambda: heatmap.attention_heatmap(MASKED.head(0, 0), MASKED.query_tokens,
+                                                                    MASKED.key_tokens, MASKED.mask, title="<i>t</i>"),
+    "heads grid": lambda: heatmap.heads_grid(MASKED, 1, title="layer 1"),
+    "snapshots": lambda: heatmap.snapshots_grid([(1, MASKED.head(0, 0)), (9, MASKED.head(0, 1))],
+                                                MASKED.query_tokens, MASKED.key_tokens),
+    "loss curve": lambda: heatmap.loss_curve([3.0, 2.5, 1.0]),
+}
+
+
+def _sent(fig: go.Figure) -> dict:
+    """What st.plotly_chart sends: the figure's dict as JSON (parsed back, so key order is moot)."""
+    return json.loads(pio.to_json(fig.to_dict(), validate=False))
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_cheap_path_sends_the_same_figure_as_the_validated_path(name, monkeypatch):
+    cheap = FIGURES[name]()
+    monkeypatch.setattr(spec, "VALIDATE", True)
+    validated = FIGURES[name]()
+    assert validated._validate and not cheap._validate
+    assert _sent(cheap) == _sent(validated)
+
+
+def test_the_validated_path_catches_what_the_cheap_path_would_let_through(monkeypatch):
+    data, layout = [dict(type="heatmap", z=[[1.0]])], dict(xaxis=dict(titel="typo"))
+    spec.figure(data, layout)  # no check
+    monkeypatch.setattr(spec, "VALIDATE", True)
+    with pytest.raises(ValueError, match="titel"):
+        spec.figure(data, layout)
+    cheap_named = go.Figure([dict(type="heatmap", z=[[1.0]], colorscale="Blues")], _validate=False)
+    assert _sent(cheap_named) != _sent(go.Figure([dict(type="heatmap", z=[[1.0]], colorscale="Blues")]))
+
+
+def test_subplot_layout_is_a_fresh_copy_each_time():
+    a = spec.subplots(1, 2, ["left", "right"])
+    a["xaxis"]["title"] = {"text": "changed"}
+    b = spec.subplots(1, 2, ["left", "right"])
+    assert "title" not in b["xaxis"] and [x["text"] for x in b["annotations"]] == ["left", "right"]
+    assert spec.axis_names(1, 1, 2) == ("x", "y") and spec.axis_names(2, 1, 2) == ("x3", "y3")
