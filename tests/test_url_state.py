@@ -161,3 +161,31 @@ def test_always_and_non_widget_bindings():
     url.bind("p_view", "view", Choice.of(["heatmap", "lines"]), "heatmap", always=True)
     url.bind("p_patch", "patch", Int(1, 256), 137, widget=False)
     assert state["p_patch"] == 137  # a new visit starts from the default, like the widgets
+
+
+def test_a_reconnecting_browsers_widget_values_are_not_overwritten():
+    """After a server restart (or a failover to another replica) the browser reconnects to a fresh
+    session and sends its widgets' values; Streamlit holds them under element ids until the widgets
+    register. Neither the URL nor the default may overwrite them (the typed text jumped back)."""
+    state, params = {}, FakeParams(layer="2", word="old")
+    sent = {"p_word"}  # the browser holds the word box's value
+    url = PageState("p", state, params, from_browser=lambda key: key in sent)
+    url.bind("p_layer", "layer", Int(0, 5), 5)
+    url.bind("p_word", "word", Text(40), "attention")
+    assert state["p_layer"] == 2  # nothing from the browser: the URL is read as on any first run
+    assert "p_word" not in state  # left for the widget to take from the browser
+
+
+def test_reconnect_detection_reads_streamlits_widget_states():
+    """_sent_by_browser looks for an element id ending in -<key> in this run's widget states."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from viz.ui import url_state
+
+    states = {"$$ID-0123abcd-scratch_text_reverse": object()}
+    fake = SimpleNamespace(_state=SimpleNamespace(_new_widget_state=SimpleNamespace(states=states)))
+    with mock.patch("streamlit.runtime.state.session_state_proxy.get_session_state", return_value=fake):
+        assert url_state._sent_by_browser("scratch_text_reverse")
+        assert not url_state._sent_by_browser("scratch_layer")
+    assert not url_state._sent_by_browser("scratch_text_reverse")  # no session at all: False, no error

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -192,6 +192,9 @@ class PageState:
     state: MutableMapping[str, Any]
     params: Params
     bindings: list[_Binding] = field(default_factory=list)
+    # key -> whether the browser sent a value for that widget that this session has not seen drawn:
+    # a page reconnecting to a fresh server session (a restart, or another replica after failover).
+    from_browser: Callable[[str], bool] = lambda key: False
 
     def __post_init__(self) -> None:
         reg = self.state.setdefault(_STATE, {"keys": {}, "last": None})
@@ -212,6 +215,11 @@ class PageState:
         """
         if widget:
             self._keys.add(key)
+        if widget and key not in self.state and self.from_browser(key):
+            # The browser holds this widget's value (it reconnected to a new session): neither the
+            # URL nor the default may overwrite it, or the page would jump back to them.
+            self.bindings.append(_Binding(key, name, spec, default, always))
+            return key
         value = parse(spec, self.incoming.get(name))
         if value is not None:
             self.state[key] = value
@@ -250,6 +258,20 @@ class Unbound:
         return key
 
 
+def _sent_by_browser(key: str) -> bool:
+    """Whether this run's widget states hold a value for widget `key` that the session has no
+    record of: Streamlit keeps a reconnecting browser's widget states under their element ids
+    (which end in "-<key>") until the widgets register. Private Streamlit state, read defensively."""
+    try:
+        from streamlit.runtime.state.session_state_proxy import get_session_state
+
+        states = get_session_state()._state._new_widget_state.states
+    except Exception:  # another Streamlit version, or no session: behave as before
+        return False
+    suffix = f"-{key}"
+    return any(wid.endswith(suffix) for wid in states)
+
+
 def page(name: str) -> PageState:
     """The URL state of page `name` for this run (call once, at the top of the page)."""
-    return PageState(name, st.session_state, st.query_params)
+    return PageState(name, st.session_state, st.query_params, from_browser=_sent_by_browser)
