@@ -18,15 +18,22 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_figures_use_only_plain_data_and_drawing_libraries():
-    """viz.figures: viz.trace, viz.patches, numpy, PIL, plotly and the standard library; no torch, no streamlit."""
+    """viz.figures: plain-data modules of viz (trace, patches, context), numpy, PIL, plotly and the
+    standard library; no torch, no streamlit."""
     allowed_third_party = ("numpy", "PIL", "plotly")
-    allowed_viz = ("viz.trace", "viz.patches", "viz.figures")
+    allowed_viz = ("viz.trace", "viz.patches", "viz.context", "viz.figures")
     for path in sorted((ROOT / "viz" / "figures").glob("*.py")):
         for name in imported_modules(path):
             top = name.split(".")[0]
             ok = (top in sys.stdlib_module_names or top == "__future__" or top in allowed_third_party
                   or name.startswith(allowed_viz))
             assert ok, f"{path.name} imports {name}, which the README says viz.figures does not use"
+
+
+def test_the_plain_data_modules_figures_use_need_no_torch():
+    for name in ("trace", "patches", "context"):
+        tops = {n.split(".")[0] for n in imported_modules(ROOT / "viz" / f"{name}.py")}
+        assert not tops & {"torch", "transformers", "streamlit"}, (name, tops)
 
 
 def test_only_viz_ui_imports_streamlit():

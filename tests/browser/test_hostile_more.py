@@ -41,7 +41,7 @@ def _injected(page) -> bool:
 def _submit(page, box, value: str) -> bool:
     """Type value and press Enter; False when the browser refused the text (type=number)."""
     try:
-        box.fill(value, timeout=5_000)
+        box.fill(value, timeout=30_000)  # the box can take a moment to come back after a rerun
     except Exception as err:
         if "Cannot type text into input[type=number]" in str(err):
             return False
