@@ -13,11 +13,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.serve import wait_healthy
 from viz.ui.guard import UNEXPECTED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,17 +77,7 @@ def serve_app(port: int | None = None, timeout: float = 90.0):
         )
     server = Server(f"http://127.0.0.1:{port}", proc.pid, log)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start on {server.url}:\n{server.log_tail()}")
-            time.sleep(0.3)
+        wait_healthy(server.url, proc, timeout, "the app", log)
         yield server
     finally:
         proc.terminate()
