@@ -41,3 +41,12 @@ def test_only_viz_ui_imports_streamlit():
         if "ui" in path.relative_to(ROOT / "viz").parts:
             continue
         assert not any(n.split(".")[0] == "streamlit" for n in imported_modules(path)), path
+
+
+def test_the_class_store_needs_only_the_standard_library():
+    """viz.classroom: sqlite3 and friends; a replica can run it without the models."""
+    for path in sorted((ROOT / "viz" / "classroom").glob("*.py")):
+        for name in imported_modules(path):
+            top = name.split(".")[0]
+            assert top in sys.stdlib_module_names or top == "__future__" or name.startswith("viz.classroom"), \
+                (path.name, name)

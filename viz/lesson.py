@@ -43,6 +43,7 @@ from viz.images import SAMPLES
 from viz.trace import AttentionTrace
 
 KINDS = ("number", "shape", "token")
+UNREADABLE = "(not readable)"
 
 
 # --- questions ----------------------------------------------------------------------------------
@@ -62,11 +63,15 @@ class Question:
 
     @property
     def answer_text(self) -> str:
+        return self._label(self.answer)
+
+    def _label(self, value) -> str:
+        """A value of the answer's kind as the page writes it (decimals as the tolerance needs)."""
         if self.kind == "shape":
-            return dims.format_shape(self.answer)
+            return dims.format_shape(value)
         if self.kind == "number" and not isinstance(self.answer, int):
-            return f"{self.answer:.{max(0, -math.floor(math.log10(self.tolerance or 0.01)))}f}"
-        return str(self.answer)
+            return f"{float(value):.{max(0, -math.floor(math.log10(self.tolerance or 0.01)))}f}"
+        return str(value)
 
     def _read(self, text: str):
         """The typed answer in the answer's type, or ValueError with a sentence."""
@@ -104,6 +109,15 @@ class Question:
             side = " (too high)" if float(got) > float(self.answer) else " (too low)"
         return False, f"Not quite{side}. {self.hint}".strip()
 
+    def bucket(self, text: str) -> tuple[str, bool]:
+        """A typed answer as a class's counts group it: (label, right?). The label is the answer read
+        in its kind, so '.41' and '0.410' count together; answers that cannot be read share one label."""
+        try:
+            got = self._read(text)
+        except ValueError:
+            return UNREADABLE, False
+        return self._label(got), self._same(got, self.answer)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["answer"] = list(self.answer) if self.kind == "shape" else self.answer
@@ -116,6 +130,15 @@ class Question:
         answer = tuple(d["answer"]) if shape else d["answer"]
         decoys = tuple((tuple(a) if shape else a, m) for a, m in d.get("decoys", ()))
         return cls(d["prompt"], d["kind"], answer, d.get("tolerance", 0.0), d.get("hint", ""), decoys)
+
+
+def tally(question: Question, answers: list[str]) -> list[tuple[str, int, bool]]:
+    """A class's answers counted: [(label, count, right?)], most frequent first (ties by label)."""
+    counts: dict[str, list] = {}
+    for text in answers:
+        label, right = question.bucket(text)
+        counts.setdefault(label, [0, right])[0] += 1
+    return sorted(((label, n, right) for label, (n, right) in counts.items()), key=lambda r: (-r[1], r[0]))
 
 
 # --- where the data come from -------------------------------------------------------------------
@@ -683,4 +706,4 @@ def find_step(value: str | None) -> tuple[int, str | None]:
                f"({', '.join(BY_SLUG)}). Showing step 1.")
 
 
-__all__ = ["STEPS", "BY_SLUG", "Step", "Field", "Question", "LocalSources", "find_step", "WordNotFound"]
+__all__ = ["STEPS", "BY_SLUG", "Step", "Field", "Question", "LocalSources", "find_step", "tally", "WordNotFound"]

@@ -7,6 +7,8 @@ fields by name (?step=1&text=...&word=...). Widget keys start with `lesson_`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -33,7 +35,7 @@ PRESENTER_CSS = """<style>
 </style>"""
 
 
-def _key(step: Step, name: str) -> str:
+def field_key(step: Step, name: str) -> str:
     return f"lesson_{step.slug}_{name}"
 
 
@@ -56,7 +58,7 @@ def restore_from_url() -> None:
             problems.append(f"The link's {f.name} = '{value[:40]}' is not one of the choices for "
                             f"'{f.label}' ({', '.join(f.options)}); using {f.default}.")
             continue
-        st.session_state[_key(step, f.name)] = value
+        st.session_state[field_key(step, f.name)] = value
     st.session_state["_lesson_url_problems"] = problems
 
 
@@ -69,8 +71,9 @@ def _go(delta: int) -> None:
     st.session_state[STEP_KEY] = min(max(st.session_state.get(STEP_KEY, 0) + delta, 0), len(STEPS) - 1)
 
 
-def navigation() -> tuple[int, bool]:
-    """Presenter toggle, ◀ / ▶ and the step picker; (0-based step, presenter mode)."""
+def navigation(locked: str = "") -> tuple[int, bool]:
+    """Presenter toggle, ◀ / ▶ and the step picker; (0-based step, presenter mode). `locked`: why the
+    student cannot step on their own now (they follow the teacher)."""
     for problem in st.session_state.pop("_lesson_url_problems", []):
         st.warning(md_escape(problem))
     present = st.toggle("Presenter mode (for a projector: no sidebar, large text)", key=PRESENT_KEY)
@@ -78,19 +81,21 @@ def navigation() -> tuple[int, bool]:
         st.html(PRESENTER_CSS)
     index = st.session_state.get(STEP_KEY, 0)
     c1, c2, c3 = st.columns([1, 4, 1], vertical_alignment="center")
-    c1.button("◀", key="lesson_prev", on_click=_go, args=(-1,), disabled=index == 0, width="stretch",
-              help="Previous step")
-    c2.selectbox("Step", range(len(STEPS)), key=STEP_KEY, label_visibility="collapsed",
+    c1.button("◀", key="lesson_prev", on_click=_go, args=(-1,), disabled=bool(locked) or index == 0,
+              width="stretch", help="Previous step")
+    c2.selectbox("Step", range(len(STEPS)), key=STEP_KEY, label_visibility="collapsed", disabled=bool(locked),
                  format_func=lambda i: f"Step {i + 1} of {len(STEPS)}: {STEPS[i].title}")
-    c3.button("▶", key="lesson_next", on_click=_go, args=(1,), disabled=index == len(STEPS) - 1,
+    c3.button("▶", key="lesson_next", on_click=_go, args=(1,), disabled=bool(locked) or index == len(STEPS) - 1,
               width="stretch", help="Next step")
+    if locked:
+        st.caption(locked)
     return st.session_state[STEP_KEY], present
 
 
 def _inputs(step: Step) -> dict[str, str]:
     values = {}
     for f in step.fields:
-        key = _key(step, f.name)
+        key = field_key(step, f.name)
         if f.options:
             if st.session_state.get(key) not in f.options:
                 st.session_state[key] = f.default
@@ -110,22 +115,28 @@ def _enlarge(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def _question(step: Step, q: Question) -> None:
+def question(step: Step, q: Question) -> None:
+    """The step's question for one student on their own: type, check, and the answer on demand."""
     st.markdown(f"**Question.** {md_escape(q.prompt)}")
     with st.form(f"lesson_form_{step.slug}"):
-        typed = st.text_input("Your answer", key=_key(step, "answer"), placeholder=PLACEHOLDER[q.kind])
-        sent = st.form_submit_button("Check my answer", key=_key(step, "check"))
+        typed = st.text_input("Your answer", key=field_key(step, "answer"), placeholder=PLACEHOLDER[q.kind])
+        sent = st.form_submit_button("Check my answer", key=field_key(step, "check"))
     if sent:
-        st.session_state[_key(step, "result")] = (q.prompt, q.answer_text, *q.check(typed))
-    result = st.session_state.get(_key(step, "result"))
+        st.session_state[field_key(step, "result")] = (q.prompt, q.answer_text, *q.check(typed))
+    result = st.session_state.get(field_key(step, "result"))
     if result and result[:2] == (q.prompt, q.answer_text):  # a result for this very question
         (st.success if result[2] else st.error)(md_escape(result[3]))
-    if st.toggle("Show the answer (teacher)", key=_key(step, "reveal")):
+    if st.toggle("Show the answer (teacher)", key=field_key(step, "reveal")):
         st.markdown(f"Answer: **{md_escape(q.answer_text)}**")
 
 
-def show_step(index: int, present: bool) -> None:
+def show_step(index: int, present: bool, ask: Callable[[int, Question], None] | None = None,
+              publish: Callable[[int, dict, Question | None], None] | None = None) -> None:
+    """One step: explanation, inputs, figure, what to notice, question. In a class, `ask` replaces
+    the question (viz.ui.class_ui) and `publish` hands the teacher's step, inputs and question on."""
     step = STEPS[index]
+    ask = ask or (lambda i, q: question(STEPS[i], q))
+    publish = publish or (lambda i, values, q: None)
     st.header(f"{index + 1}. {step.title}")
     left, right = st.columns([2, 3], gap="large") if present else (st.container(), st.container())
     with left:
@@ -139,14 +150,16 @@ def show_step(index: int, present: bool) -> None:
             fig, notice, q = step.figure(data), step.notice(data), step.question(data)
         except (ValueError, ModelLoadError, ImageModelError, ConversionError) as err:
             st.error(md_escape(str(err)))
+            publish(index, values, None)
             _save_url(index, step, values, present)
             return
         st.plotly_chart(_enlarge(fig) if present else fig, key=f"lesson_fig_{step.slug}")
         for note in data.get("notes", ()):
             st.caption(md_escape(note))
         st.markdown(f"**What to notice:** {md_escape(notice)}")
+    publish(index, values, q)
     with left if present else right:
-        _question(step, q)
+        ask(index, q)
     st.caption(f"Built from: {step.uses}.")
     _save_url(index, step, values, present)
 

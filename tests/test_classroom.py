@@ -1,0 +1,209 @@
+"""The class store (viz.classroom): codes, keys, following, answers, limits, expiry, replicas."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import pytest
+
+from viz.classroom import ClassError, ClassLimits, ClassStore, normalise_code
+from viz.classroom.store import ALPHABET, CODE_LENGTH
+from viz.figures.classroom import answer_counts_figure
+from viz.lesson import STEPS, UNREADABLE, Question, tally
+
+
+class Clock:
+    def __init__(self, t: float = 1_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(clock):
+    return ClassStore(limits=ClassLimits(max_classes=3, max_students=4, failures_per_minute=5), clock=clock)
+
+
+Q = Question("Which word?", "token", "cat").to_dict()
+
+
+def test_a_class_starts_with_a_readable_code_and_a_separate_key(store):
+    code, key = store.start()
+    assert len(code) == CODE_LENGTH and set(code) <= set(ALPHABET)
+    assert key and key != code and len(key) >= 16
+    state = store.state(code)
+    assert (state.step, state.students, state.question, state.revealed) == (0, 0, None, ())
+    assert store.start()[0] != code  # another class, another code
+
+
+def test_typed_codes_are_forgiving_about_case_spaces_and_dashes_and_strict_otherwise():
+    assert normalise_code(" k7m-2qx ") == "K7M2QX"
+    for bad in ("", "K7M2Q", "K7M2QXX", "K7M2Q0", "<script>", "'; DROP TABLE classes; --", "K7M2Q\x00"):
+        with pytest.raises(ClassError):
+            normalise_code(bad)
+
+
+def test_students_follow_the_teachers_step_inputs_and_question(store):
+    code, key = store.start()
+    _, sid = store.join(code.lower())
+    v0 = store.state(code).version
+    state = store.move(code, key, 4, {"text": "The bank by the river."}, Q)
+    assert (state.step, state.inputs, state.question, state.students) == (4, {"text": "The bank by the river."}, Q, 1)
+    assert state.version > v0
+    assert store.move(code, key, 4, {"text": "The bank by the river."}, Q).version == state.version  # no change
+    store.answer(code, sid, 4, "Cat")
+    store.answer(code, sid, 4, "mat")  # a changed answer replaces the first: one per student
+    assert store.answers(code, 4) == ["mat"] and store.my_answer(code, sid, 4) == "mat"
+
+
+def test_only_the_teacher_key_moves_reveals_or_ends_the_class(store):
+    code, key = store.start()
+    _, sid = store.join(code)
+    before = store.state(code)
+    for n, wrong in enumerate(("", "not-the-key", key + "x", sid)):
+        client = f"student{n}"  # each under the rate limit
+        for act in (lambda k, c: store.move(code, k, 3, {}, Q, client=c), lambda k, c: store.reveal(code, k, 0, client=c),
+                    lambda k, c: store.end(code, k, client=c)):
+            with pytest.raises(ClassError, match="does not match"):
+                act(wrong, client)
+    assert store.state(code) == before  # nothing changed
+    store.reveal(code, key, 0)
+    assert store.state(code).answer_revealed
+
+
+def test_answers_close_when_the_class_moves_on_or_the_answer_is_revealed(store):
+    code, key = store.start()
+    _, sid = store.join(code)
+    store.move(code, key, 2, {}, Q)
+    with pytest.raises(ClassError, match="moved to another step"):
+        store.answer(code, sid, 1, "cat")
+    with pytest.raises(ClassError, match="not in this class"):
+        store.answer(code, "someone-else", 2, "cat")
+    with pytest.raises(ClassError, match="at most 100"):
+        store.answer(code, sid, 2, "x" * 101)
+    with pytest.raises(ClassError, match="Type an answer"):
+        store.answer(code, sid, 2, "   ")
+    store.reveal(code, key, 2)
+    with pytest.raises(ClassError, match="revealed"):
+        store.answer(code, sid, 2, "cat")
+    assert store.answers(code, 2) == []
+
+
+def test_a_student_who_leaves_and_rejoins_keeps_one_answer(store):
+    code, key = store.start()
+    _, sid = store.join(code)
+    assert store.join(code, sid=sid) == (code, sid)
+    assert store.state(code).students == 1
+
+
+def test_classes_end_and_expire(store, clock):
+    code, key = store.start()
+    _, sid = store.join(code)
+    store.end(code, key)
+    assert store.state(code) is None
+    with pytest.raises(ClassError, match="no open class"):
+        store.join(code)
+    code2, _ = store.start()
+    clock.t += 3 * 3600 + 1  # the default three hours
+    assert store.state(code2) is None
+    with pytest.raises(ClassError, match="no open class"):
+        store.join(code2)
+
+
+def test_the_store_is_bounded(store, clock):
+    codes = [store.start()[0] for _ in range(3)]
+    with pytest.raises(ClassError, match="limit"):
+        store.start()
+    for _ in range(4):
+        store.join(codes[0], client=f"c{_}")
+    with pytest.raises(ClassError, match="full"):
+        store.join(codes[0])
+    clock.t += 3 * 3600 + 1  # expired classes are purged when a new one starts
+    store.start()
+    assert store._read("SELECT COUNT(*) FROM students")[0][0] == 0
+
+
+def test_long_inputs_are_not_published(store):
+    code, key = store.start()
+    state = store.move(code, key, 0, {"text": "x" * 5000, "word": "it"}, None)
+    assert state.inputs == {"word": "it"}
+
+
+def test_guessing_codes_is_rate_limited_per_client(store, clock):
+    code, key = store.start()
+    for guess in ("AAAAAA", "BBBBBB", "<b>hi</b>", "CCCCCC", "DDDDDD"):
+        with pytest.raises(ClassError, match="no open class|not a class code"):
+            store.join(guess, client="10.0.0.9")
+    with pytest.raises(ClassError, match="Too many"):
+        store.join(code, client="10.0.0.9")  # even the right code, for a minute
+    with pytest.raises(ClassError, match="Too many"):
+        store.check_key(code, key, client="10.0.0.9")
+    assert store.join(code, client="10.0.0.10")[0] == code  # another client is not blocked
+    clock.t += 61
+    assert store.join(code, client="10.0.0.9")[0] == code
+
+
+def _join_in_another_process(path: str, code: str, q) -> None:
+    other = ClassStore(path)
+    _, sid = other.join(code)
+    q.put((other.state(code).step, sid))
+    other.answer(code, sid, 3, "cat")
+
+
+def test_replicas_share_the_class_through_one_sqlite_file(tmp_path):
+    """Two server processes (replicas) open the same file: one starts and moves, the other joins
+    and answers, and each sees the other's writes."""
+    path = str(tmp_path / "class.db")
+    teacher = ClassStore(path)
+    code, key = teacher.start()
+    teacher.move(code, key, 3, {"text": "hi"}, Q)
+    q = mp.get_context("spawn").Queue()
+    p = mp.get_context("spawn").Process(target=_join_in_another_process, args=(path, code, q))
+    p.start()
+    step, sid = q.get(timeout=60)
+    p.join(60)
+    assert p.exitcode == 0 and step == 3
+    assert teacher.state(code).students == 1 and teacher.answers(code, 3) == ["cat"]
+
+
+# --- counting answers --------------------------------------------------------------------------------
+
+def test_tally_groups_answers_as_read_and_marks_the_right_one():
+    number = Question("p", "number", 0.41, tolerance=0.01)
+    rows = tally(number, [".41", "0.410", " 0.41 ", "0.5", "banana", "<script>alert(1)</script>"])
+    assert rows[0] == ("0.41", 3, True)
+    assert ("0.50", 1, False) in rows and (UNREADABLE, 2, False) in rows
+    shape = Question("p", "shape", (12, 12))
+    assert tally(shape, ["12x12", "12 × 12", "(12, 12)", "11 x 12"])[:2] == [("12 × 12", 3, True), ("11 × 12", 1, False)]
+    token = Question("p", "token", "cat")
+    assert tally(token, ["Cat", "'cat'", "##cat", "mat"]) == [("cat", 3, True), ("mat", 1, False)]
+    assert sum(n for _, n, _ in rows) == 6  # every answer counted once
+
+
+def test_every_lesson_question_kind_survives_the_store():
+    kinds = {s.kind for s in STEPS}
+    assert kinds == {"number", "shape", "token"}
+    for q in (Question("p", "shape", (3, 4), decoys=(((4, 3), "swapped"),)), Question("p", "number", 7),
+              Question("p", "number", 0.25, tolerance=0.005), Question("p", "token", "bank")):
+        again = Question.from_dict(q.to_dict())
+        assert again == q and again.bucket(q.answer_text) == (q.answer_text, True)
+
+
+def test_the_histogram_escapes_students_text_and_colours_the_answer_only_once_revealed():
+    rows = [("cat", 5, True), ("<script>alert(1)</script>", 2, False)]  # most frequent first
+    hidden = answer_counts_figure(rows, students=9, revealed=False)
+    shown = answer_counts_figure(rows, students=9, revealed=True)
+    ticks = hidden.layout.yaxis.ticktext
+    assert all("<script>" not in t for t in ticks) and any("&lt;script&gt;" in t for t in ticks)
+    assert len(set(hidden.data[0].marker.color)) == 1  # the projector does not give it away
+    assert len(set(shown.data[0].marker.color)) == 2
+    assert list(shown.data[0].x) == [2, 5] and "7 of 9 answered" in shown.layout.title.text
+    many = [(f"a{i}", 1, False) for i in range(30)]
+    fig = answer_counts_figure(many, students=30, revealed=False)
+    assert len(fig.data[0].x) == 12 and sum(fig.data[0].x) == 30 and "19 other answers" in fig.layout.yaxis.ticktext[0]

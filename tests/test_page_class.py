@@ -1,0 +1,121 @@
+"""A class on the Lesson page through AppTest: one teacher and students as separate sessions of one
+server (AppTest runs them in this process, so they share the class store like real sessions)."""
+
+from __future__ import annotations
+
+import re
+
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest_helpers import assert_clean, open_page, plotly_figures
+from viz.ui.class_ui import store
+
+PAGE = "app_pages/lesson.py"
+
+
+def shown(at: AppTest) -> str:
+    return re.sub(r"\\(.)", r"\1", " ".join(
+        str(e.value) for kind in ("error", "warning", "info", "success", "markdown", "caption")
+        for e in getattr(at, kind)))
+
+
+def teacher() -> tuple[AppTest, str]:
+    at = open_page(PAGE)
+    at.button(key="class_start").click().run()
+    assert_clean(at)
+    code = at.session_state["class_code"]
+    assert code in " ".join(h.proto.body for h in at.get("html"))  # the code is on the teacher's screen
+    return at, code
+
+
+def student(code: str) -> AppTest:
+    at = open_page(PAGE)
+    at.text_input(key="class_join_code").input(code)
+    at.button(key="class_join").click().run()
+    assert_clean(at)
+    assert at.session_state["class_role"] == "student", shown(at)
+    return at
+
+
+def step_of(at: AppTest) -> int:
+    return at.selectbox(key="lesson_step").value
+
+
+def test_students_follow_answer_and_see_the_revealed_answer():
+    t, code = teacher()
+    s1, s2 = student(code), student(code.lower())
+    t.button(key="lesson_next").click().run()
+    t.button(key="lesson_next").click().run()  # step 3: scaled dot-product, a number question
+    assert_clean(t)
+    for s in (s1, s2):
+        s.run()
+        assert step_of(s) == 2 and s.selectbox(key="lesson_step").disabled  # followed, and cannot step alone
+        assert s.button(key="lesson_next").disabled
+        assert "Class question" in shown(s)
+    t.run()
+    q = store().state(code).question
+    right = str(q["answer"])
+    s1.text_input(key="class_answer").input(right)
+    s1.button(key="class_send").click().run()
+    s2.text_input(key="class_answer").input("123")
+    s2.button(key="class_send").click().run()
+    assert "Sent" in shown(s1) and "Sent" in shown(s2)
+    t.run()
+    counts = [f for f in plotly_figures(t) if "answered" in str(f["layout"].get("title"))][0]
+    assert "2 of 2 answered" in counts["layout"]["title"]["text"]
+    assert sorted(counts["data"][0]["x"]) == [1, 1]
+    assert len(set(counts["data"][0]["marker"]["color"])) == 1  # not given away before the reveal
+    t.button(key="class_reveal").click().run()
+    for s, ok in ((s1, True), (s2, False)):
+        s.run()
+        assert "The answer:" in shown(s)
+        assert bool(s.success) == ok and bool(s.error) != ok
+
+
+def test_a_student_joining_mid_lesson_lands_on_the_current_step_with_the_teachers_input():
+    t, code = teacher()
+    t.selectbox(key="lesson_step").set_value(9).run()  # BERT: sentence pairs
+    t.text_input(key="lesson_bert_pair").input("The bank was closed.").run()
+    s = student(code)
+    assert step_of(s) == 9
+    assert s.text_input(key="lesson_bert_pair").value == "The bank was closed."
+    assert not s.error
+
+
+def test_a_student_steps_away_and_back_and_cannot_move_the_class():
+    t, code = teacher()
+    s = student(code)
+    s.toggle(key="class_follow").set_value(False).run()
+    assert not s.selectbox(key="lesson_step").disabled
+    s.selectbox(key="lesson_step").set_value(6).run()  # looking around on their own
+    t.button(key="lesson_next").click().run()
+    s.run()
+    assert step_of(s) == 6 and "The teacher is on step 2" in shown(s)
+    assert store().state(code).step == 1  # the student's own steps did not move the class
+    s.toggle(key="class_follow").set_value(True).run()
+    assert step_of(s) == 1
+    # With the code but not the key, "take it back" changes nothing and says why.
+    s.button(key="class_leave").click().run()
+    s.text_input(key="class_resume_code").input(code)
+    s.text_input(key="class_resume_key").input("guess")
+    s.button(key="class_resume").click().run()
+    assert "does not match" in shown(s) and "class_role" not in s.session_state
+    assert store().state(code).step == 1
+
+
+def test_bad_codes_get_a_message_and_an_ended_class_lets_its_students_go():
+    s = open_page(PAGE)
+    for typed, message in (("", "Type the class code"), ("<script>alert(1)</script>", "not a class code"),
+                           ("ZZZZZZ", "no open class")):
+        s.text_input(key="class_join_code").input(typed)
+        s.button(key="class_join").click().run()
+        assert_clean(s)
+        assert message in shown(s) and "class_role" not in s.session_state
+        assert "alert" not in shown(s)  # the typed text is not echoed
+    t, code = teacher()
+    s = student(code)
+    t.button(key="class_end").click().run()
+    assert "has ended" in shown(t)
+    s.run()
+    assert "has ended" in shown(s) and "class_role" not in s.session_state
+    assert len(plotly_figures(s)) == 1  # the lesson goes on, solo

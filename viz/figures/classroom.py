@@ -1,0 +1,47 @@
+"""The teacher's live view of a class's answers: one bar per distinct answer, anonymous counts.
+
+plotly only. Answers are students' own text: every label goes through `label()` (HTML-escaped,
+shown and never interpreted) and is cut to a bar's width. The right answer is coloured only once
+the teacher reveals it: the teacher's screen is usually the projector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from viz.figures.heatmap import label
+
+RIGHT, WRONG, OPEN = "#2ca02c", "#c7c7c7", "#1f77b4"
+MAX_BARS = 12  # the rest is one "other answers" bar
+LABEL_CHARS = 28
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+def answer_counts_figure(rows: Sequence[tuple[str, int, bool]], students: int, revealed: bool,
+                         title: str = "The class's answers", font_size: int = 13) -> go.Figure:
+    """rows: (answer as read, how many students, right?) most frequent first (viz.lesson.tally).
+    A projector wants font_size 18 or so."""
+    rows = list(rows)
+    if len(rows) > MAX_BARS:
+        rest = rows[MAX_BARS - 1:]
+        rows = rows[: MAX_BARS - 1] + [(f"{len(rest)} other answers", sum(r[1] for r in rest), False)]
+    answered = sum(r[1] for r in rows)
+    names = [label(_short(r[0])) for r in rows][::-1]  # most frequent on top
+    counts = [r[1] for r in rows][::-1]
+    colours = [(RIGHT if r[2] else WRONG) if revealed else OPEN for r in rows][::-1]
+    fig = go.Figure(go.Bar(x=counts, y=list(range(len(rows))), orientation="h", marker_color=colours,
+                           text=[str(c) for c in counts], textposition="outside", customdata=names,
+                           hovertemplate="%{customdata}: %{x} students<extra></extra>"))
+    fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=names, automargin=True)
+    fig.update_xaxes(title_text="students", rangemode="tozero", dtick=max(1, (max(counts, default=1) + 4) // 5),
+                     range=[0, max(counts, default=1) * 1.2 + 0.5])
+    bar = int(2.6 * font_size)
+    fig.update_layout(title=label(f"{title}: {answered} of {students} answered"), font=dict(size=font_size),
+                      height=max(220, 80 + bar * len(rows)), margin=dict(l=10, r=10, t=50, b=10),
+                      plot_bgcolor="white", showlegend=False)
+    return fig

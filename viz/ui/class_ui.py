@@ -1,0 +1,290 @@
+"""A class that follows the teacher's lesson: start or join, follow the teacher's step, answer live,
+and (the teacher) see the class's answers and reveal the right one. The state is viz.classroom's.
+
+The lesson page calls, in order:
+    sync_before_widgets()   # a following student takes the class's step and inputs
+    panel(present)          # start / join, or the class's banner
+    locked()                # why a following student's step buttons are off ("" when they are on)
+    ask, publish            # passed to lesson_ui.show_step: the class's question, the teacher's moves
+
+A student's page checks the class every WATCH_S seconds in a fragment and reruns when the teacher
+has moved, so it follows within about WATCH_S plus one page run. Session keys start with `class_`;
+the teacher key lives only in the teacher's session (and on their screen, folded, when asked).
+"""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from viz.classroom import ClassError, ClassState, ClassStore
+from viz.figures.classroom import answer_counts_figure
+from viz.lesson import STEPS, Question, tally
+from viz.ui.image_ui import md_escape
+from viz.ui.lesson_ui import PLACEHOLDER, PRESENT_KEY, STEP_KEY, field_key, question
+
+WATCH_S = 1.0  # how often a student's page and the teacher's counts look at the class
+ROLE, CODE, KEY, SID = "class_role", "class_code", "class_key", "class_sid"
+FOLLOW, SEEN, VERSION, SENT = "class_follow", "class_seen", "class_version", "class_published"
+
+
+@st.cache_resource
+def store() -> ClassStore:
+    """One store per server process: in memory, or the file in ATTENTION_LENS_CLASS_DB (replicas)."""
+    return ClassStore.from_env()
+
+
+def _client() -> str:
+    """Who a wrong code counts against: the address the server sees."""
+    ip = st.context.ip_address
+    return ip if isinstance(ip, str) and ip else "unknown"  # None without a browser connection (AppTest)
+
+
+def role() -> str:
+    return st.session_state.get(ROLE, "")
+
+
+def following() -> bool:
+    return role() == "student" and st.session_state.get(FOLLOW, True)
+
+
+def _leave(message: str = "") -> None:
+    for k in (ROLE, CODE, KEY, VERSION, SEEN, SENT):
+        st.session_state.pop(k, None)
+    if message:
+        st.session_state["class_message"] = message
+
+
+def _state() -> ClassState | None:
+    """The class this session is in, or None (and the session leaves it) once it has ended."""
+    code = st.session_state.get(CODE)
+    state = store().state(code) if code else None
+    if code and state is None:
+        _leave(f"Class {code} has ended.")
+    return state
+
+
+# --- before the widgets: a follower takes the teacher's step and inputs ------------------------------
+
+def sync_before_widgets() -> None:
+    if role() != "student":
+        return
+    state = _state()
+    if state is None:
+        return
+    st.session_state[VERSION] = state.version
+    if not following():
+        return
+    seen = (state.step, json.dumps(state.inputs, sort_keys=True))
+    if st.session_state.get(SEEN) == seen:
+        return  # nothing new: the student's own changes to the inputs stay
+    st.session_state[SEEN] = seen
+    st.session_state[STEP_KEY] = state.step
+    step = STEPS[state.step]
+    for f in step.fields:
+        value = state.inputs.get(f.name)
+        if value is not None and (not f.options or value in f.options):
+            st.session_state[field_key(step, f.name)] = value
+
+
+def locked() -> str:
+    return ("You follow the teacher's steps. Turn off 'Follow the teacher' to look around on your own."
+            if following() else "")
+
+
+# --- the class box at the top of the page ------------------------------------------------------------
+
+def _start() -> None:
+    try:
+        code, key = store().start()
+    except ClassError as err:
+        st.session_state["class_message"] = str(err)
+        return
+    _leave()
+    st.session_state.update({ROLE: "teacher", CODE: code, KEY: key})
+
+
+def _join() -> None:
+    typed = st.session_state.get("class_join_code", "")
+    try:
+        code, sid = store().join(typed, _client(), st.session_state.get(SID))
+    except ClassError as err:
+        st.session_state["class_message"] = str(err)
+        return
+    _leave()
+    st.session_state.update({ROLE: "student", CODE: code, SID: sid, FOLLOW: True, "class_join_code": ""})
+
+
+def _resume() -> None:
+    ss = st.session_state
+    try:
+        code = store().check_key(ss.get("class_resume_code", ""), ss.get("class_resume_key", ""), _client())
+    except ClassError as err:
+        ss["class_message"] = str(err)
+        return
+    _leave()
+    ss.update({ROLE: "teacher", CODE: code, KEY: ss.get("class_resume_key", ""), "class_resume_key": ""})
+
+
+def _end() -> None:
+    try:
+        store().end(st.session_state.get(CODE, ""), st.session_state.get(KEY, ""), _client())
+    except ClassError as err:
+        st.session_state["class_message"] = str(err)
+        return
+    _leave("The class has ended: its code no longer works.")
+
+
+def panel(present: bool) -> None:
+    message = st.session_state.pop("class_message", "")
+    if role() and message:
+        st.warning(md_escape(message))
+    if role() == "teacher":
+        _teacher_banner(present)
+    elif role() == "student":
+        _student_banner()
+    elif not present:
+        _start_or_join(message)
+
+
+def _start_or_join(message: str) -> None:
+    # The message goes inside: an element above would move the expander, and Streamlit would
+    # draw it again closed, hiding the box the student just typed into.
+    with st.expander("Class: follow a teacher's lesson, or teach one", expanded=bool(message)):
+        if message:
+            st.warning(md_escape(message))
+        join, teach = st.columns(2, gap="large")
+        with join:
+            st.markdown("**Student.** Type the code your teacher reads out. No name needed.")
+            with st.form("class_join_form", border=False):
+                st.text_input("Class code", key="class_join_code", max_chars=40, placeholder="e.g. K7M2QX")
+                st.form_submit_button("Join the class", key="class_join", on_click=_join)
+        with teach:
+            st.markdown("**Teacher.** Start a class: you get a code to read out, and the class follows "
+                        "your steps and answers your questions.")
+            st.button("Start a class", key="class_start", on_click=_start)
+            with st.popover("Take a class back (after a reload)"):
+                st.text_input("Class code", key="class_resume_code", max_chars=40)
+                st.text_input("Teacher key", key="class_resume_key", type="password", max_chars=80)
+                st.button("Take it back", key="class_resume", on_click=_resume)
+
+
+@st.fragment(run_every=WATCH_S * 2)
+def _teacher_banner(present: bool) -> None:
+    state = _state()
+    if state is None:
+        st.rerun()
+    code = state.code
+    size = "2.4rem" if present else "1.5rem"
+    c1, c2 = st.columns([4, 1], vertical_alignment="center")
+    c1.html(f'<div style="font-size:{size}">Class code <b style="letter-spacing:0.15em">{code}</b> · '
+            f"{state.students} joined</div>")  # the code's characters are from ALPHABET only
+    c2.button("End the class", key="class_end", on_click=_end, width="stretch")
+    if not present:
+        with st.expander("Teacher key (never on the projector)"):
+            st.caption("Only this browser holds it. Keep it to take the class back after a reload "
+                       "('Take a class back').")
+            st.code(st.session_state.get(KEY, ""), language=None)
+
+
+@st.fragment(run_every=WATCH_S)
+def _student_banner() -> None:
+    state = _state()
+    if state is None:
+        st.rerun()
+    if following() and state.version != st.session_state.get(VERSION):
+        st.rerun()  # the teacher moved or revealed: run the page again, synced
+    c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="center")
+    where = "" if following() else f" The teacher is on step {state.step + 1}."
+    c1.markdown(f"In class **{state.code}**.{where}")
+    c2.toggle("Follow the teacher", key=FOLLOW, on_change=lambda: st.session_state.pop(SEEN, None))
+    c3.button("Leave", key="class_leave", on_click=_leave, args=("You left the class; join again with its code.",))
+
+
+# --- the teacher's moves and the class's question ---------------------------------------------------
+
+def publish(index: int, values: dict, q: Question | None) -> None:
+    """The teacher's step, inputs and question go to the class (only when they changed)."""
+    if role() != "teacher":
+        return
+    sent = (index, json.dumps(values, sort_keys=True), None if q is None else json.dumps(q.to_dict(), sort_keys=True))
+    if st.session_state.get(SENT) == sent:
+        return
+    try:
+        store().move(st.session_state[CODE], st.session_state.get(KEY, ""), index, values,
+                     None if q is None else q.to_dict(), _client())
+    except ClassError as err:
+        _leave(str(err))
+        return
+    st.session_state[SENT] = sent
+
+
+def ask(index: int, q: Question) -> None:
+    """The step's question: the class's for the teacher and a following student, else one's own."""
+    state = _state() if role() else None
+    if state is None or state.step != index or state.question is None or (role() == "student" and not following()):
+        question(STEPS[index], q)
+        return
+    class_q = Question.from_dict(state.question)
+    if role() == "teacher":
+        _teacher_question(state, class_q)
+    else:
+        _student_question(state, class_q)
+
+
+def _reveal() -> None:
+    ss = st.session_state
+    try:
+        store().reveal(ss.get(CODE, ""), ss.get(KEY, ""), ss.get(STEP_KEY, 0), _client())
+    except ClassError as err:
+        ss["class_message"] = str(err)
+
+
+def _teacher_question(state: ClassState, q: Question) -> None:
+    st.markdown(f"**Question for the class.** {md_escape(q.prompt)}")
+    _counts(state.code, state.step, state.question, 18 if st.session_state.get(PRESENT_KEY) else 13)
+    if state.answer_revealed:
+        st.success(f"Answer shown to the class: **{md_escape(q.answer_text)}**")
+    else:
+        st.button("Reveal the answer to the class", key="class_reveal", on_click=_reveal, type="primary")
+
+
+@st.fragment(run_every=WATCH_S)
+def _counts(code: str, step: int, q_dict: dict, font_size: int) -> None:
+    state = store().state(code)
+    if state is None:
+        return
+    rows = tally(Question.from_dict(q_dict), store().answers(code, step))
+    st.plotly_chart(answer_counts_figure(rows, state.students, step in state.revealed, font_size=font_size),
+                    key=f"class_counts_{step}", config={"displayModeBar": False})
+
+
+def _send(state: ClassState) -> None:
+    ss = st.session_state
+    try:
+        store().answer(state.code, ss.get(SID, ""), state.step, ss.get("class_answer", ""))
+    except ClassError as err:
+        ss["class_message"] = str(err)
+        return
+    ss["class_answer"] = ""
+
+
+def _student_question(state: ClassState, q: Question) -> None:
+    st.markdown(f"**Class question.** {md_escape(q.prompt)}")
+    step = STEPS[state.step]
+    mine = {f.name: st.session_state.get(field_key(step, f.name)) for f in step.fields}
+    if any(state.inputs.get(k) not in (None, v) for k, v in mine.items()):
+        st.caption("You changed the input: the class question is about the teacher's input.")
+    sent = store().my_answer(state.code, st.session_state.get(SID, ""), state.step)
+    if state.answer_revealed:
+        st.info(f"The answer: **{md_escape(q.answer_text)}**")
+        if sent is not None:
+            ok, message = q.check(sent)
+            (st.success if ok else st.error)(f"You answered '{md_escape(sent)}'. {md_escape(message)}")
+        return
+    with st.form("class_answer_form", border=False):
+        st.text_input("Your answer", key="class_answer", max_chars=100, placeholder=PLACEHOLDER[q.kind])
+        st.form_submit_button("Send my answer", key="class_send", on_click=_send, args=(state,))
+    if sent is not None:
+        st.caption(f"Sent: '{md_escape(sent)}'. You can change it until the teacher shows the answer.")
