@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 VENDOR  := static/vendor
 VSTAMP  := $(VENDOR)/.installed
 
-.PHONY: run test test-fast bench bench-server soak lint screenshots load-test load load-table serve clean
+.PHONY: run test test-fast bench bench-server soak lint screenshots load-test load load-class load-table serve clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -77,6 +77,15 @@ LOAD_ARGS = --page $(PAGE) --users $(USERS) --rounds $(ROUNDS) $(if $(REPLICAS),
 load: $(STAMP)
 	@$(if $(REPLICAS),$(HAPROXY_CHECK))
 	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.run $(LOAD_ARGS)
+
+# A class following the teacher (not part of make test): STUDENTS sessions join the teacher's class
+# and follow STEPS steps; prints the follow latency and the server's CPU (docs/capacity.md).
+#   make load-class STUDENTS=30 STEPS=10    make load-class STUDENTS=30 REPLICAS=2
+STUDENTS ?= 30
+STEPS ?= 10
+load-class: $(STAMP)
+	@$(if $(REPLICAS),$(HAPROXY_CHECK))
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.class_follow --students $(STUDENTS) --steps $(STEPS) $(if $(REPLICAS),--replicas $(REPLICAS))
 
 # docs/capacity.md's table, one command: every row on a fresh server (about 20 minutes).
 load-table: $(STAMP)

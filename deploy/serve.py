@@ -10,7 +10,8 @@ one is down. Ctrl+C stops everything.
 The replicas share one cookie secret, so the XSRF cookie that one replica signed is valid on
 every other (an upload works on any replica, and after a failover). It comes from
 $ATTENTION_LENS_COOKIE_SECRET, else from deploy/.cookie-secret (gitignored), generated once.
-Replica logs go to deploy/logs/.
+Replica logs go to deploy/logs/. The replicas share one class store (a class's teacher and students
+may land on different replicas): the SQLite file $ATTENTION_LENS_CLASS_DB, else deploy/class.db.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 SECRET_FILE = HERE / ".cookie-secret"
 LOGS = HERE / "logs"
+CLASS_DB = HERE / "class.db"  # the replicas' shared class store (gitignored); classes survive a restart
 HAPROXY_HINT = ("haproxy not found. Install Debian's package: sudo apt-get install haproxy "
                 "(HAProxy 2.x; deploy/haproxy.cfg is the configuration).")
 
@@ -112,11 +114,13 @@ class Cluster:
         return next(r for r in self.replicas if r.name == name)
 
 
-def start_replica(name: str, port: int, secret: str, extra_args=()) -> Replica:
+def start_replica(name: str, port: int, secret: str, extra_args=(), class_db: str = "") -> Replica:
     LOGS.mkdir(exist_ok=True)
     log = LOGS / f"{name}-{port}.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "STREAMLIT_SERVER_COOKIE_SECRET": secret}  # not on the command line: ps shows that
+    if class_db:  # every replica opens the same class store (viz/classroom)
+        env["ATTENTION_LENS_CLASS_DB"] = class_db
     streamlit = Path(sys.executable).parent / "streamlit"
     with open(log, "wb") as out:  # a file, never a pipe nobody reads (it fills and blocks)
         proc = subprocess.Popen(
@@ -143,8 +147,10 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextmanager
 def cluster(n: int, port: int | None = None, address: str = "127.0.0.1", timeout: float = 120.0,
-            replica_ports: list[int] | None = None):
-    """Start n replicas and HAProxy in front; yield a Cluster; stop all of them on exit."""
+            replica_ports: list[int] | None = None, class_db: str | None = None):
+    """Start n replicas and HAProxy in front; yield a Cluster; stop all of them on exit.
+    The replicas share one class store: `class_db`, else $ATTENTION_LENS_CLASS_DB, else a file
+    in a temporary folder that lives as long as the cluster."""
     hap = haproxy_path()
     if hap is None:
         raise RuntimeError(HAPROXY_HINT)
@@ -153,14 +159,15 @@ def cluster(n: int, port: int | None = None, address: str = "127.0.0.1", timeout
                               [free_port() for _ in range(n)])
     secret = cookie_secret()
     with ExitStack() as stack:
+        cfg_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="haproxy-")))
+        class_db = class_db or os.environ.get("ATTENTION_LENS_CLASS_DB") or str(cfg_dir / "class.db")
         replicas = []
         for i, p in enumerate(ports, 1):
-            r = start_replica(f"r{i}", p, secret)
+            r = start_replica(f"r{i}", p, secret, class_db=class_db)
             stack.callback(_stop, r.proc)
             replicas.append(r)
         for r in replicas:  # they load in parallel
             wait_healthy(r.url, r.proc, timeout, f"replica {r.name}", r.log)
-        cfg_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="haproxy-")))
         cfg = cfg_dir / "haproxy.cfg"
         cfg.write_text(render_config(f"{address}:{port}", replicas))
         check = subprocess.run([hap, "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
@@ -190,7 +197,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     try:
         with cluster(args.replicas, args.port, args.address,
-                     replica_ports=[args.port + 1 + i for i in range(args.replicas)]) as c:
+                     replica_ports=[args.port + 1 + i for i in range(args.replicas)],
+                     class_db=os.environ.get("ATTENTION_LENS_CLASS_DB") or str(CLASS_DB)) as c:
             for r in c.replicas:
                 print(f"replica {r.name}: {r.url} (pid {r.proc.pid}, log {r.log.relative_to(ROOT)})")
             print(f"Open {c.url} (HAProxy, pid {c.haproxy.pid}). Ctrl+C stops everything.", flush=True)

@@ -40,19 +40,21 @@ TEXT_INPUTS = [
     ("text", "Model (text page)", "", "all-MiniLM-L6-v2"),
     # The lesson's boxes (a link opens their step). Hostile values never contain the followed word,
     # so each gives a sentence, and the expected text can only come back from the good value.
-    # Left out to keep the suite's time (each entry is 30 reruns): step 4's sentence A, step 7's
-    # sentence, step 10's sentence A and the text page's context sentence B, whose text goes through
-    # the same tokenizer, trace and hidden-state calls as a box that is here.
     ("lesson?step=1", "Sentence", "The zebra ran because it was scared.", "zebra"),
     ("lesson?step=1", "Word to follow", "cat", "'cat' attends most to"),
     ("lesson?step=2", "Scores (numbers separated by commas)", "3, 1, 0", "takes 0.84 of the weight"),
+    ("lesson?step=4", "Sentence A", "The bank of the stream.", "'bank' starts at cosine"),
     ("lesson?step=4", "Sentence B", "The bank lent money.", "'bank' starts at cosine"),
     ("lesson?step=4", "Word in both", "the", "'the' starts at cosine"),
     ("lesson?step=5", "Sentence (n = number of words)", "one two three", "With n = 3 words"),
     ("lesson?step=5", "Your answer", "512 x 64", "Right: 512 × 64"),
     ("lesson?step=6", "A word for the from-scratch model (lowercase letters)", "browser", "→ 'resworb'"),
     ("lesson?step=9", "A number for the from-scratch model (0 to 999)", "42", "→ 'forty two'"),
+    ("lesson?step=7", "Sentence", "Zebra crossing ahead.", "zebra"),
+    ("lesson?step=10", "Sentence A", "Penguin smiles.", "penguin"),
     ("lesson?step=10", "Sentence B", "Penguin smiles.", "penguin"),
+    ("text?view=context", "Sentence B: the same word in another context", "It rained and it was wet.",
+     "'it' starts at cosine"),
     ("text?view=context", "Word in both sentences", "was", "'was' starts at cosine"),
     ("image", "Model: a Hugging Face id or a local folder (leave empty for DINOv2-small, offline)", "",
      "DINOv2"),

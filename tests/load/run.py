@@ -26,7 +26,6 @@ import os
 import random
 import sys
 import time
-from pathlib import Path
 
 import gevent
 
@@ -36,32 +35,12 @@ import locust  # noqa: F401, I001
 from locust.env import Environment
 
 from tests.load import locustfile as lf
+from tests.load.procstat import cpu_seconds, peak_rss_mb
 from tests.load.st_client import StreamlitSession
 
 HEADER = ("| page | users | replicas | interaction | inputs | failures | p50 s | p95 s | wall s "
           "| server CPU s | CPU s per input | server peak MB | load avg |")
 RULE = "|" + "---|" * (HEADER.count("|") - 1)
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids) -> float:
-    """utime + stime of the processes (their threads included), in seconds."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
-    return total / TICKS
-
-
-def peak_rss_mb(pids) -> float:
-    total = 0.0
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1]) / 1024
-    return total
-
-
 def warm_up(url: str, page: str, replicas: int, timeout: float) -> None:
     """Open the page and submit once on every replica, as a teacher would before class.
     Through HAProxy, each new session without its cookie goes to the next replica."""

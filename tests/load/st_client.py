@@ -245,6 +245,10 @@ class StreamlitSession:
                     self.widgets[w.label] = Widget(etype, w.id, w.label, w)
                 elif etype == "markdown":
                     result.texts.append(el.markdown.body)
+                elif etype == "heading":
+                    result.texts.append(el.heading.body)
+                elif etype == "html":
+                    result.texts.append(el.html.body)
                 elif etype == "alert":
                     result.texts.append(el.alert.body)
                 elif etype == "progress":

@@ -165,7 +165,7 @@ def _start_or_join(message: str) -> None:
                         "your steps and answers your questions.")
             st.button("Start a class", key="class_start", on_click=_start)
             with st.popover("Take a class back (after a reload)"):
-                st.text_input("Class code", key="class_resume_code", max_chars=40)
+                st.text_input("Your class's code", key="class_resume_code", max_chars=40)
                 st.text_input("Teacher key", key="class_resume_key", type="password", max_chars=80)
                 st.button("Take it back", key="class_resume", on_click=_resume)
 

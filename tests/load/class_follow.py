@@ -1,0 +1,185 @@
+"""A class of students following the teacher's lesson, without browsers (not part of make test).
+
+    python -m tests.load.class_follow --students 30 --steps 10             # one server, started here
+    python -m tests.load.class_follow --students 30 --steps 10 --replicas 2   # HAProxy + replicas
+    make load-class STUDENTS=30 STEPS=10 [REPLICAS=2]
+
+Every session speaks Streamlit's own websocket protocol (tests/load/st_client.py), as a browser
+would: the teacher opens the Lesson page and presses "Start a class"; each student opens it,
+types the code and joins, then does what the student's browser does, which is to rerun the page's
+watch fragment every second (st.fragment(run_every=1)). The teacher then presses ▶ `--steps`
+times, `--gap` seconds apart; on each question step every student sends an answer.
+
+Follow latency: from the moment the teacher's ▶ is sent to the moment a student's session has
+received the new step's header (the end of the student's rerun; the browser then draws it).
+Prints one markdown row: students, steps, follows seen, missed, p50 / p95 / max latency, the
+server's CPU seconds during the steps and per student-step, and the answers the class store
+counted against those sent (a check that every answer landed once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+from tests.load.procstat import cpu_seconds, peak_rss_mb
+from tests.load.st_client import StreamlitSession
+from viz.classroom import ClassStore
+from viz.lesson import STEPS
+
+HEADER = ("| students | replicas | steps | follows | missed | p50 s | p95 s | max s | answers sent / counted "
+          "| server CPU s | CPU ms per student-step | server peak MB | load avg |")
+RULE = "|" + "---|" * (HEADER.count("|") - 1)
+
+
+def _step_seen(texts: list[str]) -> int | None:
+    """The 0-based step whose header a run sent ("4. Context-aware vectors"), if any."""
+    for t in texts:
+        for i, s in enumerate(STEPS):
+            if t.strip() == f"{i + 1}. {s.title}":
+                return i
+    return None
+
+
+class Student(threading.Thread):
+    def __init__(self, url: str, code: str, timeout: float, stop: threading.Event):
+        super().__init__(daemon=True)
+        self.s = StreamlitSession(url, "lesson", timeout=timeout)
+        self.code, self.stop = code, stop
+        self.seen: dict[int, float] = {}  # step -> when its header first arrived
+        self.errors: list[str] = []
+        self.sent = 0
+        self.joined = threading.Event()
+        self.answer_on: set[int] = set()
+
+    def _note(self, r) -> None:
+        step = _step_seen(r.texts)
+        if step is not None and step not in self.seen:
+            self.seen[step] = time.perf_counter()
+            if step in self.answer_on and "Send my answer" in self.s.widgets:
+                self.s.set_string("Your answer", "7")
+                self.s.press("Send my answer")
+                self._note(self.s.finish())
+                self.sent += 1
+
+    def run(self) -> None:
+        try:
+            self.s.open()
+            self.s.set_string("Class code", self.code)
+            self.s.press("Join the class")
+            r = self.s.finish()
+            if not r.contains(f"In class **{self.code}**"):
+                raise RuntimeError("join failed: " + " | ".join(r.texts)[:300])
+            self._note(r)
+            self.joined.set()
+            while not self.stop.is_set():  # the browser's fragment timer
+                frag, interval = next(iter(self.s._auto_rerun.items()))
+                time.sleep(interval)
+                self._note(self.s.run(fragment_id=frag, auto=True))
+        except Exception as err:  # counted, shown, and the run goes on
+            self.errors.append(f"{type(err).__name__}: {err}"[:300])
+            self.joined.set()
+        finally:
+            self.s.close()
+
+
+def measure(url: str, pids: list[int], students: int, steps: int, gap: float, replicas: int,
+            timeout: float) -> dict:
+    teacher = StreamlitSession(url, "lesson", timeout=timeout)
+    teacher.open()  # the teacher opens the lesson before class: the first step's model is loaded
+    teacher.press("Start a class")
+    r = teacher.finish()
+    found = re.search(r"Class code <b[^>]*>([A-Z2-9]{6})</b>", " ".join(r.texts))
+    if not found:
+        raise RuntimeError("the teacher's page shows no class code")
+    code = found.group(1)
+    stop = threading.Event()
+    crowd = [Student(url, code, timeout, stop) for _ in range(students)]
+    question_steps = {i for i in range(1, steps + 1) if i < len(STEPS) and STEPS[i].kind == "number"}
+    for s in crowd:
+        s.answer_on = question_steps
+        s.start()
+        time.sleep(0.05)  # a class arrives over a few seconds, not in one packet
+    for s in crowd:
+        s.joined.wait(timeout)
+    time.sleep(2)
+    cpu0, moved = cpu_seconds(pids) if pids else None, {}
+    for step in range(1, steps + 1):
+        teacher.press("▶")
+        moved[step] = time.perf_counter()
+        teacher.finish()
+        time.sleep(gap)
+    cpu = cpu_seconds(pids) - cpu0 if pids else None
+    stop.set()
+    for s in crowd:
+        s.join(timeout)
+    latencies, missed = [], 0
+    for s in crowd:
+        for step, t0 in moved.items():
+            if step in s.seen and s.seen[step] >= t0:
+                latencies.append(s.seen[step] - t0)
+            else:
+                missed += 1
+    store = ClassStore(os.environ["ATTENTION_LENS_CLASS_DB"])  # the file the server(s) write
+    counted = sum(len(store.answers(code, step)) for step in moved)
+    teacher.close()
+    errors = [e for s in crowd for e in s.errors]
+    lat = sorted(latencies) or [float("nan")]
+    return dict(students=students, replicas=replicas, steps=steps, follows=len(latencies), missed=missed,
+                p50=statistics.median(lat), p95=lat[min(len(lat) - 1, int(0.95 * len(lat)))], max=lat[-1],
+                sent=sum(s.sent for s in crowd), counted=counted, cpu=cpu,
+                cpu_per=None if cpu is None else 1000 * cpu / (students * steps),
+                peak=peak_rss_mb(pids) if pids else None, load=os.getloadavg()[0], errors=errors)
+
+
+def fmt(r: dict) -> str:
+    def n(v, f):
+        return "n/a" if v is None else format(v, f)
+    return (f"| {r['students']} | {r['replicas']} | {r['steps']} | {r['follows']} | {r['missed']} | {r['p50']:.2f} | "
+            f"{r['p95']:.2f} | {r['max']:.2f} | {r['sent']} / {r['counted']} | {n(r['cpu'], '.1f')} | "
+            f"{n(r['cpu_per'], '.0f')} | {n(r['peak'], '.0f')} | {r['load']:.1f} |")
+
+
+@contextlib.contextmanager
+def servers(replicas: int):
+    if replicas > 1:
+        from deploy.serve import cluster
+        with cluster(replicas) as c:
+            yield c.url, c.pids
+    else:
+        from tests.browser.harness import serve_app
+        with serve_app() as s:
+            yield s.url, [s.pid]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--students", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--gap", type=float, default=4.0, help="seconds between the teacher's steps")
+    ap.add_argument("--replicas", type=int, default=1)
+    ap.add_argument("--timeout", type=float, default=120.0)
+    args = ap.parse_args(argv)
+    if args.steps >= len(STEPS):
+        ap.error(f"--steps: at most {len(STEPS) - 1} (the lesson has {len(STEPS)} steps)")
+    # The class store in a file, as replicas need it: here it also lets this script count the answers.
+    os.environ["ATTENTION_LENS_CLASS_DB"] = os.path.join(tempfile.mkdtemp(prefix="class-load-"), "class.db")
+    with servers(args.replicas) as (url, pids):
+        r = measure(url, pids, args.students, args.steps, args.gap, args.replicas, args.timeout)
+    print(HEADER)
+    print(RULE)
+    print(fmt(r), flush=True)
+    for e in r["errors"][:10]:
+        print("   ", e, file=sys.stderr)
+    return 1 if r["errors"] or r["missed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
