@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 VENDOR  := static/vendor
 VSTAMP  := $(VENDOR)/.installed
 
-.PHONY: run test test-fast bench bench-server soak lint screenshots load-test load load-class load-table serve clean
+.PHONY: run test test-fast bench bench-image bench-server soak lint screenshots load-test load load-class load-table serve clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,8 +41,14 @@ test: $(STAMP) $(VSTAMP)
 test-fast: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not browser"
 
+# Every benchmark is a module of benchmarks/, run as python -m benchmarks.<name>.
+# The text trace's table (and the image rows) into docs/benchmarks.md.
 bench: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m viz.bench
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.text_trace
+
+# The image page's trace and views, and the bytes each view sends (prints only).
+bench-image: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.image_trace
 
 # Server CPU per browser interaction (docs/capacity.md). Several configs are measured in turns in
 # one run, e.g. make bench-server SERVER_CONFIGS="before shipped" (see benchmarks/interaction_cost.py).

@@ -20,7 +20,9 @@ from dataclasses import replace
 import torch
 from transformers import AutoModel
 
-from viz.bench import text_of  # importing viz sets THP_MEM_ALLOC_ENABLE (viz/__init__.py)
+from benchmarks.text_trace import text_of
+
+# importing viz sets THP_MEM_ALLOC_ENABLE (viz/__init__.py) before any tensor exists
 from viz.pretrained import default_model_dir, load_text_model, trace_text
 from viz.pretrained.text import capture_qkv, tokenize
 

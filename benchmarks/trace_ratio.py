@@ -2,7 +2,7 @@
 
     python -m benchmarks.trace_ratio [--sizes 64 128 256 510] [--repeats 15]
 
-viz.bench's ratio divides wall-clock medians; on a shared machine other processes preempt either
+benchmarks.text_trace's ratio divides wall-clock medians; on a shared machine other processes preempt either
 run at random. With one torch thread all the work runs in the calling thread, so the thread's
 CPU time (time.thread_time) counts only the time it actually ran. Forward and trace alternate in
 one process; the table gives both clocks' medians, and the ratio of the CPU-time medians.
@@ -18,7 +18,7 @@ import time
 import torch
 from transformers import AutoModel
 
-from viz.bench import text_of
+from benchmarks.text_trace import text_of
 from viz.pretrained import default_model_dir, load_text_model, trace_text
 
 

@@ -50,3 +50,15 @@ def test_the_class_store_needs_only_the_standard_library():
             top = name.split(".")[0]
             assert top in sys.stdlib_module_names or top == "__future__" or name.startswith("viz.classroom"), \
                 (path.name, name)
+
+
+def test_benchmarks_live_in_benchmarks_and_the_library_never_imports_them():
+    """Every benchmark is a module of benchmarks/ (`python -m benchmarks.<name>`, `make bench`,
+    `make bench-image`); viz is the library and must run without them."""
+    viz = ROOT / "viz"
+    strays = sorted(str(p.relative_to(ROOT)) for p in viz.rglob("bench*.py"))
+    assert not strays, f"{strays}: benchmarks belong in benchmarks/, not in the library viz/"
+    for path in sorted(viz.rglob("*.py")):
+        for name in imported_modules(path):
+            assert name.split(".")[0] != "benchmarks", \
+                f"{path.relative_to(ROOT)} imports {name}: the library must not depend on benchmarks/"

@@ -1,8 +1,8 @@
-"""viz.bench produces real rows (a tiny run: one short input, one repeat)."""
+"""benchmarks.text_trace produces real rows (a tiny run: one short input, one repeat)."""
 
 import pytest
 
-from viz.bench import COLUMNS, BenchConfig, _table, text_of, text_rows
+from benchmarks.text_trace import COLUMNS, BenchConfig, _table, text_of, text_rows
 from viz.pretrained import load_text_model
 
 

@@ -1,8 +1,8 @@
-"""The image benchmark's rows: what the lead's benchmark table will show."""
+"""benchmarks.image_trace's rows: what the lead's benchmark table will show."""
 
 import pytest
 
-from viz.bench_image import image_rows
+from benchmarks.image_trace import image_rows
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,6 @@
-"""Benchmark of the image page's server work: python -m viz.bench_image
+"""Benchmark of the image page's server work, DINOv2-small: trace, views and bytes per view.
+
+    python -m benchmarks.image_trace [--threads 1]                    # or: make bench-image
 
 image_rows() times, on one 224-px sample image with the offline DINOv2-small (after its first load):
   - a plain forward pass (eager attention, no attention output, no hooks),

@@ -1,4 +1,6 @@
-"""Benchmarks: `python -m viz.bench` (or `make bench`) prints a table and writes docs/benchmarks.md.
+"""The text model's trace cost per input length, plus the image rows: docs/benchmarks.md's table.
+
+    python -m benchmarks.text_trace [--threads 1] [--repeats 5]       # or: make bench
 
 BENCHES is a list of row-producing functions, each `fn(cfg) -> list[Row]`; every row has the
 columns of COLUMNS (a cell may be None: "not measured"). To add a model (an image model, say),
@@ -88,7 +90,7 @@ def _peak_child(n: int, device: str) -> None:
 
 def peak_rss_mb(n: int, device: str) -> str:
     """Peak RSS of a fresh process that loads the model and traces n word pieces."""
-    code = f"from viz.bench import _peak_child; _peak_child({n}, {device!r})"
+    code = f"from benchmarks.text_trace import _peak_child; _peak_child({n}, {device!r})"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                          cwd=Path(__file__).resolve().parents[1], check=True)
     return out.stdout.strip().splitlines()[-1]
@@ -207,7 +209,7 @@ def _table(rows: list[Row]) -> str:
 
 
 def _image_table(rows: list[dict]) -> str:
-    """viz.bench_image's rows: the DINOv2 page's trace vs plain forward, and bytes per view."""
+    """benchmarks.image_trace's rows: the DINOv2 page's trace vs plain forward, and bytes per view."""
     lines = ["| model | what | best of repeats (ms) | bytes | note |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['what']} | {r['ms']:.1f} | {_fmt(r['bytes'])} | {r['note']} |")
@@ -236,12 +238,12 @@ def main(argv: list[str] | None = None) -> None:
     table = _table(rows)
     print("\n" + table)
     if not args.no_image:
-        from viz.bench_image import image_rows
+        from benchmarks.image_trace import image_rows
 
         table += "\n\n## Image model\n\n" + _image_table(image_rows(repeats=max(args.repeats, 5)))
         print(table.split("## Image model")[1])
     if args.out:
-        cmd = "python -m viz.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+        cmd = "python -m benchmarks.text_trace " + " ".join(sys.argv[1:] if argv is None else argv)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(_DOC.format(machine=machine(), date=date.today(), cmd=cmd.strip(), table=table))
         print(f"\nwritten to {args.out}")
@@ -269,7 +271,7 @@ Written by `{cmd}` on {date}.
   of bertviz's `model_view` for the same attention (float32, as bertviz receives it from a model);
   bertviz sends every weight as a decimal number.
 - *peak RSS*: a fresh process that loads the model and traces one input.
-- *Image model*: `viz.bench_image.image_rows()`, DINOv2-small on scikit-image's chelsea at
+- *Image model*: `benchmarks.image_trace.image_rows()`, DINOv2-small on scikit-image's chelsea at
   224 px. *trace + all views* is the server time of a new image with every view built; *bytes*
   of a view is its plotly JSON (images inside it as PNG/JPEG).
 """
