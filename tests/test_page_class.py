@@ -119,3 +119,27 @@ def test_bad_codes_get_a_message_and_an_ended_class_lets_its_students_go():
     s.run()
     assert "has ended" in shown(s) and "class_role" not in s.session_state
     assert len(plotly_figures(s)) == 1  # the lesson goes on, solo
+
+
+def test_the_hostile_catalogue_in_the_code_and_answer_boxes():
+    """Every catalogue entry typed as a class code, then as an answer: a sentence or a sent answer,
+    never an exception; the teacher's counts show one answer (the last) as escaped text."""
+    from tests.browser.catalogue import HOSTILE
+
+    s = open_page(PAGE)
+    for name, value in HOSTILE:
+        s.text_input(key="class_join_code").input(value)
+        s.button(key="class_join").click().run()
+        assert_clean(s)
+        assert s.warning and "class_role" not in s.session_state, name
+    t, code = teacher()
+    s = student(code)
+    for name, value in HOSTILE:
+        s.text_input(key="class_answer").input(value)
+        s.button(key="class_send").click().run()
+        assert_clean(s)
+        assert "Sent:" in shown(s) or s.warning, name
+    t.run()
+    counts = [f for f in plotly_figures(t) if "answered" in str(f["layout"].get("title"))][0]
+    assert "1 of 1 answered" in counts["layout"]["title"]["text"]
+    assert counts["data"][0]["x"] == [1] and counts["layout"]["yaxis"]["ticktext"] == ["../../etc/passwd"]

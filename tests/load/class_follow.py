@@ -110,23 +110,27 @@ def measure(url: str, pids: list[int], students: int, steps: int, gap: float, re
     for s in crowd:
         s.joined.wait(timeout)
     time.sleep(2)
-    cpu0, moved = cpu_seconds(pids) if pids else None, {}
+    cpu0, moved, teacher_runs = cpu_seconds(pids) if pids else None, {}, []
     for step in range(1, steps + 1):
         teacher.press("▶")
         moved[step] = time.perf_counter()
-        teacher.finish()
+        teacher_runs.append(teacher.finish().seconds)
         time.sleep(gap)
     cpu = cpu_seconds(pids) - cpu0 if pids else None
     stop.set()
     for s in crowd:
         s.join(timeout)
-    latencies, missed = [], 0
+    latencies, missed, worst = [], 0, {}
     for s in crowd:
         for step, t0 in moved.items():
             if step in s.seen and s.seen[step] >= t0:
                 latencies.append(s.seen[step] - t0)
+                worst[step] = max(worst.get(step, 0.0), latencies[-1])
             else:
                 missed += 1
+    print("    slowest follow per step (s): " + ", ".join(f"{STEPS[k].slug} {v:.2f}" for k, v in sorted(worst.items())),
+          file=sys.stderr)
+    print("    the teacher's own run per step (s): " + ", ".join(f"{t:.2f}" for t in teacher_runs), file=sys.stderr)
     store = ClassStore(os.environ["ATTENTION_LENS_CLASS_DB"])  # the file the server(s) write
     counted = sum(len(store.answers(code, step)) for step in moved)
     teacher.close()

@@ -37,11 +37,15 @@ def answer_counts_figure(rows: Sequence[tuple[str, int, bool]], students: int, r
     fig = go.Figure(go.Bar(x=counts, y=list(range(len(rows))), orientation="h", marker_color=colours,
                            text=[str(c) for c in counts], textposition="outside", customdata=names,
                            hovertemplate="%{customdata}: %{x} students<extra></extra>"))
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=names, automargin=True)
+    # Sizes set on the axes and title themselves: Streamlit's plotly theme overrides layout.font there.
+    fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=names, automargin=True,
+                     tickfont_size=font_size)
     fig.update_xaxes(title_text="students", rangemode="tozero", dtick=max(1, (max(counts, default=1) + 4) // 5),
-                     range=[0, max(counts, default=1) * 1.2 + 0.5])
+                     range=[0, max(counts, default=1) * 1.2 + 0.5], tickfont_size=font_size - 2,
+                     title_font_size=font_size - 1)
     bar = int(2.6 * font_size)
-    fig.update_layout(title=label(f"{title}: {answered} of {students} answered"), font=dict(size=font_size),
+    fig.update_layout(title=dict(text=label(f"{title}: {answered} of {students} answered"), font_size=font_size + 2),
+                      font=dict(size=font_size),
                       height=max(220, 80 + bar * len(rows)), margin=dict(l=10, r=10, t=50, b=10),
                       plot_bgcolor="white", showlegend=False)
     return fig

@@ -188,18 +188,24 @@ def _teacher_banner(present: bool) -> None:
             st.code(st.session_state.get(KEY, ""), language=None)
 
 
-@st.fragment(run_every=WATCH_S)
 def _student_banner() -> None:
-    state = _state()
-    if state is None:
-        st.rerun()
-    if following() and state.version != st.session_state.get(VERSION):
-        st.rerun()  # the teacher moved or revealed: run the page again, synced
     c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="center")
-    where = "" if following() else f" The teacher is on step {state.step + 1}."
-    c1.markdown(f"In class **{state.code}**.{where}")
+    with c1:
+        st.markdown(f"In class **{st.session_state[CODE]}**.")
+        _watch()
     c2.toggle("Follow the teacher", key=FOLLOW, on_change=lambda: st.session_state.pop(SEEN, None))
     c3.button("Leave", key="class_leave", on_click=_leave, args=("You left the class; join again with its code.",))
+
+
+@st.fragment(run_every=WATCH_S)
+def _watch() -> None:
+    """The student's browser runs this every WATCH_S seconds: one read of the class, and a whole
+    page run only when the teacher has moved or revealed. Kept small: thirty students run it."""
+    state = _state()
+    if state is None or (following() and state.version != st.session_state.get(VERSION)):
+        st.rerun()  # the class ended, or the teacher moved: run the page again, synced
+    if not following() and state.step != st.session_state.get(STEP_KEY):
+        st.caption(f"The teacher is on step {state.step + 1}.")
 
 
 # --- the teacher's moves and the class's question ---------------------------------------------------
@@ -270,7 +276,9 @@ def _send(state: ClassState) -> None:
     ss["class_answer"] = ""
 
 
+@st.fragment
 def _student_question(state: ClassState, q: Question) -> None:
+    """In a fragment: sending an answer reruns this part only, not the student's whole page."""
     st.markdown(f"**Class question.** {md_escape(q.prompt)}")
     step = STEPS[state.step]
     mine = {f.name: st.session_state.get(field_key(step, f.name)) for f in step.fields}

@@ -7,6 +7,7 @@ fields by name (?step=1&text=...&word=...). Widget keys start with `lesson_`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import plotly.graph_objects as go
@@ -16,6 +17,7 @@ from viz.lesson import STEPS, Question, Step, find_step
 from viz.pretrained import ModelLoadError
 from viz.pretrained.dinov2_onnx import ConversionError
 from viz.pretrained.image import ImageModelError
+from viz.ui import cache
 from viz.ui.image_ui import md_escape
 from viz.ui.sources import CachedSources
 
@@ -130,6 +132,20 @@ def question(step: Step, q: Question) -> None:
         st.markdown(f"Answer: **{md_escape(q.answer_text)}**")
 
 
+def view(step: Step, values: dict[str, str], present: bool) -> tuple[go.Figure, tuple[str, ...], str, Question]:
+    """The step's figure, notes, notice and question for these inputs, built once for the whole
+    server: when a class follows the teacher, thirty sessions ask for the same view within a second
+    (the shared byte-bounded cache, viz.ui.cache.shared; errors are not cached)."""
+    sources = CachedSources()
+
+    def build():
+        data = step.compute(sources, values)
+        fig = step.figure(data)
+        return (_enlarge(fig) if present else fig), tuple(data.get("notes", ())), step.notice(data), step.question(data)
+
+    return cache.shared(("lesson", step.slug, json.dumps(values, sort_keys=True), present, sources.device), build)
+
+
 def show_step(index: int, present: bool, ask: Callable[[int, Question], None] | None = None,
               publish: Callable[[int, dict, Question | None], None] | None = None) -> None:
     """One step: explanation, inputs, figure, what to notice, question. In a class, `ask` replaces
@@ -146,15 +162,14 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question], None] | 
         values = _inputs(step)
     with right:
         try:
-            data = step.compute(CachedSources(), values)
-            fig, notice, q = step.figure(data), step.notice(data), step.question(data)
+            fig, notes, notice, q = view(step, values, present)
         except (ValueError, ModelLoadError, ImageModelError, ConversionError) as err:
             st.error(md_escape(str(err)))
             publish(index, values, None)
             _save_url(index, step, values, present)
             return
-        st.plotly_chart(_enlarge(fig) if present else fig, key=f"lesson_fig_{step.slug}")
-        for note in data.get("notes", ()):
+        st.plotly_chart(fig, key=f"lesson_fig_{step.slug}")
+        for note in notes:
             st.caption(md_escape(note))
         st.markdown(f"**What to notice:** {md_escape(notice)}")
     publish(index, values, q)
