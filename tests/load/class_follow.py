@@ -111,12 +111,14 @@ def measure(url: str, pids: list[int], students: int, steps: int, gap: float, re
         s.joined.wait(timeout)
     time.sleep(2)
     cpu0, moved, teacher_runs = cpu_seconds(pids) if pids else None, {}, []
+    own0 = sum(os.times()[:2])  # this process: the 31 clients' threads
     for step in range(1, steps + 1):
         teacher.press("▶")
         moved[step] = time.perf_counter()
         teacher_runs.append(teacher.finish().seconds)
         time.sleep(gap)
     cpu = cpu_seconds(pids) - cpu0 if pids else None
+    own = sum(os.times()[:2]) - own0
     stop.set()
     for s in crowd:
         s.join(timeout)
@@ -131,6 +133,7 @@ def measure(url: str, pids: list[int], students: int, steps: int, gap: float, re
     print("    slowest follow per step (s): " + ", ".join(f"{STEPS[k].slug} {v:.2f}" for k, v in sorted(worst.items())),
           file=sys.stderr)
     print("    the teacher's own run per step (s): " + ", ".join(f"{t:.2f}" for t in teacher_runs), file=sys.stderr)
+    print(f"    the load generator itself used {own:.1f} CPU s of the same machine meanwhile", file=sys.stderr)
     store = ClassStore(os.environ["ATTENTION_LENS_CLASS_DB"])  # the file the server(s) write
     counted = sum(len(store.answers(code, step)) for step in moved)
     teacher.close()
