@@ -182,3 +182,33 @@ def combined_attention(weights: np.ndarray, rows: list[int] | tuple[int, ...]) -
     if rows[0] < 0 or rows[-1] >= w.shape[-2]:
         raise ValueError(f"token positions must be in 0..{w.shape[-2] - 1}, got {rows}")
     return w[..., rows, :].mean(axis=-2)
+
+
+def split_output_projection(weight: np.ndarray, n_heads: int) -> np.ndarray:
+    """Each head's slice of an output projection, as it multiplies from the right: (H, D, C).
+
+    `weight` is an nn.Linear's (C_out, C_in) matrix: the layer computes concat_h(z_h) @ weightᵀ + b,
+    so head h's z_h (D,) meets rows h·D .. (h+1)·D of weightᵀ.
+    """
+    w = np.asarray(weight, dtype=np.float32)
+    c_out, c_in = w.shape
+    if n_heads < 1 or c_in % n_heads:
+        raise ValueError(f"an output projection of width {c_in} does not split into {n_heads} heads")
+    return np.ascontiguousarray(w.T.reshape(n_heads, c_in // n_heads, c_out))  # (H, D, C)
+
+
+def weighted_norms(weights: np.ndarray, values: np.ndarray, w_o: np.ndarray) -> np.ndarray:
+    """The size of what token j sends to token i through head h (Kobayashi et al. 2020):
+
+        out[l, h, i, j] = weights[l, h, i, j] · ‖values[l, h, j] @ w_o[l, h]‖
+
+    weights (L, H, Tq, Tk), values (L, H, Tk, D), w_o (L, H, D, C) -> (L, H, Tq, Tk). A head that
+    puts 0.9 of its weight on a token whose transformed value is tiny moves almost nothing.
+    """
+    weights, values, w_o = (np.asarray(a, dtype=np.float32) for a in (weights, values, w_o))
+    L, H, Tq, Tk = weights.shape
+    if values.shape[:3] != (L, H, Tk) or w_o.shape[:3] != (L, H, values.shape[3]):
+        raise ValueError(f"weighted_norms: weights {weights.shape}, values {values.shape} and w_o {w_o.shape} "
+                         "do not fit (L, H, Tq, Tk), (L, H, Tk, D), (L, H, D, C)")
+    sent = np.linalg.norm(np.einsum("lhtd,lhdc->lhtc", values, w_o), axis=-1)  # (L, H, Tk)
+    return weights * sent[:, :, None, :]

@@ -12,6 +12,7 @@ Shapes (L layers, H heads, Tq queries, Tk keys, D = d_head):
     values   (L, H, Tk, D)
     mask     (Tq, Tk) bool or None; True = may attend (masked cells are drawn as masked)
     scaling  the factor the model multiplied q·kᵀ by (1/√D for most); needed when scores is None
+    w_o      (L, H, D, C) or None: each head's slice of the output projection (weighted_norms)
 
 A pretrained trace keeps no scores array (at 512 tokens it is as big as the weights, 75 MB, and
 only the neuron view and the softmax page read it): `head_scores(layer, head)` and
@@ -44,6 +45,10 @@ class AttentionTrace:
     # Free-form facts about where the trace came from (model id, truncation, segment ids ...).
     meta: dict = field(default_factory=dict)
     scaling: float | None = None
+    # Each head's slice of the attention's output projection, as it multiplies from the right:
+    # (L, H, D, C). Model weights, not activations: one array shared by every trace of a model, so
+    # it is not counted in nbytes. None where the model's projection is unknown.
+    w_o: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "query_tokens", tuple(str(t) for t in self.query_tokens))
@@ -82,6 +87,11 @@ class AttentionTrace:
             raise TraceError(
                 f"queries have d_head {self.queries.shape[3]} but keys have {self.keys.shape[3]}: q·k needs them equal"
             )
+        if self.w_o is not None:
+            w_o = np.asarray(self.w_o)
+            if w_o.ndim != 4 or w_o.shape[:3] != (L, H, self.values.shape[3]):
+                raise TraceError(f"w_o shape {w_o.shape} should start with (L={L}, H={H}, D={self.values.shape[3]})")
+            object.__setattr__(self, "w_o", w_o)
         if not np.isfinite(self.weights).all():
             raise TraceError("weights contain NaN or inf")
         if self.mask is not None:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from viz.attention import split_output_projection
 from viz.hooks import recording
 from viz.patches import PatchGrid
 from viz.pretrained import dinov2_onnx
@@ -195,6 +196,17 @@ def attention_modules(model: torch.nn.Module) -> list[tuple[torch.nn.Module, tup
     return found
 
 
+def output_projections(model: torch.nn.Module, n_heads: int) -> np.ndarray | None:
+    """(L, H, D, C): each head's slice of every layer's attention output projection, or None when
+    the model names it otherwise. transformers 5 puts it beside q/k/v (`o_proj`); older layouts
+    have `attention.output.dense`."""
+    dense = [m for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+             and (name.endswith("attention.output.dense") or name.endswith("attention.o_proj"))]
+    if not dense or len(dense) != len(attention_modules(model)):
+        return None
+    return np.stack([split_output_projection(m.weight.detach().float().cpu().numpy(), n_heads) for m in dense])
+
+
 def capture_qkv(model: torch.nn.Module):
     """Record every layer's Q, K and V projection outputs; yields {(layer, "q"|"k"|"v"): (B, T, C)}.
 
@@ -261,6 +273,7 @@ def trace_image(model: ImageModel, image: Image.Image) -> AttentionTrace:
         weights=weights.cpu().numpy(), scores=None,  # trace.head_scores() recomputes one head's
         queries=q.cpu().numpy(), keys=k.cpu().numpy(), values=v.cpu().numpy(),
         name=f"{model.name} self-attention", meta=meta, scaling=float(q.shape[-1] ** -0.5),
+        w_o=output_projections(model.model, H),
     )
 
 

@@ -30,10 +30,13 @@ import importlib.util
 import logging
 import threading
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from viz.attention import split_output_projection
 from viz.hooks import recording
 from viz.pretrained.names import model_folder, without_server_paths
 from viz.trace import AttentionTrace, TraceError
@@ -53,6 +56,7 @@ class Family:
     q: str
     k: str
     v: str
+    o: str = "encoder.layer.{i}.attention.output.dense"  # the output projection W_O, from the model's root
 
 
 _BERT_LIKE = Family("encoder.layer.{i}.attention.self", "query", "key", "value")
@@ -62,7 +66,8 @@ FAMILIES: dict[str, Family] = {
     "xlm-roberta": _BERT_LIKE,
     "camembert": _BERT_LIKE,
     "electra": _BERT_LIKE,
-    "distilbert": Family("transformer.layer.{i}.attention", "q_lin", "k_lin", "v_lin"),
+    "distilbert": Family("transformer.layer.{i}.attention", "q_lin", "k_lin", "v_lin",
+                         "transformer.layer.{i}.attention.out_lin"),
 }
 
 
@@ -95,6 +100,17 @@ class TextModel:
         if self.model.config.model_type in ("roberta", "xlm-roberta", "camembert"):
             limits[0] -= 2  # positions start after the padding index
         return min(limits)
+
+    @cached_property
+    def w_o(self) -> np.ndarray | None:
+        """(L, H, D, C): each head's slice of every layer's output projection, shared by every
+        trace of this model (viz.attention.weighted_norms). None if the family's path is missing."""
+        try:
+            return np.stack([split_output_projection(
+                self.model.get_submodule(self.family.o.format(i=i)).weight.detach().float().cpu().numpy(),
+                self.model.config.num_attention_heads) for i in range(self.n_layers)])
+        except (AttributeError, ValueError):
+            return None
 
     @property
     def n_layers(self) -> int:
@@ -497,7 +513,7 @@ def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, pa
         return AttentionTrace(
             query_tokens=tokens, key_tokens=tokens, weights=weights.cpu().numpy(), scores=None,
             queries=q.cpu().numpy(), keys=k.cpu().numpy(), values=v.cpu().numpy(), mask=None,
-            name=f"{tm.name} self-attention", meta=meta, scaling=scaling,
+            name=f"{tm.name} self-attention", meta=meta, scaling=scaling, w_o=tm.w_o,
         )
     except TraceError as err:
         raise TextInputError(

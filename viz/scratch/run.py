@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from viz.attention import split_output_projection
 from viz.scratch.model import Transformer, capture
 from viz.scratch.tasks import BOS, EOS, Task
 from viz.trace import AttentionTrace
@@ -82,9 +83,11 @@ def prepare_input(task: Task, raw: str) -> PreparedInput:
 
 
 def _trace(
-    store: dict[str, torch.Tensor], module: str, n_layers: int, q_tokens, k_tokens, name: str, mask=None
+    model: Transformer, store: dict[str, torch.Tensor], module: str, n_layers: int, q_tokens, k_tokens,
+    name: str, mask=None,
 ) -> AttentionTrace:
-    """Gather one attention module's hooks over layers, drop the batch: (L, H, T, ...) arrays.
+    """Gather one attention module's hooks over layers, drop the batch: (L, H, T, ...) arrays,
+    and each head's slice of the module's output projection W_O.
 
     `module` is the path inside a layer, e.g. "encoder.{i}.self_attn".
     """
@@ -103,6 +106,8 @@ def _trace(
         values=stack("hook_v"),
         mask=mask,
         name=name,
+        w_o=np.stack([split_output_projection(model.get_submodule(module.format(i=i)).w_o.weight.float().cpu().numpy(),
+                                              model.cfg.n_heads) for i in range(n_layers)]),
     )
 
 
@@ -147,11 +152,11 @@ def _record(model: Transformer, task: Task, prepared: PreparedInput, generated: 
         output_tokens=output_tokens,
         output_text=task.target_joiner.join(output_tokens),
         expected_text=task.target_joiner.join(task.solve(prepared.text)),
-        encoder=_trace(store, "encoder.{i}.self_attn", n_enc, src_tokens, src_tokens,
+        encoder=_trace(model, store, "encoder.{i}.self_attn", n_enc, src_tokens, src_tokens,
                        "encoder self-attention"),
-        decoder_self=_trace(store, "decoder.{i}.self_attn", n_dec, written, read,
+        decoder_self=_trace(model, store, "decoder.{i}.self_attn", n_dec, written, read,
                             "decoder masked self-attention", mask=causal),
-        cross=_trace(store, "decoder.{i}.cross_attn", n_dec, written, src_tokens,
+        cross=_trace(model, store, "decoder.{i}.cross_attn", n_dec, written, src_tokens,
                      "encoder-decoder cross-attention"),
         embeddings=store["src_embed.hook_out"][0].float().cpu().numpy(),
         notes=prepared.notes,
