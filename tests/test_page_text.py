@@ -57,7 +57,7 @@ def test_every_view_renders_and_lands_in_the_url():
         elif view == "bertviz":
             assert len(at.get("iframe")) == 1
         else:
-            assert len(plotly_figures(at)) == 1, view
+            assert len(plotly_figures(at)) == (2 if view == "moves" else 1), view
         params = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
         assert params["view"] == view and params["layer"] == "4" and params["head"] == "7" and params["pair"] == "It was a long day."
 
@@ -195,3 +195,33 @@ def test_downloads_hold_the_weights_shown():
     np.testing.assert_array_equal(np.load(io.BytesIO(text_ui._all_npy(trace))), trace.weights)
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Layer 2, head 0 weights (CSV)" in labels and any("(6, 12," in x for x in labels)
+
+
+def test_what_moves_shows_weights_beside_what_is_moved_and_names_the_overstated_group():
+    from viz.attention import group_shares, norm_shares, token_groups, weighted_norms
+    from viz.pretrained import load_text_model, trace_text
+
+    at = open_page(PAGE)
+    at.radio(key="text_view").set_value("moves").run()
+    at.selectbox(key="text_layer").set_value(2).run()
+    at.selectbox(key="text_head").set_value(5).run()
+    assert_clean(at) and not at.error
+    head, layers = plotly_figures(at)
+    titles = [a["text"] for a in head["layout"]["annotations"]]
+    assert titles == ["weights: where it looks", "share of ‖w·v·W_O‖: what it moves"]
+    from tests.plotly_data import values
+
+    moved = values(head["data"][1]["z"]).astype(float)
+    assert np.allclose(moved.sum(axis=1), 1, atol=1e-3)  # shares of each row
+    # The per-layer lines against the same numbers computed here, outside the app.
+    t = trace_text(load_text_model(), "The cat sat on the mat because it was tired.")
+    groups = group_shares(t.weights, norm_shares(weighted_norms(t.weights, t.values, t.w_o)),
+                          token_groups(t.key_tokens, t.meta["cls_positions"], t.meta["sep_positions"]))
+    lines = {d["name"]: values(d["y"]) for d in layers["data"]}
+    np.testing.assert_allclose(lines["[CLS]: weight"], groups["[CLS]"][0], atol=1e-4)
+    np.testing.assert_allclose(lines["[CLS]: moved"], groups["[CLS]"][1], atol=1e-4)
+    np.testing.assert_allclose(moved, norm_shares(weighted_norms(t.weights, t.values, t.w_o))[2, 5], atol=1e-4)
+    w, n = (float(np.mean(groups["[CLS]"][k][1:5])) for k in (0, 1))  # layers 1 to 4 of 6
+    assert w > 3 * n  # the finding the README quotes: looked at, little moved
+    shown = " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert f"In layers 1 to 4, [CLS] gets {w:.0%} of the attention weight but only {n:.0%}" in shown

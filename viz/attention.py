@@ -212,3 +212,45 @@ def weighted_norms(weights: np.ndarray, values: np.ndarray, w_o: np.ndarray) -> 
                          "do not fit (L, H, Tq, Tk), (L, H, Tk, D), (L, H, D, C)")
     sent = np.linalg.norm(np.einsum("lhtd,lhdc->lhtc", values, w_o), axis=-1)  # (L, H, Tk)
     return weights * sent[:, :, None, :]
+
+
+def norm_shares(norms: np.ndarray) -> np.ndarray:
+    """Weighted norms (..., Tq, Tk) as each row's shares (rows sum to 1, like the weights): of all
+    that token i receives through a head, the part that comes from token j."""
+    n = np.asarray(norms, dtype=np.float32)
+    total = n.sum(axis=-1, keepdims=True)
+    return np.divide(n, total, out=np.zeros_like(n), where=total > 0)
+
+
+def group_shares(weights: np.ndarray, norms: np.ndarray, groups: dict[str, list[int]]) -> dict[str, tuple]:
+    """Per layer, the share of attention weight and the share of weighted norm that go to each
+    group of key positions ([CLS], [SEP], punctuation ...), averaged over heads and queries:
+    {group: (weight share (L,), norm share (L,))}."""
+    w, s = np.asarray(weights, dtype=np.float32), norm_shares(norms)
+    out = {}
+    for name, cols in groups.items():
+        cols = sorted(set(int(c) for c in cols))
+        out[name] = (w[..., cols].sum(-1).mean(axis=(1, 2)), s[..., cols].sum(-1).mean(axis=(1, 2)))
+    return out
+
+
+def token_groups(tokens, cls_positions=(), sep_positions=()) -> dict[str, list[int]]:
+    """Key positions by kind, for group_shares: [CLS], [SEP] and punctuation (tokens with no letter
+    or digit that are not special)."""
+    special = set(cls_positions) | set(sep_positions)
+    punct = [i for i, t in enumerate(tokens) if i not in special and not any(c.isalnum() for c in str(t))]
+    return {"[CLS]": list(cls_positions), "[SEP]": list(sep_positions), "punctuation": punct}
+
+
+def moves_notice(groups: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """One sentence about the group whose weight most overstates what it moves, in the middle
+    layers (all but the first and the last when there are more than two)."""
+    L = len(next(iter(groups.values()))[0])
+    mid = slice(1, L - 1) if L > 2 else slice(0, L)
+    means = {g: (float(np.mean(w[mid])), float(np.mean(n[mid]))) for g, (w, n) in groups.items() if len(w)}
+    g, (w, n) = max(means.items(), key=lambda kv: kv[1][0] - kv[1][1])
+    where = f"In layers {mid.start} to {mid.stop - 1}" if mid.stop - mid.start > 1 else f"In layer {mid.start}"
+    if w - n < 0.01:
+        return f"{where}, every group's share of what is moved matches its share of the weight."
+    return (f"{where}, {g} gets {w:.0%} of the attention weight but only {n:.0%} of what the heads move: "
+            f"looking at it is not sending much from it.")

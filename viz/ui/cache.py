@@ -104,6 +104,18 @@ def text_head_stats(name: str, device: str, dtype: str, text: str, pair: str) ->
     return shared(("text_head_stats", name, device, dtype, text, pair), compute, "Measuring every head ...")
 
 
+def text_moves(name: str, device: str, dtype: str, text: str, pair: str):
+    """(L, H, T, T) each key's share of what a head moves to each query (viz.attention), or None
+    when the model's output projection is unknown."""
+    from viz.attention import norm_shares, weighted_norms
+
+    def compute():
+        t = text_trace(name, device, dtype, text, pair)
+        return None if t.w_o is None else norm_shares(weighted_norms(t.weights, t.values, t.w_o))
+
+    return shared(("text_moves", name, device, dtype, text, pair), compute, "Weighing what each head moves ...")
+
+
 def text_rollout(name: str, device: str, dtype: str, text: str, pair: str):
     from viz.attention import rollout
 

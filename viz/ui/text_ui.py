@@ -14,8 +14,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from viz.attention import HEAD_STAT_COLUMNS, combined_attention, score_terms
+from viz.attention import (
+    HEAD_STAT_COLUMNS,
+    combined_attention,
+    group_shares,
+    moves_notice,
+    score_terms,
+    token_groups,
+)
 from viz.bertviz_html import BertvizError, bertviz_html
+from viz.figures.moves import moves_figure, shares_figure
 from viz.figures.text import (
     combined_figure,
     compare_figure,
@@ -30,13 +38,14 @@ from viz.trace import AttentionTrace
 from viz.ui import cache
 from viz.ui import url_state as url
 from viz.ui.context_ui import context_view
+from viz.ui.image_ui import md_escape
 from viz.ui.sidebar import current_device
 
 EXAMPLE = "The cat sat on the mat because it was tired."
 VIEWS = {
     "heatmap": "Heatmap", "model": "Model grid", "lines": "Lines", "neuron": "Neuron (q·k)",
     "table": "Head table", "rollout": "Rollout", "compare": "Compare", "combine": "Combine tokens",
-    "context": "Context vectors", "bertviz": "bertviz",
+    "context": "Context vectors", "moves": "What moves", "bertviz": "bertviz",
 }
 URL_TEXT_MAX = 1500  # longer texts are not written into the link (browsers cap URLs)
 STAT_LABELS = {"entropy": "entropy (nats)", "mean_distance": "mean distance", "to_cls": "→ [CLS]",
@@ -303,8 +312,24 @@ def _bertviz(trace, req, layer, head):
                "Its data arrive as text: " + f"{len(html) / 1e6:.1f} MB for this input.")
 
 
+def _moves(trace, req, layer, head):
+    shares = cache.text_moves(*req.args)
+    if shares is None:
+        st.info(f"{trace.meta.get('model', 'This model')} has no output projection where its family keeps it: "
+                "the view needs W_O.")
+        return
+    _chart(moves_figure(trace, shares, layer, head), "moves", layer, head)
+    groups = group_shares(trace.weights, shares, token_groups(trace.key_tokens, trace.meta["cls_positions"],
+                                                                trace.meta["sep_positions"]))
+    _chart(shares_figure(groups), "moves_layers", layer, head)
+    st.markdown(md_escape(moves_notice(groups)))
+    st.caption("Left: the head's weights. Right: of everything token i receives through this head, the part "
+               "that comes from token j: ‖w_ij · v_j · W_O‖ as a share of the row (Kobayashi et al. 2020). "
+               "A head can look hard at a token whose transformed value is tiny and move almost nothing.")
+
+
 _VIEWS = {"heatmap": _heatmap, "model": _model, "lines": _lines, "neuron": _neuron, "table": _table,
-          "rollout": _rollout, "compare": _compare, "combine": _combine, "context": context_view,
+          "rollout": _rollout, "compare": _compare, "combine": _combine, "context": context_view, "moves": _moves,
           "bertviz": _bertviz}
 
 

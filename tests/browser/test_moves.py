@@ -1,0 +1,25 @@
+"""The text page's "What moves" view in chromium, from a link: both figures draw, the sentence
+about the overstated group shows, nothing fails. Screenshot: test-artifacts/text-moves.png."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser.harness import failed_on_page, new_page, wait_for_app, wait_for_plots, wait_for_text
+
+pytestmark = [pytest.mark.browser]
+ARTIFACTS = Path("test-artifacts")
+
+
+def test_what_moves_from_a_link(browser, app_url):
+    page, log = new_page(browser, app_url, viewport=(1400, 1100))
+    page.goto(f"{app_url}/text?view=moves&layer=2&head=5")
+    wait_for_app(page)
+    wait_for_plots(page, 2)
+    assert wait_for_text(page, "share of ‖w·v·W_O‖: what it moves")
+    assert wait_for_text(page, "of the attention weight but only")
+    assert not failed_on_page(page) and not log.console_errors and not log.blocked
+    chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "text-moves.png")
