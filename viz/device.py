@@ -55,3 +55,16 @@ def run_on_device(fn: Callable[[str], T], device: str) -> tuple[T, str | None]:
             torch.cuda.empty_cache()
         reason = "out of memory" if "out of memory" in str(err).lower() else "CUDA failed"
         return fn("cpu"), f"The GPU could not run this ({reason}); it was computed on the CPU instead."
+
+
+GPU_WORDS = ("cuda", "out of memory", "cublas", "cudnn", "nccl", "device-side", "gpu")
+
+
+def gpu_fault(err: BaseException) -> str | None:
+    """A short reason if `err` is the GPU failing (out of memory, a driver or CUDA error), else None."""
+    if not isinstance(err, RuntimeError | AssertionError):  # torch.cuda.OutOfMemoryError is a RuntimeError
+        return None
+    text = str(err).lower()
+    if "out of memory" in text:
+        return "out of memory"
+    return "CUDA failed" if any(w in text for w in GPU_WORDS) else None

@@ -13,6 +13,7 @@ from viz.patches import PatchGrid, token_from_selection
 from viz.pretrained import dinov2_onnx
 from viz.pretrained.image import ImageModel, ImageModelError
 from viz.ui import url_state
+from viz.ui.guard import pass_gpu_faults
 from viz.ui.image_cache import digest, image_model, sample, uploaded_image
 from viz.ui.url_state import Choice, Int, Text
 
@@ -31,6 +32,7 @@ def model_ui(device: str, url: url_state.PageState) -> tuple[str, ImageModel]:
         try:
             return name, image_model(name, device)
         except ImageModelError as err:
+            pass_gpu_faults(err)
             st.error(f"{err} Showing DINOv2-small instead.")
     if not dinov2_onnx.is_converted():
         bar = st.progress(0.0, text="First use: converting DINOv2-small from the bundled ONNX file ...")

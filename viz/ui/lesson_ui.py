@@ -18,6 +18,7 @@ from viz.pretrained import ModelLoadError
 from viz.pretrained.dinov2_onnx import ConversionError
 from viz.pretrained.image import ImageModelError
 from viz.ui import cache
+from viz.ui.guard import pass_gpu_faults
 from viz.ui.image_ui import md_escape
 from viz.ui.sources import CachedSources
 
@@ -164,6 +165,7 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question], None] | 
         try:
             fig, notes, notice, q = view(step, values, present)
         except (ValueError, ModelLoadError, ImageModelError, ConversionError) as err:
+            pass_gpu_faults(err)
             st.error(md_escape(str(err)))
             publish(index, values, None)
             _save_url(index, step, values, present)

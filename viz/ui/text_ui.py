@@ -38,6 +38,7 @@ from viz.trace import AttentionTrace
 from viz.ui import cache
 from viz.ui import url_state as url
 from viz.ui.context_ui import context_view
+from viz.ui.guard import pass_gpu_faults
 from viz.ui.image_ui import md_escape
 from viz.ui.sidebar import current_device
 
@@ -108,9 +109,11 @@ def load_trace(req: TextRequest) -> tuple[AttentionTrace | None, TextRequest]:
             req = replace(req, name="")
             trace = cache.text_trace(*req.args)
     except (ModelLoadError, TextInputError) as err:
+        pass_gpu_faults(err)
         st.error(str(err))
         return None, req
     except Exception as err:  # a last guard: a sentence, never a traceback
+        pass_gpu_faults(err)  # the GPU failing: the page runs again on the CPU (viz.ui.guard)
         st.error(f"The model could not run on this text ({type(err).__name__}: {err}). "
                  "Try a shorter text or the bundled model.")
         return None, req
