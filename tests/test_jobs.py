@@ -216,3 +216,31 @@ def test_worker_set_up_runs_in_the_worker_thread():
     wait_until(lambda: q.get(j).state == DONE)
     assert seen == [q.get(j).result] and seen[0].startswith("job-worker")
     q.shutdown()
+
+
+def test_a_job_whose_page_is_gone_is_cancelled_after_the_grace():
+    """The owner's session disconnects (a closed or reloaded page): after orphan_seconds of being
+    gone the running job stops at its next check; a blip shorter than that does not stop it."""
+    now = [0.0]
+    alive = {"a": True}
+    q = JobQueue(workers=1, clock=lambda: now[0], owner_alive=lambda owner: alive[owner], orphan_seconds=30)
+    try:
+        a = Gate(100)
+        ja = q.submit("a", a, total=100)
+        a.release(2)
+        wait_until(lambda: q.get(ja).step == 2)
+        alive["a"] = False  # a blip: back within the grace
+        now[0] += 2
+        a.release()
+        wait_until(lambda: q.get(ja).step == 3)
+        alive["a"], now[0] = True, now[0] + 20
+        a.release()
+        wait_until(lambda: q.get(ja).step == 4)
+        alive["a"] = False  # gone for good
+        for _ in range(3):
+            now[0] += 16  # each check is asked at most once a (fake) second
+            time.sleep(0.1)  # the gate's loop calls check() every 20 ms
+        wait_until(lambda: q.get(ja).state == CANCELLED)
+        assert q.get(ja).message == "Cancelled: the page that started it was closed (after 4 of 100 steps)."
+    finally:
+        q.shutdown()

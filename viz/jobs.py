@@ -97,19 +97,24 @@ class _Job:
     started: float | None = None
     finished: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    owner_checked: float = float("-inf")  # when owner_alive was last asked
+    gone_since: float | None = None  # since when the owner has been gone
+    orphaned: bool = False  # gone long enough: the job is cancelled
 
 
 class Progress:
     """What a running job sees of itself: report steps, losses and snapshots; check for cancel."""
 
-    def __init__(self, job: _Job, lock: threading.Lock):
-        self._job, self._lock = job, lock
+    def __init__(self, job: _Job, lock: threading.Lock, orphaned: Callable[[], bool] = lambda: False):
+        self._job, self._lock, self._orphaned = job, lock, orphaned
 
     @property
     def cancelled(self) -> bool:
         return self._job.cancel.is_set()
 
     def check(self) -> None:
+        if not self._job.cancel.is_set() and self._orphaned():
+            self._job.cancel.set()  # the page that started it is gone: stop paying for it
         if self._job.cancel.is_set():
             raise JobCancelled
 
@@ -151,15 +156,20 @@ class JobQueue:
         keep_seconds: float = 1800.0,
         thread_setup: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        owner_alive: Callable[[str], bool] | None = None,
+        orphan_seconds: float = 30.0,
     ):
         """`thread_setup` runs once in each worker thread before its first job (e.g. to limit
-        torch's threads and lower the thread's priority; see viz.cpu)."""
+        torch's threads and lower the thread's priority; see viz.cpu). `owner_alive(owner)` says
+        whether the session that submitted a job is still connected: a job whose owner has been
+        gone `orphan_seconds` (a closed or reloaded page) is cancelled, queued or running."""
         if workers < 1 or max_queued < 1 or per_owner < 1:
             raise ValueError("workers, max_queued and per_owner must each be at least 1")
         self.workers, self.max_queued, self.per_owner = workers, max_queued, per_owner
         self.keep_seconds = keep_seconds
         self._thread_setup = thread_setup
         self._clock = clock
+        self._owner_alive, self.orphan_seconds = owner_alive, orphan_seconds
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._waiting: deque[_Job] = deque()
@@ -267,6 +277,21 @@ class JobQueue:
         job.state, job.message, job.result = state, message, result
         job.finished = self._clock()
 
+    def _orphaned(self, job: _Job) -> bool:
+        """True once the job's owner has been gone orphan_seconds (asked at most once a second)."""
+        if self._owner_alive is None:
+            return False
+        now = self._clock()
+        if now - job.owner_checked < 1.0:
+            return job.orphaned
+        job.owner_checked = now
+        if self._owner_alive(job.owner):
+            job.gone_since = None
+        else:
+            job.gone_since = job.gone_since if job.gone_since is not None else now
+            job.orphaned = now - job.gone_since >= self.orphan_seconds
+        return job.orphaned
+
     def _forget_old(self) -> None:  # called with the lock held
         now = self._clock()
         for jid in [j.id for j in self._jobs.values()
@@ -287,12 +312,14 @@ class JobQueue:
                     return
                 job = self._waiting.popleft()
                 job.state, job.started = RUNNING, self._clock()
-                progress = Progress(job, self._lock)
+                progress = Progress(job, self._lock, lambda job=job: self._orphaned(job))
             try:
                 result = job.fn(progress)
             except JobCancelled:
                 with self._lock:
-                    self._finish(job, CANCELLED, f"Cancelled after {job.step} of {job.total} steps.")
+                    self._finish(job, CANCELLED, (f"Cancelled: the page that started it was closed "
+                                                  f"(after {job.step} of {job.total} steps).")
+                                 if job.orphaned else f"Cancelled after {job.step} of {job.total} steps.")
             except Exception as err:  # any failure ends this job only; the worker serves on
                 log.exception("job %s of %s failed", job.id, job.owner)
                 with self._lock:

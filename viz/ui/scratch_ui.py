@@ -26,8 +26,15 @@ log = logging.getLogger("attention_lens")
 
 @st.cache_resource(show_spinner=False)
 def train_queue() -> JobQueue:
-    """The server's one training queue, shared by every session (see viz.jobs for the settings)."""
-    return JobQueue.from_env()
+    """The server's one training queue, shared by every session (see viz.jobs for the settings).
+    A training whose page has been closed or reloaded for 30 s is cancelled: nobody will see it."""
+    return JobQueue.from_env(owner_alive=_session_alive)
+
+
+def _session_alive(session_id: str) -> bool:
+    from streamlit import runtime
+
+    return not runtime.exists() or runtime.get_instance().is_active_session(session_id)
 
 
 def session_owner() -> str:
