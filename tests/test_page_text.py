@@ -225,3 +225,26 @@ def test_what_moves_shows_weights_beside_what_is_moved_and_names_the_overstated_
     assert w > 3 * n  # the finding the README quotes: looked at, little moved
     shown = " ".join(m.value for m in at.markdown).replace("\\", "")
     assert f"In layers 1 to 4, [CLS] gets {w:.0%} of the attention weight but only {n:.0%}" in shown
+
+
+def test_queries_and_keys_view_projects_this_head_and_draws_the_chosen_query():
+    from tests.plotly_data import values
+    from viz.attention import qk_projection
+    from viz.pretrained import load_text_model, trace_text
+
+    at = open_page(PAGE)
+    at.radio(key="text_view").set_value("qk").run()
+    at.selectbox(key="text_layer").set_value(3).run()
+    at.selectbox(key="text_head").set_value(1).run()
+    at.selectbox(key="text_qk_q").set_value(8).run()  # "it"
+    assert_clean(at) and not at.error
+    (fig,) = plotly_figures(at)
+    t = trace_text(load_text_model(), "The cat sat on the mat because it was tired.")
+    q2, k2, _ = qk_projection(t.queries[3, 1], t.keys[3, 1])
+    points = {d["name"]: d for d in fig["data"] if d.get("name") in ("queries", "keys")}
+    np.testing.assert_allclose(values(points["queries"]["x"]), q2[:, 0], atol=1e-4)
+    np.testing.assert_allclose(values(points["keys"]["y"]), k2[:, 1], atol=1e-4)
+    lines = [d for d in fig["data"] if d.get("mode") == "lines"]
+    assert len(lines) == len(t.key_tokens)
+    strongest = int(np.argmax(t.weights[3, 1, 8]))
+    assert values(lines[0]["x"])[1] == pytest.approx(k2[strongest, 0], abs=1e-4)

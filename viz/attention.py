@@ -254,3 +254,30 @@ def moves_notice(groups: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
         return f"{where}, every group's share of what is moved matches its share of the weight."
     return (f"{where}, {g} gets {w:.0%} of the attention weight but only {n:.0%} of what the heads move: "
             f"looking at it is not sending much from it.")
+
+
+def qk_projection(queries: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Queries and keys of one head in one 2-D space (AttentionViz, Yeh et al. 2023).
+
+    queries (Tq, D), keys (Tk, D). Keys are first translated so that their mean is the queries'
+    mean (a softmax row does not change when the same vector is added to every key, so only the
+    keys' spread around their mean matters); then both sets are centred together and projected on
+    their two principal axes. Returns (queries (Tq, 2), keys (Tk, 2), the share of the variance
+    each axis explains (2,)).
+    """
+    q = np.asarray(queries, dtype=np.float64)
+    k = np.asarray(keys, dtype=np.float64)
+    if q.ndim != 2 or k.ndim != 2 or q.shape[1] != k.shape[1]:
+        raise ValueError(f"qk_projection needs (Tq, D) queries and (Tk, D) keys, got {q.shape} and {k.shape}")
+    k = k - k.mean(axis=0) + q.mean(axis=0)
+    both = np.vstack([q, k])
+    centred = both - both.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    axes = vt[:2]  # (2, D)
+    if axes.shape[0] < 2:  # D == 1: a second axis of zeros
+        axes = np.vstack([axes, np.zeros_like(axes)])
+        s = np.append(s, 0.0)
+    var = s**2
+    explained = var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
+    points = centred @ axes.T  # (Tq + Tk, 2)
+    return points[: len(q)], points[len(q):], explained

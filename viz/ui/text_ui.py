@@ -19,11 +19,13 @@ from viz.attention import (
     combined_attention,
     group_shares,
     moves_notice,
+    qk_projection,
     score_terms,
     token_groups,
 )
 from viz.bertviz_html import BertvizError, bertviz_html
 from viz.figures.moves import moves_figure, shares_figure
+from viz.figures.qk import qk_figure
 from viz.figures.text import (
     combined_figure,
     compare_figure,
@@ -46,7 +48,7 @@ EXAMPLE = "The cat sat on the mat because it was tired."
 VIEWS = {
     "heatmap": "Heatmap", "model": "Model grid", "lines": "Lines", "neuron": "Neuron (q·k)",
     "table": "Head table", "rollout": "Rollout", "compare": "Compare", "combine": "Combine tokens",
-    "context": "Context vectors", "moves": "What moves", "bertviz": "bertviz",
+    "context": "Context vectors", "moves": "What moves", "qk": "Queries & keys", "bertviz": "bertviz",
 }
 URL_TEXT_MAX = 1500  # longer texts are not written into the link (browsers cap URLs)
 STAT_LABELS = {"entropy": "entropy (nats)", "mean_distance": "mean distance", "to_cls": "→ [CLS]",
@@ -331,8 +333,21 @@ def _moves(trace, req, layer, head):
                "A head can look hard at a token whose transformed value is tiny and move almost nothing.")
 
 
+def _qk(trace, req, layer, head):
+    T = len(trace.query_tokens)
+    _valid("text_qk_q", T, min(T - 1, 1))
+    qi = st.selectbox("Query whose attention to draw", range(T), key="text_qk_q", format_func=_token_name(trace))
+    q2, k2, explained = qk_projection(trace.queries[layer, head], trace.keys[layer, head])
+    _chart(qk_figure(q2, k2, explained, trace.query_tokens, trace.key_tokens, trace.weights[layer, head, qi], qi,
+                     f"Layer {layer}, head {head}: queries and keys in one space"), "qk", layer, head)
+    st.caption("AttentionViz's joint view, live on your input: every query (circle) and key (diamond) of this head, "
+               "projected together on their two principal axes after moving the keys' mean onto the queries' "
+               "(which changes no weight). A query lands near the keys it scores high; colour is position. "
+               "Red lines: the chosen query's attention, thicker for more weight.")
+
+
 _VIEWS = {"heatmap": _heatmap, "model": _model, "lines": _lines, "neuron": _neuron, "table": _table,
-          "rollout": _rollout, "compare": _compare, "combine": _combine, "context": context_view, "moves": _moves,
+          "rollout": _rollout, "compare": _compare, "combine": _combine, "context": context_view, "moves": _moves, "qk": _qk,
           "bertviz": _bertviz}
 
 

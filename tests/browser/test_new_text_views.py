@@ -1,5 +1,5 @@
-"""The text page's "What moves" view in chromium, from a link: both figures draw, the sentence
-about the overstated group shows, nothing fails. Screenshot: test-artifacts/text-moves.png."""
+"""The text page's "What moves" and "Queries & keys" views in chromium, from links: the figures
+draw, their own text shows, nothing fails. Screenshots: test-artifacts/text-moves.png, text-qk.png."""
 
 from pathlib import Path
 
@@ -23,3 +23,15 @@ def test_what_moves_from_a_link(browser, app_url):
     chart.scroll_into_view_if_needed()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "text-moves.png")
+
+
+def test_queries_and_keys_from_a_link(browser, app_url):
+    page, log = new_page(browser, app_url, viewport=(1400, 1100))
+    page.goto(f"{app_url}/text?view=qk&layer=3&head=1")
+    wait_for_app(page)
+    wait_for_plots(page, 1)
+    assert wait_for_text(page, "queries and keys in one space")
+    assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 3  # lines, queries, keys
+    page.get_by_text("Query whose attention to draw").scroll_into_view_if_needed()
+    assert not failed_on_page(page) and not log.console_errors and not log.blocked
+    page.screenshot(path=ARTIFACTS / "text-qk.png")
