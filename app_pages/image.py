@@ -6,6 +6,7 @@ from viz.figures.image import (
     image_with_grid,
     overlays_grid,
 )
+from viz.ui import image_views as views
 from viz.ui import url_state
 from viz.ui.image_cache import image_rollout, image_trace, position_figure
 from viz.ui.image_ui import clicked_patch, image_ui, model_ui, npy_bytes
@@ -38,10 +39,11 @@ L, H = trace.n_layers, trace.n_heads
 layer = c1.selectbox("Layer", range(L), key=url.bind("image_layer", "layer", Int(0, L - 1), L - 1))
 head = c2.selectbox("Head", range(H), key=url.bind("image_head", "head", Int(0, H - 1), 0))
 opacity = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=url.bind("image_opacity", "opacity", Float(0, 1), 0.6))
-TABS = dict(zip(["cls", "heads", "rollout", "click", "positions"],
-                ["CLS attention", "All heads", "Rollout", "Click a patch", "Position embeddings"], strict=True))
-cls_tab, heads_tab, rollout_tab, click_tab, pos_tab = st.tabs(list(TABS.values()), on_change="rerun",
-                                                              key=url.bind("image_tab", "tab", Choice(TABS), "CLS attention"))
+TABS = dict(zip(["cls", "heads", "rollout", "click", "positions", "moves", "qk"],
+                ["CLS attention", "All heads", "Rollout", "Click a patch", "Position embeddings", "What moves",
+                 "Queries & keys"], strict=True))
+cls_tab, heads_tab, rollout_tab, click_tab, pos_tab, moves_tab, qk_tab = st.tabs(
+    list(TABS.values()), on_change="rerun", key=url.bind("image_tab", "tab", Choice(TABS), "CLS attention"))
 
 with cls_tab:
     cls_map = grid.to_grid(trace.head(layer, head)[0])
@@ -87,6 +89,12 @@ with pos_tab:
     st.plotly_chart(position_figure(model_name, device, grid.rows, grid.cols, trace), key="image_positions")
     st.caption("Tile (r, c) shows how similar the position embedding of patch r{r}c{c} is to every patch's: "
                "the model learned the 2-D grid from 1-D positions (Dosovitskiy et al. 2021, figure 7).")
+
+with moves_tab:
+    views.moves_tab((model_name, device, image_key), trace, layer, head, opacity)
+
+with qk_tab:
+    views.qk_tab(trace, layer, head, url)
 
 st.download_button("Download the attention weights (NPY: layers x heads x tokens x tokens)",
                    data=lambda: npy_bytes(trace.weights), file_name="attention.npy",

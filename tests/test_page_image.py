@@ -1,6 +1,7 @@
 """The image page driven headless with AppTest: samples, uploads, bad files, other models."""
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from tests.test_images import _bomb_png
 
 pytestmark = pytest.mark.slow
 KEYS = {"image_cls_overlay", "image_cls_map", "image_heads", "image_rollout", "image_click", "image_patch",
-        "image_positions"}
+        "image_positions", "image_moves_weights", "image_moves_moved", "image_moves_layers", "image_qk"}
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +102,27 @@ def test_local_classifier_shows_top5(page, tmp_path):
     assert top and top[0].count("%") == 5
     assert any("4 x 4 patches of 8 px" in c.value for c in at.caption)
     at.text_input(key="image_model").set_value("").run()
+
+
+def test_what_moves_and_queries_and_keys_on_the_image(page):
+    """The two tabs' figures against the same numbers computed here from a fresh trace."""
+    from tests.plotly_data import values
+    from viz.attention import norm_shares, qk_projection, weighted_norms
+    from viz.images import sample_image
+    from viz.pretrained.image import load_image_model, trace_image
+
+    at = page
+    t = trace_image(load_image_model(None), sample_image("chelsea"))
+    layer, head = at.selectbox(key="image_layer").value, at.selectbox(key="image_head").value
+    figs = {n.key: json.loads(n.proto.spec) for n in at.get("plotly_chart")}
+    moved = norm_shares(weighted_norms(t.weights, t.values, t.w_o))[layer, head, 0]
+    assert abs(moved.sum() - 1) < 1e-4
+    def scale_max(key):  # the overlay is a picture; its colour bar carries the map's largest value
+        return next(d["marker"]["cmax"] for d in figs[key]["data"] if "cmax" in d.get("marker", {}))
+
+    assert scale_max("image_moves_moved") == pytest.approx(float(moved[1:].max()), abs=1e-5)
+    assert scale_max("image_moves_weights") == pytest.approx(float(t.weights[layer, head, 0, 1:].max()), abs=1e-5)
+    q2, _, _ = qk_projection(t.queries[layer, head], t.keys[layer, head])
+    queries = next(d for d in figs["image_qk"]["data"] if d.get("name") == "queries")
+    np.testing.assert_allclose(values(queries["x"]), q2[:, 0], atol=1e-3)
+    assert "In layers" in " ".join(m.value for m in at.markdown)

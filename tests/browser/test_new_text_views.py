@@ -1,4 +1,4 @@
-"""The text page's "What moves" and "Queries & keys" views in chromium, from links: the figures
+"""The "What moves" and "Queries & keys" views of the text and image pages in chromium, from links: the figures
 draw, their own text shows, nothing fails. Screenshots: test-artifacts/text-moves.png, text-qk.png."""
 
 from pathlib import Path
@@ -35,3 +35,15 @@ def test_queries_and_keys_from_a_link(browser, app_url):
     page.get_by_text("Query whose attention to draw").scroll_into_view_if_needed()
     assert not failed_on_page(page) and not log.console_errors and not log.blocked
     page.screenshot(path=ARTIFACTS / "text-qk.png")
+
+
+@pytest.mark.parametrize("tab, text", [("moves", "CLS receives from"), ("qk", "queries and keys of every patch")])
+def test_the_image_pages_new_tabs_from_a_link(browser, app_url, tab, text):
+    page, log = new_page(browser, app_url, viewport=(1400, 1100))
+    page.goto(f"{app_url}/image?tab={tab}")
+    wait_for_app(page)
+    wait_for_plots(page, 1)
+    assert wait_for_text(page, text)
+    assert not failed_on_page(page) and not log.console_errors and not log.blocked
+    page.get_by_text(text).first.scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / f"image-{tab}.png")
