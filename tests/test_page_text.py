@@ -248,3 +248,24 @@ def test_queries_and_keys_view_projects_this_head_and_draws_the_chosen_query():
     assert len(lines) == len(t.key_tokens)
     strongest = int(np.argmax(t.weights[3, 1, 8]))
     assert values(lines[0]["x"])[1] == pytest.approx(k2[strongest, 0], abs=1e-4)
+
+
+def test_a_long_input_reads_any_40_token_window_with_every_label_and_hover_names():
+    from tests.plotly_data import values
+
+    words = [f"word{i}" if i % 7 else "cat" for i in range(150)]
+    at = open_page(PAGE)
+    at.text_area(key="text_text").input(" ".join(words)).run()
+    assert_clean(at)
+    T = int(next(c.value for c in at.caption if "tokens," in c.value).split(" tokens,")[0].split()[-1])
+    assert T > 40
+    at.slider(key="text_window_q").set_value(60).run()
+    at.slider(key="text_window_k").set_value(0).run()
+    window = next(f for f in plotly_figures(at) if "queries 60–99" in f["layout"]["title"]["text"])
+    y = window["layout"]["yaxis"]["ticktext"]
+    assert len(y) == 40 and y[0].startswith("60: ") and len(window["layout"]["xaxis"]["ticktext"]) == 40
+    hover = values(window["data"][0]["text"])
+    assert hover[0][0].startswith(y[0] + " → 0: [CLS]<br>weight ")
+    # The same session, a short sentence: no window, no sliders.
+    at.text_area(key="text_text").input("A short one.").run()
+    assert not [s for s in at.slider if s.key in ("text_window_q", "text_window_k")]

@@ -143,6 +143,23 @@ def head_figure(trace: AttentionTrace, layer: int, head: int) -> go.Figure:
                          title=f"Layer {layer}, head {head}", boundary=trace.meta.get("pair_start"))
 
 
+WINDOW = 40  # tokens a window shows, every one labelled (the ticks thin out above MAX_TICKS = 40)
+
+
+def window_figure(trace: AttentionTrace, layer: int, head: int, q0: int, k0: int, size: int = WINDOW) -> go.Figure:
+    """Queries q0..q0+size-1 against keys k0..k0+size-1 of one head: every tick labelled with its
+    position and token, and hover naming both tokens and the weight, however long the input."""
+    w = trace.head(layer, head)
+    Tq, Tk = w.shape
+    q0, k0 = min(max(q0, 0), max(Tq - size, 0)), min(max(k0, 0), max(Tk - size, 0))
+    qs, ks = slice(q0, min(q0 + size, Tq)), slice(k0, min(k0 + size, Tk))
+    names = lambda tokens, start: [f"{start + i}: {t}" for i, t in enumerate(tokens)]  # noqa: E731
+    boundary = trace.meta.get("pair_start")
+    return matrix_figure(w[qs, ks], names(trace.query_tokens[qs], q0), names(trace.key_tokens[ks], k0),
+                         title=f"Layer {layer}, head {head}: queries {q0}–{qs.stop - 1}, keys {k0}–{ks.stop - 1}",
+                         boundary=boundary - k0 if boundary is not None and k0 < boundary < ks.stop else None)
+
+
 def compare_figure(a: np.ndarray, b: np.ndarray, query_tokens, key_tokens, title: str,
                    boundary: int | None = None) -> go.Figure:
     """A − B on a fixed −1..1 diverging scale: red where A attends more, blue where B does."""

@@ -27,12 +27,14 @@ from viz.bertviz_html import BertvizError, bertviz_html
 from viz.figures.moves import moves_figure, shares_figure
 from viz.figures.qk import qk_figure
 from viz.figures.text import (
+    WINDOW,
     combined_figure,
     compare_figure,
     head_figure,
     lines_figure,
     neuron_figure,
     rollout_figure,
+    window_figure,
 )
 from viz.pretrained import DEFAULT_NAME, ModelLoadError, TextInputError
 from viz.pretrained.text import DTYPES
@@ -164,6 +166,15 @@ def _chart(fig, view: str, layer: int, head: int) -> None:
 def _heatmap(trace, req, layer, head):
     _chart(head_figure(trace, layer, head), "heatmap", layer, head)
     st.caption("Row = the token attending (query), column = the token attended to (key); each row sums to 1.")
+    T = len(trace.query_tokens)
+    if T > WINDOW:  # the whole matrix thins its labels: a window shows every one, with hover names
+        st.markdown(f"**Read any {WINDOW} tokens with every label.** Above, {T} tokens thin the labels out.")
+        _valid("text_window_q", T - WINDOW + 1, 0)
+        _valid("text_window_k", T - WINDOW + 1, 0)
+        c1, c2 = st.columns(2)
+        q0 = c1.slider("Queries from position", 0, T - WINDOW, key="text_window_q", step=1)
+        k0 = c2.slider("Keys from position", 0, T - WINDOW, key="text_window_k", step=1)
+        _chart(window_figure(trace, layer, head, q0, k0), "heatmap_window", layer, head)
 
 
 def _model(trace, req, layer, head):
