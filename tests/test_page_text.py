@@ -165,7 +165,7 @@ def test_a_model_that_does_not_load_falls_back_to_the_bundled_one():
     assert plotly_figures(at)
 
 
-def test_compare_another_input_needs_the_same_length():
+def test_compare_another_input_of_the_same_or_another_length():
     at = open_page(PAGE)
     at.radio(key="text_view").set_value("compare").run()
     at.radio(key="text_cmp_mode").set_value("another input").run()
@@ -173,8 +173,25 @@ def test_compare_another_input_needs_the_same_length():
     assert_clean(at)
     fig = plotly_figures(at)[0]
     assert "cat/dog" in fig["layout"]["xaxis"]["ticktext"]
-    at.text_input(key="text_cmp_text").set_value("Short.").run()
-    assert "tokens" in at.error[0].value
+    at.text_input(key="text_cmp_text").set_value("Yesterday the dog sat on the mat.").run()
+    assert_clean(at) and not at.error
+    a, b, diff = plotly_figures(at)
+    assert "A (13 tokens)" in a["layout"]["title"]["text"] and "B (10 tokens)" in b["layout"]["title"]["text"]
+    shared = ["[CLS]", "the", "sat", "on", "the", "mat", ".", "[SEP]"]  # in order in both
+    assert diff["layout"]["xaxis"]["ticktext"] == shared and "8 tokens both inputs share" in diff["layout"]["title"]["text"]
+    at.text_input(key="text_cmp_text").set_value("Zebras!").run()  # [CLS] zebra ##s ! [SEP]: 2 shared
+    assert_clean(at) and len(plotly_figures(at)) == 3
+
+
+def test_aligned_positions_pair_equal_tokens_in_order():
+    from viz.attention import aligned_positions
+
+    a = ["[CLS]", "the", "cat", "sat", "on", "the", "mat", "[SEP]"]
+    b = ["[CLS]", "yesterday", "the", "dog", "sat", "on", "the", "mat", "[SEP]"]
+    ia, ib = aligned_positions(a, b)
+    assert [a[i] for i in ia] == [b[j] for j in ib] == ["[CLS]", "the", "sat", "on", "the", "mat", "[SEP]"]
+    assert ia == sorted(ia) and ib == sorted(ib)
+    assert aligned_positions(["x"], ["y"]) == ([], [])
 
 
 def test_camera_icon_exports_png_or_svg():

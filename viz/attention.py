@@ -281,3 +281,17 @@ def qk_projection(queries: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np
     explained = var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
     points = centred @ axes.T  # (Tq + Tk, 2)
     return points[: len(q)], points[len(q):], explained
+
+
+def aligned_positions(a_tokens, b_tokens) -> tuple[list[int], list[int]]:
+    """Positions of the tokens two inputs share, in order (the longest matching blocks, difflib):
+    ([i in A], [j in B]) with A[i] == B[j], both increasing. What a difference of two inputs of
+    different lengths can be drawn on."""
+    import difflib
+
+    matcher = difflib.SequenceMatcher(a=list(a_tokens), b=list(b_tokens), autojunk=False)
+    ia, ib = [], []
+    for block in matcher.get_matching_blocks():
+        ia += range(block.a, block.a + block.size)
+        ib += range(block.b, block.b + block.size)
+    return ia, ib

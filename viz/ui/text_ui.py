@@ -16,6 +16,7 @@ import streamlit as st
 
 from viz.attention import (
     HEAD_STAT_COLUMNS,
+    aligned_positions,
     combined_attention,
     group_shares,
     moves_notice,
@@ -32,6 +33,7 @@ from viz.figures.text import (
     compare_figure,
     head_figure,
     lines_figure,
+    matrix_figure,
     neuron_figure,
     rollout_figure,
     window_figure,
@@ -276,7 +278,8 @@ def _compare(trace, req, layer, head):
                              f"A = layer {layer} head {head}  minus  B = layer {lb} head {hb}",
                              trace.meta["pair_start"])
     else:
-        other = st.text_input("Input B (same number of tokens, e.g. one word swapped)", key="text_cmp_text")
+        other = st.text_input("Input B (any length: the difference is drawn where the tokens align)",
+                              key="text_cmp_text")
         if not other.strip():
             st.info("Type a second input to compare the same head on both.")
             return
@@ -286,15 +289,35 @@ def _compare(trace, req, layer, head):
             st.error(str(err))
             return
         if len(tb.query_tokens) != len(trace.query_tokens):
-            st.error(f"Input A has {len(trace.query_tokens)} tokens and input B has {len(tb.query_tokens)}; "
-                     "a difference needs the same positions on both axes. Change B so it has as many tokens "
-                     "(swap a word for another word).")
+            _compare_lengths(trace, tb, layer, head)
             return
         tokens = [t if t == u else f"{t}/{u}" for t, u in zip(trace.query_tokens, tb.query_tokens, strict=True)]
         fig = compare_figure(a, tb.head(layer, head), tokens, tokens,
                              f"Layer {layer} head {head}: input A minus input B", trace.meta["pair_start"])
     _chart(fig, "compare", layer, head)
     st.caption("Red: A attends more than B; blue: B more than A; white: the same. Scale fixed at −1..1.")
+
+
+def _compare_lengths(ta, tb, layer, head):
+    """Two inputs of different lengths: both heads on the shared 0..1 scale, and A − B on the tokens
+    they share in order."""
+    c1, c2 = st.columns(2)
+    with c1:
+        _chart(matrix_figure(ta.head(layer, head), ta.query_tokens, ta.key_tokens,
+                             title=f"A ({len(ta.query_tokens)} tokens)"), "compare_a", layer, head)
+    with c2:
+        _chart(matrix_figure(tb.head(layer, head), tb.query_tokens, tb.key_tokens,
+                             title=f"B ({len(tb.query_tokens)} tokens)"), "compare_b", layer, head)
+    ia, ib = aligned_positions(ta.query_tokens, tb.query_tokens)
+    if len(ia) < 2:
+        st.info("Fewer than two tokens of A and B line up, so there is no difference to draw: both heads are "
+                "shown above on the same scale.")
+        return
+    a, b = ta.head(layer, head)[np.ix_(ia, ia)], tb.head(layer, head)[np.ix_(ib, ib)]
+    _chart(compare_figure(a, b, [ta.query_tokens[i] for i in ia], [ta.key_tokens[i] for i in ia],
+                          f"A − B on the {len(ia)} tokens both inputs share, in order"), "compare", layer, head)
+    st.caption(f"A has {len(ta.query_tokens)} tokens and B {len(tb.query_tokens)}; {len(ia)} line up (the same "
+               "token in the same order, difflib's matching blocks). Red: A attends more; blue: B more.")
 
 
 def _combine(trace, req, layer, head):
