@@ -114,7 +114,10 @@ def test_byte_budget_at_510_tokens():
         assert_clean(at)
         assert sent_bytes(at) <= 2_000_000, view
     at.radio(key="text_view").set_value("bertviz").run()
-    assert "up to 64 tokens" in all_text(at) and not at.get("iframe")
+    assert "bertviz shows tokens 0 to 63 of 512" in all_text(at) and len(at.get("iframe")) == 1
+    at.slider(key="text_bv_start").set_value(400).run()
+    assert "bertviz shows tokens 400 to 463 of 512" in all_text(at)
+    assert len(at.get("iframe")[0].proto.srcdoc) <= 3_000_000
 
 
 def test_600_tokens_truncate_with_a_visible_note():

@@ -195,10 +195,17 @@ def test_bertviz_without_local_scripts_falls_back_to_the_cdn_with_a_note():
     assert "cdnjs" in html and "offline" not in notes[0] and "make run" in notes[0]
 
 
-def test_bertviz_refuses_long_inputs_with_a_sentence():
-    T = MAX_TOKENS + 1
-    with pytest.raises(BertvizError, match=f"up to {MAX_TOKENS} tokens"):
-        bertviz_html(make_trace(np.full((1, 1, T, T), 1 / T)))
+def test_bertviz_shows_a_window_of_a_long_input_and_says_so():
+    T = MAX_TOKENS + 30
+    w = np.random.default_rng(0).random((1, 2, T, T))
+    html, notes = bertviz_html(make_trace(w / w.sum(-1, keepdims=True)), "head", local=True, start=20)
+    data = json.loads(re.search(r"const params = (.*);\n", html).group(1))
+    assert any(f"tokens 20 to {20 + MAX_TOKENS - 1} of {T}" in n for n in notes)
+    assert len(data["attention"][0]["left_text"]) == MAX_TOKENS
+    assert data["attention"][0]["left_text"][0] == make_trace(w).query_tokens[20]
+    assert len(html) < 3_000_000  # a window's worth of numbers, not the whole input's
+    _, notes = bertviz_html(make_trace(w / w.sum(-1, keepdims=True)), "head", local=True, start=10_000)
+    assert any(f"tokens {T - MAX_TOKENS} to {T - 1}" in n for n in notes)  # clamped to the input
 
 
 def test_make_inert_refuses_html_it_does_not_recognise():

@@ -71,33 +71,38 @@ def make_inert(html: str) -> str:
     raise BertvizError("bertviz's HTML did not have the expected data line; its version may have changed.")
 
 
-def bertviz_html(trace: AttentionTrace, view: str = "head", layer: int = 0, local: bool | None = None) -> tuple[str, list[str]]:
+def bertviz_html(trace: AttentionTrace, view: str = "head", layer: int = 0, local: bool | None = None,
+                 start: int = 0) -> tuple[str, list[str]]:
     """bertviz's `head_view` or `model_view` of a trace, as inert HTML. Returns (html, notes).
 
-    `local`: load the scripts from /app/static/vendor (default: when they are installed).
+    `local`: load the scripts from /app/static/vendor (default: when they are installed). Inputs
+    longer than MAX_TOKENS are shown as the window of MAX_TOKENS tokens from `start` (as queries
+    and as keys), with a note that says so: bertviz writes every weight into the page as text.
     """
     import torch
     from bertviz import head_view, model_view
 
-    T = len(trace.query_tokens)
-    if T > MAX_TOKENS:
-        raise BertvizError(
-            f"bertviz's views are embedded for inputs up to {MAX_TOKENS} tokens; this one has {T}. "
-            "bertviz writes every weight into the page as text (hundreds of MB at 512 tokens). "
-            "The views above show the same attention at any length."
-        )
     if view not in ("head", "model"):
         raise BertvizError(f"bertviz view must be 'head' or 'model', got {view!r}")
-    rounded = np.round(trace.weights.astype(np.float64), DECIMALS)  # (L, H, T, T)
-    attention = [torch.from_numpy(rounded[i:i + 1]) for i in range(trace.n_layers)]  # L x (1, H, T, T)
-    tokens = list(trace.query_tokens)
+    T = len(trace.query_tokens)
+    notes = []
+    window = slice(0, T)
+    if T > MAX_TOKENS:
+        start = min(max(int(start), 0), T - MAX_TOKENS)
+        window = slice(start, start + MAX_TOKENS)
+        notes.append(f"bertviz shows tokens {start} to {window.stop - 1} of {T}, as queries and as keys: it writes "
+                     f"every weight into the page as text, so it gets a window of {MAX_TOKENS}. A row's weights "
+                     "to keys outside the window are left out, so rows may sum to less than 1.")
+    rounded = np.round(trace.weights[:, :, window, window].astype(np.float64), DECIMALS)  # (L, H, W, W)
+    attention = [torch.from_numpy(rounded[i:i + 1]) for i in range(trace.n_layers)]  # L x (1, H, W, W)
+    tokens = list(trace.query_tokens[window])
     pair = trace.meta.get("pair_start")
+    pair = pair - window.start if pair is not None and window.start < pair < window.stop else None
     if view == "head":
         html = head_view(attention, tokens, sentence_b_start=pair, layer=layer, html_action="return").data
     else:
         html = model_view(attention, tokens, sentence_b_start=pair, html_action="return").data
     html = make_inert(html)
-    notes = []
     if local is None:
         local = vendor_available()
     if local:

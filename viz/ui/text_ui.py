@@ -24,6 +24,7 @@ from viz.attention import (
     score_terms,
     token_groups,
 )
+from viz.bertviz_html import MAX_TOKENS as BERTVIZ_MAX
 from viz.bertviz_html import BertvizError, bertviz_html
 from viz.figures.moves import moves_figure, shares_figure
 from viz.figures.qk import qk_figure
@@ -337,14 +338,19 @@ def _combine(trace, req, layer, head):
 
 def _bertviz(trace, req, layer, head):
     kind = st.radio("bertviz view", ["head", "model"], horizontal=True, key="text_bv_kind")
+    T = len(trace.query_tokens)
+    start = 0
+    if T > BERTVIZ_MAX:
+        _valid("text_bv_start", T - BERTVIZ_MAX + 1, 0)
+        start = st.slider(f"bertviz's {BERTVIZ_MAX} tokens, from position", 0, T - BERTVIZ_MAX, key="text_bv_start")
     try:
-        html, notes = bertviz_html(trace, kind, layer)
+        html, notes = bertviz_html(trace, kind, layer, start=start)
     except BertvizError as err:
         st.warning(str(err))
         return
     for note in notes:
-        st.warning(note)
-    T = len(trace.query_tokens)
+        st.info(note)
+    T = min(T, BERTVIZ_MAX)
     height = 25 * T + 160 if kind == "head" else 120 + 110 * trace.n_layers
     st.iframe(html, height=int(min(height, 2400)))
     st.caption(f"bertviz {kind}_view, embedded as it ships, with its scripts served from this machine. "
