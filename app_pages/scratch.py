@@ -5,7 +5,7 @@ from viz.scratch.run import InputError
 from viz.scratch.tasks import TASKS
 from viz.ui import url_state
 from viz.ui.cache import scratch_model, scratch_run
-from viz.ui.scratch_ui import live_training_ui
+from viz.ui.scratch_ui import live_training_ui, moves_ui
 from viz.ui.sidebar import current_device
 
 device = str(current_device().device)
@@ -58,6 +58,7 @@ with tab_attention:
         st.caption("Rows: the token each position writes (decoder) or reads (encoder). "
                    "Columns: the tokens it attends to. Grey cells are masked: that position cannot see them.")
         st.plotly_chart(heads_grid(trace, layer, title=f"All heads of layer {layer}"), key="scratch_grid")
+        moves_ui(trace, layer, head)
 
 with tab_train:
     live_training_ui(current_device().device)

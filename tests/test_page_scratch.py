@@ -102,3 +102,24 @@ def test_live_training_shows_progress_and_cancels(fast_training):
     assert any("already have a training" in w.value for w in at.warning)
     at.button(key="train_cancel").click().run()
     rerun_until(at, lambda at: any("Cancelled after" in i.value for i in at.info), timeout=60)
+
+
+def test_what_moves_under_the_scratch_heatmaps():
+    import json
+
+    import numpy as np
+
+    from tests.plotly_data import values
+    from viz.attention import norm_shares, weighted_norms
+    from viz.scratch.run import run
+    from viz.scratch.tasks import TASKS
+    from viz.scratch.train import checkpoint_path, load_checkpoint
+
+    at = open_page("app_pages/scratch.py")
+    assert_clean(at)
+    fig = next(json.loads(n.proto.spec) for n in at.get("plotly_chart") if n.key == "scratch_moves")
+    layer, head = at.selectbox(key="scratch_layer").value, at.selectbox(key="scratch_head").value
+    model, _ = load_checkpoint(checkpoint_path("reverse"))
+    r = run(model, TASKS["reverse"], TASKS["reverse"].example)
+    want = norm_shares(weighted_norms(r.cross.weights, r.cross.values, r.cross.w_o))[layer, head]
+    np.testing.assert_allclose(values(fig["data"][1]["z"]).astype(float), want, atol=1e-4)

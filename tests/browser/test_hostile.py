@@ -2,14 +2,10 @@
 
 import pytest
 
-from tests.browser.catalogue import HOSTILE, TEXT_INPUTS
+from tests.browser.catalogue import GOOD_EVERY, HOSTILE, TEXT_INPUTS
 from tests.browser.harness import failed_on_page, new_page, wait_for_app, wait_for_text
 
 pytestmark = pytest.mark.browser
-# A good input after every 5th entry and after the last: 18 reruns a box instead of 30, so every
-# box of every page fits in the suite's time. Each hostile entry must itself get an answer (a
-# message or a chart), which already shows the session still runs.
-GOOD_EVERY = 5
 
 
 def enter(page, name: str, value: str) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.catalogue import HOSTILE
+from tests.browser.catalogue import GOOD_EVERY, HOSTILE
 from tests.browser.harness import failed_on_page, new_page, wait_for_app, wait_for_text
 from tests.test_images import _bomb_png
 from viz import positional as pos
@@ -122,15 +122,16 @@ def test_catalogue_on_the_compare_input(browser, app_url):
     box = page.get_by_role("textbox", name="Input B", exact=False)
     good = "The dog sat on the mat because it was tired."  # as many tokens as the example
     problems = []
-    for name, value in HOSTILE:
+    for n, (name, value) in enumerate(HOSTILE, 1):
         _submit(page, box, value)
         if failed_on_page(page):
             problems.append(f"{name}: exception shown")
         if _injected(page):
             problems.append(f"{name}: markup interpreted")
-        _submit(page, box, good)
-        if not wait_for_text(page, "cat/dog"):
-            problems.append(f"{name}: the next good input did not work")
+        if n % GOOD_EVERY == 0 or n == len(HOSTILE):  # as in test_hostile: every 5th and the last
+            _submit(page, box, good)
+            if not wait_for_text(page, "cat/dog"):
+                problems.append(f"after {name}: the next good input did not work")
     assert not problems, problems
     assert not log.dialogs and not log.blocked
 

@@ -130,3 +130,16 @@ def _snapshots_figure(job_id: int, n: int, task_name: str, _snapshots):
     once per (job, number of snapshots). make_subplots costs tens of ms of the server's GIL."""
     q_tokens, k_tokens = snapshot_axes(task_name)
     return snapshots_grid(_snapshots, q_tokens, k_tokens, title="Cross-attention forming during training")
+
+
+def moves_ui(trace, layer: int, head: int) -> None:
+    """The head's weights beside what it moves (viz.figures.moves), under the scratch heatmaps."""
+    from viz.attention import norm_shares, weighted_norms
+    from viz.figures.moves import moves_figure
+
+    with st.expander("What moves: the head's weights beside what it moves (‖w·v·W_O‖)"):
+        shares = norm_shares(weighted_norms(trace.weights, trace.values, trace.w_o))
+        st.plotly_chart(moves_figure(trace, shares, layer, head), key="scratch_moves")
+        st.caption("Right: of what each row receives through this head, the part each column sends: its weight "
+                   "times the length of its value vector after W_O. Where the two panels differ, weight alone "
+                   "misleads.")
