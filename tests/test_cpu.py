@@ -17,7 +17,9 @@ def in_new_thread(fn):
 
 
 def test_limit_applies_to_the_calling_thread_only():
-    default = in_new_thread(torch.get_num_threads)
+    # Both read before the worker runs: an earlier test in this process (the text benchmark's
+    # one-thread timing) may have left the main thread and new threads with different counts.
+    here, default = torch.get_num_threads(), in_new_thread(torch.get_num_threads)
 
     def worker():
         ok = limit_torch_threads(1)
@@ -25,7 +27,7 @@ def test_limit_applies_to_the_calling_thread_only():
         return ok, torch.get_num_threads()
 
     assert in_new_thread(worker) == (True, 1)
-    assert torch.get_num_threads() == default  # this thread is untouched ...
+    assert torch.get_num_threads() == here  # this thread is untouched ...
     assert in_new_thread(torch.get_num_threads) == default  # ... and so is a thread started later
 
 
