@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.harness import failed_on_page, new_page, wait_for_app, wait_for_plots, wait_for_text
+from tests.browser.harness import (
+    failed_on_page,
+    new_page,
+    wait_for_app,
+    wait_for_plots,
+    wait_for_text,
+)
 
 pytestmark = [pytest.mark.browser]
 ARTIFACTS = Path("test-artifacts")
