@@ -105,13 +105,18 @@ def text_head_stats(name: str, device: str, dtype: str, text: str, pair: str) ->
 
 
 def text_moves(name: str, device: str, dtype: str, text: str, pair: str):
-    """(L, H, T, T) each key's share of what a head moves to each query (viz.attention), or None
-    when the model's output projection is unknown."""
-    from viz.attention import norm_shares, weighted_norms
+    """(shares (L, H, T, T): each key's share of what a head moves to each query, the per-layer
+    shares of [CLS], [SEP] and punctuation), once per input: neither depends on layer or head.
+    None when the model's output projection is unknown."""
+    from viz.attention import group_shares, norm_shares, token_groups, weighted_norms
 
     def compute():
         t = text_trace(name, device, dtype, text, pair)
-        return None if t.w_o is None else norm_shares(weighted_norms(t.weights, t.values, t.w_o))
+        if t.w_o is None:
+            return None
+        shares = norm_shares(weighted_norms(t.weights, t.values, t.w_o))
+        groups = token_groups(t.key_tokens, t.meta["cls_positions"], t.meta["sep_positions"])
+        return shares, group_shares(t.weights, shares, groups)
 
     return shared(("text_moves", name, device, dtype, text, pair), compute, "Weighing what each head moves ...")
 

@@ -17,19 +17,28 @@ from viz.ui.image_ui import md_escape
 from viz.ui.url_state import Choice
 
 
-def _moved(key: tuple, trace: AttentionTrace) -> np.ndarray | None:
-    """(L, H, T, T) shares of what each head moves, once per image for the whole server."""
+def _moved(key: tuple, trace: AttentionTrace) -> tuple[np.ndarray, dict] | None:
+    """(shares (L, H, T, T) of what each head moves, per-layer shares of CLS and the most looked-at
+    patches), once per image for the whole server: every tab draws on every rerun of the page."""
     if trace.w_o is None:
         return None
-    return shared(("image_moves", *key), lambda: norm_shares(weighted_norms(trace.weights, trace.values, trace.w_o)))
+
+    def compute():
+        shares = norm_shares(weighted_norms(trace.weights, trace.values, trace.w_o))
+        groups = {"CLS": [0]} | ({"the 4 most looked-at patches": _most_looked_at(trace, 4)}
+                                 if len(trace.key_tokens) > 5 else {})
+        return shares, group_shares(trace.weights, shares, groups)
+
+    return shared(("image_moves", *key), compute)
 
 
 def moves_tab(key: tuple, trace: AttentionTrace, layer: int, head: int, opacity: float) -> None:
-    shares = _moved(key, trace)
-    if shares is None:
+    moved = _moved(key, trace)
+    if moved is None:
         st.info("This model keeps its attention's output projection where the app does not look: "
                 "the view needs W_O.")
         return
+    shares, groups = moved
     grid, pixels = trace.meta["grid"], trace.meta["image"]
     left, right = st.columns(2)
     left.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(trace.weights[layer, head, 0]), grid,
@@ -38,8 +47,6 @@ def moves_tab(key: tuple, trace: AttentionTrace, layer: int, head: int, opacity:
     right.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(shares[layer, head, 0]), grid,
                                                 "CLS receives from (share of ‖w·v·W_O‖)", opacity),
                        key="image_moves_moved")
-    groups = group_shares(trace.weights, shares, {"CLS": [0]} | (
-        {"the 4 most looked-at patches": _most_looked_at(trace, 4)} if len(trace.key_tokens) > 5 else {}))
     st.plotly_chart(shares_figure(groups), key="image_moves_layers")
     st.markdown(md_escape(moves_notice(groups)))
     st.caption("Left: where CLS looks. Right: of what CLS receives through this head, the part each patch sends: "

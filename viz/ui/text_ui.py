@@ -18,11 +18,9 @@ from viz.attention import (
     HEAD_STAT_COLUMNS,
     aligned_positions,
     combined_attention,
-    group_shares,
     moves_notice,
     qk_projection,
     score_terms,
-    token_groups,
 )
 from viz.bertviz_html import MAX_TOKENS as BERTVIZ_MAX
 from viz.bertviz_html import BertvizError, bertviz_html
@@ -358,14 +356,13 @@ def _bertviz(trace, req, layer, head):
 
 
 def _moves(trace, req, layer, head):
-    shares = cache.text_moves(*req.args)
-    if shares is None:
+    moved = cache.text_moves(*req.args)
+    if moved is None:
         st.info(f"{trace.meta.get('model', 'This model')} has no output projection where its family keeps it: "
                 "the view needs W_O.")
         return
+    shares, groups = moved
     _chart(moves_figure(trace, shares, layer, head), "moves", layer, head)
-    groups = group_shares(trace.weights, shares, token_groups(trace.key_tokens, trace.meta["cls_positions"],
-                                                                trace.meta["sep_positions"]))
     _chart(shares_figure(groups), "moves_layers", layer, head)
     st.markdown(md_escape(moves_notice(groups)))
     st.caption("Left: the head's weights. Right: of everything token i receives through this head, the part "
