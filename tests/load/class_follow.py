@@ -20,7 +20,6 @@ counted against those sent (a check that every answer landed once).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import statistics
@@ -30,6 +29,7 @@ import threading
 import time
 
 from tests.load.procstat import cpu_seconds, peak_rss_mb
+from tests.load.servers import local_servers
 from tests.load.st_client import StreamlitSession
 from viz.classroom import ClassStore
 from viz.lesson import STEPS
@@ -154,32 +154,20 @@ def fmt(r: dict) -> str:
             f"{n(r['cpu_per'], '.0f')} | {n(r['peak'], '.0f')} | {r['load']:.1f} |")
 
 
-@contextlib.contextmanager
-def servers(replicas: int):
-    if replicas > 1:
-        from deploy.serve import cluster
-        with cluster(replicas) as c:
-            yield c.url, c.pids
-    else:
-        from tests.browser.harness import serve_app
-        with serve_app() as s:
-            yield s.url, [s.pid]
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--students", type=int, default=30)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--gap", type=float, default=4.0, help="seconds between the teacher's steps")
-    ap.add_argument("--replicas", type=int, default=1)
+    ap.add_argument("--replicas", type=int, default=0, help="0: one server; N: HAProxy and N replicas")
     ap.add_argument("--timeout", type=float, default=120.0)
     args = ap.parse_args(argv)
     if args.steps >= len(STEPS):
         ap.error(f"--steps: at most {len(STEPS) - 1} (the lesson has {len(STEPS)} steps)")
     # The class store in a file, as replicas need it: here it also lets this script count the answers.
     os.environ["ATTENTION_LENS_CLASS_DB"] = os.path.join(tempfile.mkdtemp(prefix="class-load-"), "class.db")
-    with servers(args.replicas) as (url, pids):
-        r = measure(url, pids, args.students, args.steps, args.gap, args.replicas, args.timeout)
+    with local_servers(args.replicas) as (url, pids):
+        r = measure(url, pids, args.students, args.steps, args.gap, args.replicas or 1, args.timeout)
     print(HEADER)
     print(RULE)
     print(fmt(r), flush=True)

@@ -36,6 +36,7 @@ from locust.env import Environment
 
 from tests.load import locustfile as lf
 from tests.load.procstat import cpu_seconds, peak_rss_mb
+from tests.load.servers import local_servers
 from tests.load.st_client import StreamlitSession
 
 HEADER = ("| page | users | replicas | interaction | inputs | failures | p50 s | p95 s | wall s "
@@ -124,14 +125,9 @@ def servers(args):
     """Yield (front URL, server pids, replicas): the given URL, a cluster, or one server."""
     if args.url:
         yield args.url, [int(p) for p in args.pids.split(",") if p], args.replicas or 1
-    elif args.replicas:
-        from deploy.serve import cluster
-        with cluster(args.replicas) as c:
-            yield c.url, c.pids, args.replicas
     else:
-        from tests.browser.harness import serve_app
-        with serve_app() as s:
-            yield s.url, [s.pid], 1
+        with local_servers(args.replicas) as (url, pids):
+            yield url, pids, args.replicas or 1
 
 
 def main(argv=None) -> int:
