@@ -1,9 +1,12 @@
 """Class state for a class that follows the teacher's lesson. No streamlit.
 
 One small interface, one implementation on SQLite (Python's own sqlite3: an existing store, not a
-home-made one). By default the database lives in this server process's memory; replicas that
-serve one class open the same file instead (ATTENTION_LENS_CLASS_DB=/path/class.db; SQLite locks
-the file, WAL mode lets readers run beside a writer).
+home-made one). By default the database is a private file in a temporary folder, deleted with the
+store; replicas that serve one class open the same file instead (ATTENTION_LENS_CLASS_DB=
+/path/class.db). SQLite locks the file and WAL mode lets readers run beside a writer, so each
+thread takes its own connection from a small pool and reads hold no Python lock: one connection
+behind a lock made 30 following students queue on it (each query waits for the GIL while it holds
+the lock), about 0.17 s per read (docs/capacity.md). Writes of one process take turns on a lock.
 
     store = ClassStore.from_env()
     code, key = store.start()                      # code: read out; key: only the teacher's browser holds it
@@ -29,6 +32,7 @@ import os
 import re
 import secrets
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +41,7 @@ from dataclasses import dataclass
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0, 1: a code read aloud is not misheard
 CODE_LENGTH = 6
+POOL_SIZE = 16  # idle connections kept per store; more threads at once open more, then close them
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS classes (
     code TEXT PRIMARY KEY, key_hash TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL,
@@ -105,37 +110,59 @@ def _hash(key: str) -> str:
 
 
 class ClassStore:
-    def __init__(self, path: str = ":memory:", limits: ClassLimits | None = None,
+    def __init__(self, path: str | None = None, limits: ClassLimits | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self.path, self.limits, self.clock = path, limits or ClassLimits(), clock
-        # One connection per store, shared by the server's threads under a lock; other processes
-        # (replicas) open their own store on the same file and SQLite serialises the writes.
-        self._db = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        with self._lock:
-            if path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
+        self.limits, self.clock = limits or ClassLimits(), clock
+        self._tmp = None
+        if not path or path == ":memory:":  # SQLite's memory database belongs to one connection
+            self._tmp = tempfile.TemporaryDirectory(prefix="attention-lens-class-")
+            path = os.path.join(self._tmp.name, "class.db")
+        self.path = path
+        self._idle: list[sqlite3.Connection] = []  # list.append and list.pop are atomic
+        self._write_lock = threading.Lock()
+        with self._connection() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
 
     @classmethod
     def from_env(cls) -> ClassStore:
-        return cls(os.environ.get("ATTENTION_LENS_CLASS_DB") or ":memory:", ClassLimits.from_env())
+        return cls(os.environ.get("ATTENTION_LENS_CLASS_DB") or None, ClassLimits.from_env())
+
+    @contextmanager
+    def _connection(self):
+        """A connection for this thread alone while the block runs; back to the pool afterwards."""
+        try:
+            db = self._idle.pop()
+        except IndexError:
+            # timeout: how long SQLite waits for another writer (a replica, another thread) to finish.
+            db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit is durable at the next checkpoint
+        try:
+            yield db
+        finally:
+            if len(self._idle) < POOL_SIZE:
+                self._idle.append(db)
+            else:
+                db.close()
 
     @contextmanager
     def _write(self):
-        """One transaction that holds SQLite's write lock from its start (no lost updates)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        """One transaction that holds SQLite's write lock from its start (no lost updates). Writers
+        of this process queue on a lock first: left to SQLite's busy handler, which sleeps and
+        retries with growing pauses, thirty answers arriving together made the teacher's ▶ wait
+        behind them for up to 2 s."""
+        with self._write_lock, self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                yield db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            db.execute("COMMIT")
 
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        with self._connection() as db:
+            return db.execute(sql, args).fetchall()
 
     # --- refusals that count ---------------------------------------------------------------------
 
