@@ -143,3 +143,29 @@ def test_the_hostile_catalogue_in_the_code_and_answer_boxes():
     counts = [f for f in plotly_figures(t) if "answered" in str(f["layout"].get("title"))][0]
     assert "1 of 1 answered" in counts["layout"]["title"]["text"]
     assert counts["data"][0]["x"] == [1] and counts["layout"]["yaxis"]["ticktext"] == ["../../etc/passwd"]
+
+
+def test_starting_a_class_builds_every_steps_view_in_the_background():
+    """The teacher's first ▶ onto a step, and the class with it, would otherwise wait for that
+    step's model: starting a class builds each step's default view, for screen and projector."""
+    from viz.device import resolve_device
+    from viz.lesson import STEPS
+    from viz.ui import cache, lesson_ui
+
+    cache.trace_store().clear()  # views that other tests built do not count
+    lesson_ui._warmed.clear()  # nor an earlier warm-up in this process
+    t, _ = teacher()
+    assert lesson_ui._warming.acquire(timeout=300)  # the warm-up thread has finished
+    lesson_ui._warming.release()
+    device = str(resolve_device("auto").device)  # the sidebar's default, as the teacher's session has it
+    missing = [(step.slug, present) for step in STEPS for present in (False, True)
+               if cache.trace_store().get(lesson_ui.view_key(step, {f.name: f.default for f in step.fields},
+                                                             present, device)) is None]
+    assert not missing, missing
+    assert lesson_ui.warm_progress(device) == len(STEPS)
+    t.run()
+    assert "Getting the lesson ready" not in shown(t)  # the banner said so while it was not
+    assert not lesson_ui.warm_up(device)  # once per server and device
+    t.button(key="lesson_next").click().run()  # and the page still draws from it
+    assert_clean(t)
+    assert plotly_figures(t)

@@ -8,6 +8,8 @@ fields by name (?step=1&text=...&word=...). Widget keys start with `lesson_`.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Callable
 
 import plotly.graph_objects as go
@@ -133,18 +135,70 @@ def question(step: Step, q: Question) -> None:
         st.markdown(f"Answer: **{md_escape(q.answer_text)}**")
 
 
-def view(step: Step, values: dict[str, str], present: bool) -> tuple[go.Figure, tuple[str, ...], str, Question]:
+def view(step: Step, values: dict[str, str], present: bool,
+         sources: CachedSources | None = None) -> tuple[go.Figure, tuple[str, ...], str, Question]:
     """The step's figure, notes, notice and question for these inputs, built once for the whole
     server: when a class follows the teacher, thirty sessions ask for the same view within a second
     (the shared byte-bounded cache, viz.ui.cache.shared; errors are not cached)."""
-    sources = CachedSources()
+    sources = sources or CachedSources()
 
     def build():
         data = step.compute(sources, values)
         fig = step.figure(data)
         return (_enlarge(fig) if present else fig), tuple(data.get("notes", ())), step.notice(data), step.question(data)
 
-    return cache.shared(("lesson", step.slug, json.dumps(values, sort_keys=True), present, sources.device), build)
+    return cache.shared(view_key(step, values, present, sources.device), build)
+
+
+def view_key(step: Step, values: dict[str, str], present: bool, device: str) -> tuple:
+    return ("lesson", step.slug, json.dumps(values, sort_keys=True), present, device)
+
+
+class _QuietWarmUp(logging.Filter):
+    """Streamlit logs a warning whenever a thread without a script run asks for one; the warm-up
+    thread has none on purpose (it draws nothing)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != WARM_THREAD
+
+
+WARM_THREAD = "lesson-warm-up"
+_warming = threading.Lock()
+_warmed: dict[str, int] = {}  # device -> steps whose views are built (len(STEPS) when done)
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_QuietWarmUp())
+
+
+def warm_up(device: str) -> bool:
+    """Build every step's view for its default inputs, for the screen and the projector, in a
+    background thread; False if one is running or has run for this device. A teacher's first ▶
+    onto a step otherwise waits for that step's model to run (1 to 3 s here), and the whole class
+    waits with them; afterwards each view comes from the shared cache. Each server process (each
+    replica) warms its own cache: the teacher's start and a student's join both call this."""
+    if device in _warmed or not _warming.acquire(blocking=False):
+        return False
+    _warmed[device] = 0
+
+    def work() -> None:
+        try:
+            sources = CachedSources(device=device)
+            for i, step in enumerate(STEPS):
+                values = {f.name: f.default for f in step.fields}
+                for present in (False, True):
+                    try:
+                        view(step, values, present, sources)
+                    except Exception:  # noqa: BLE001 - the step's own page run shows its message
+                        pass
+                _warmed[device] = i + 1
+        finally:
+            _warming.release()
+
+    threading.Thread(target=work, name=WARM_THREAD, daemon=True).start()
+    return True
+
+
+def warm_progress(device: str) -> int | None:
+    """Steps whose views the warm-up has built on this server (None: no warm-up has started)."""
+    return _warmed.get(device)
 
 
 def show_step(index: int, present: bool, ask: Callable[[int, Question], None] | None = None,
