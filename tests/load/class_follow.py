@@ -90,11 +90,24 @@ class Student(threading.Thread):
             self.s.close()
 
 
+def wait_until_ready(teacher: StreamlitSession, t0: float, timeout: float) -> float:
+    """As a teacher would: wait until the banner no longer says the server is getting the lesson's
+    steps ready (lesson_ui.warm_up, started by "Start a class"); seconds since the start."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        frag = next(iter(teacher._auto_rerun))  # the banner's fragment, as the browser's timer runs it
+        if not teacher.run(fragment_id=frag, auto=True).contains("Getting the lesson ready"):
+            return time.perf_counter() - t0
+        time.sleep(1)
+    raise TimeoutError("the lesson was still being got ready")
+
+
 def measure(url: str, pids: list[int], students: int, steps: int, gap: float, replicas: int,
             timeout: float) -> dict:
     teacher = StreamlitSession(url, "lesson", timeout=timeout)
     teacher.open()  # the teacher opens the lesson before class: the first step's model is loaded
     teacher.press("Start a class")
+    started = time.perf_counter()
     r = teacher.finish()
     found = re.search(r"Class code <b[^>]*>([A-Z2-9]{6})</b>", " ".join(r.texts))
     if not found:
@@ -109,6 +122,9 @@ def measure(url: str, pids: list[int], students: int, steps: int, gap: float, re
         time.sleep(0.05)  # a class arrives over a few seconds, not in one packet
     for s in crowd:
         s.joined.wait(timeout)
+    ready = wait_until_ready(teacher, started, timeout)
+    print(f"    the teacher's banner said the lesson was ready {ready:.1f} s after the class started",
+          file=sys.stderr)
     time.sleep(2)
     cpu0, moved, teacher_runs = cpu_seconds(pids) if pids else None, {}, []
     own0 = sum(os.times()[:2])  # this process: the 31 clients' threads

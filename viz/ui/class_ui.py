@@ -7,14 +7,17 @@ The lesson page calls, in order:
     locked()                # why a following student's step buttons are off ("" when they are on)
     ask, publish            # passed to lesson_ui.show_step: the class's question, the teacher's moves
 
-A student's page checks the class every WATCH_S seconds in a fragment and reruns when the teacher
-has moved, so it follows within about WATCH_S plus one page run. Session keys start with `class_`;
+A student's page checks the class every 0.7 to 1.1 s (WATCH_S, its own period) in a fragment and
+reruns when the teacher has moved, so it follows within about a second plus one page run. Session keys start with `class_`;
 the teacher key lives only in the teacher's session (and on their screen, folded, when asked).
 """
 
 from __future__ import annotations
 
 import json
+import random
+import threading
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -22,9 +25,24 @@ from viz.classroom import ClassError, ClassState, ClassStore
 from viz.figures.classroom import answer_counts_figure
 from viz.lesson import STEPS, Question, tally
 from viz.ui.image_ui import md_escape
-from viz.ui.lesson_ui import PLACEHOLDER, PRESENT_KEY, STEP_KEY, field_key, question
+from viz.ui.lesson_ui import (
+    PLACEHOLDER,
+    PRESENT_KEY,
+    STEP_KEY,
+    field_key,
+    question,
+    warm_progress,
+    warm_up,
+)
+from viz.ui.sources import CachedSources
 
-WATCH_S = 1.0  # how often a student's page and the teacher's counts look at the class
+WATCH_S = 1.0  # how often the teacher's counts look at the class
+# Each student's page looks at the class every WATCH_MIN_S to WATCH_MAX_S seconds, its own period,
+# drawn once. With one period for all, the browsers' timers restart together after every follow,
+# so the next follow arrives as thirty page runs within a few tenths of a second, which one server
+# drains in about a second and a half; with periods spread the runs spread too (docs/capacity.md).
+WATCH_MIN_S, WATCH_MAX_S = 0.7, 1.1
+FOLLOW_TURNS = 2  # following students' page runs at once in this process (turn())
 ROLE, CODE, KEY, SID = "class_role", "class_code", "class_key", "class_sid"
 FOLLOW, SEEN, VERSION, SENT = "class_follow", "class_seen", "class_version", "class_published"
 
@@ -65,6 +83,24 @@ def _state() -> ClassState | None:
     return state
 
 
+_turns = threading.BoundedSemaphore(FOLLOW_TURNS)
+
+
+@contextmanager
+def turn():
+    """A following student's page run waits its turn, first come first served, FOLLOW_TURNS at a time.
+
+    When the teacher moves, thirty page runs arrive within a second and share one Python process.
+    Run all at once they take turns on the GIL every few milliseconds and all finish near the end
+    of the burst; in turns, the first student has the new step after one page run and the last no
+    later than before (docs/capacity.md). The teacher and students on their own never wait."""
+    if not following():
+        yield
+        return
+    with _turns:
+        yield
+
+
 # --- before the widgets: a follower takes the teacher's step and inputs ------------------------------
 
 def sync_before_widgets() -> None:
@@ -103,6 +139,7 @@ def _start() -> None:
         return
     _leave()
     st.session_state.update({ROLE: "teacher", CODE: code, KEY: key})
+    warm_up(CachedSources().device)  # while the class joins, the steps' views get built
 
 
 def _join() -> None:
@@ -114,6 +151,7 @@ def _join() -> None:
         return
     _leave()
     st.session_state.update({ROLE: "student", CODE: code, SID: sid, FOLLOW: True, "class_join_code": ""})
+    warm_up(CachedSources().device)  # with replicas, the student's server may not be the teacher's
 
 
 def _resume() -> None:
@@ -180,6 +218,10 @@ def _teacher_banner(present: bool) -> None:
     c1, c2 = st.columns([4, 1], vertical_alignment="center")
     c1.html(f'<div style="font-size:{size}">Class code <b style="letter-spacing:0.15em">{code}</b> · '
             f"{state.students} joined</div>")  # the code's characters are from ALPHABET only
+    ready = warm_progress(CachedSources().device)
+    if ready is not None and ready < len(STEPS):
+        c1.caption(f"Getting the lesson ready on this server: {ready} of {len(STEPS)} steps built. "
+                   "Until then a step's first view waits for its model.")
     c2.button("End the class", key="class_end", on_click=_end, width="stretch")
     if not present:
         with st.expander("Teacher key (never on the projector)"):
@@ -192,14 +234,14 @@ def _student_banner() -> None:
     c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="center")
     with c1:
         st.markdown(f"In class **{st.session_state[CODE]}**.")
-        _watch()
+        every = st.session_state.setdefault("class_watch_s", round(random.uniform(WATCH_MIN_S, WATCH_MAX_S), 2))
+        st.fragment(_watch, run_every=every)()
     c2.toggle("Follow the teacher", key=FOLLOW, on_change=lambda: st.session_state.pop(SEEN, None))
     c3.button("Leave", key="class_leave", on_click=_leave, args=("You left the class; join again with its code.",))
 
 
-@st.fragment(run_every=WATCH_S)
 def _watch() -> None:
-    """The student's browser runs this every WATCH_S seconds: one read of the class, and a whole
+    """A fragment that the student's browser runs every class_watch_s seconds: one read of the class, and a whole
     page run only when the teacher has moved or revealed. Kept small: thirty students run it."""
     state = _state()
     if state is None or (following() and state.version != st.session_state.get(VERSION)):
