@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
+import os
+import sqlite3
+import time
 
 import pytest
 
-from viz.classroom import ClassError, ClassLimits, ClassStore, normalise_code
+from viz.classroom import ClassError, ClassLimits, ClassStore, beacon, normalise_code
 from viz.classroom.store import ALPHABET, CODE_LENGTH
 from viz.figures.classroom import answer_counts_figure
 from viz.lesson import STEPS, UNREADABLE, Question, tally
@@ -207,3 +211,51 @@ def test_the_histogram_escapes_students_text_and_colours_the_answer_only_once_re
     many = [(f"a{i}", 1, False) for i in range(30)]
     fig = answer_counts_figure(many, students=30, revealed=False)
     assert len(fig.data[0].x) == 12 and sum(fig.data[0].x) == 30 and "19 other answers" in fig.layout.yaxis.ticktext[0]
+
+
+def test_each_class_has_its_own_unguessable_watch_token(store):
+    a, b = store.start()[0], store.start()[0]
+    ta, tb = store.state(a).watch, store.state(b).watch
+    assert ta != tb and len(ta) >= 24 and beacon.url(ta) == f"app/static/class/{ta}.json"
+
+
+def test_the_version_file_follows_the_class_and_holds_only_the_number(tmp_path, store):
+    code, key = store.start()
+    token = store.state(code).watch
+    beacon.write(token, store.state(code).version, tmp_path)
+    state = store.move(code, key, 3, {"text": "a secret sentence"}, None)
+    beacon.write(token, state.version, tmp_path)
+    assert beacon.read(token, tmp_path) == state.version == 1
+    assert json.loads((tmp_path / f"{token}.json").read_text()) == {"v": 1}  # no step, no inputs
+    assert [p.name for p in tmp_path.iterdir()] == [f"{token}.json"]  # the temporary file is gone
+    beacon.remove(token, tmp_path)
+    assert beacon.read(token, tmp_path) is None
+
+
+@pytest.mark.parametrize("token", ["", "short", "../../etc/passwd", "a/b" * 10, "x" * 65, "é" * 20])
+def test_a_token_cannot_name_another_file(tmp_path, token):
+    with pytest.raises(ValueError):
+        beacon.write(token, 1, tmp_path)
+    with pytest.raises(ValueError):
+        beacon.url(token)
+
+
+def test_version_files_of_expired_classes_are_pruned(tmp_path):
+    beacon.write("o" * 24, 1, tmp_path)
+    beacon.write("n" * 24, 1, tmp_path)
+    old = tmp_path / ("o" * 24 + ".json")
+    os.utime(old, (time.time() - 4 * 3600, time.time() - 4 * 3600))
+    assert beacon.prune(3 * 3600, tmp_path) == 1
+    assert not old.exists() and beacon.read("n" * 24, tmp_path) == 1
+
+
+def test_a_store_file_from_before_the_watch_token_still_opens(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE classes (code TEXT PRIMARY KEY, key_hash TEXT NOT NULL, created REAL NOT NULL, "
+                   "expires REAL NOT NULL, ended INTEGER NOT NULL DEFAULT 0, step INTEGER NOT NULL DEFAULT 0, "
+                   "inputs TEXT NOT NULL DEFAULT '{}', question TEXT, revealed TEXT NOT NULL DEFAULT '[]', "
+                   "version INTEGER NOT NULL DEFAULT 0)")
+    store = ClassStore(str(path))
+    code, _ = store.start()
+    assert store.state(code).watch

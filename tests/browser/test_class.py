@@ -1,6 +1,7 @@
 """A class in chromium: one teacher and three students, each in their own browser context (their
 own Streamlit session) on one server. The students follow three steps, answer, and the teacher's
-counts show exactly their answers; a student cannot advance the class; a fourth student joining
+counts show exactly their answers; each student's page watches the class's version file with its
+own script (class_ui.WATCH_JS); a student cannot advance the class; a fourth student joining
 mid-lesson lands on the teacher's step; hostile text in the code and answer boxes is shown, never
 run. Screenshot of the teacher's counts: test-artifacts/class-teacher.png (the README's)."""
 
@@ -36,6 +37,13 @@ def _open_lesson(browser, app_url, viewport=(1400, 1000)):
     return page, log
 
 
+def _watch_fetches(page) -> list[int]:
+    """The HTTP statuses of the page's fetches of its class's version file (class_ui.WATCH_JS)."""
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if "/app/static/class/" in r.url else None)
+    return statuses
+
+
 def _join(page, code: str) -> None:
     box = page.get_by_role("textbox", name="Class code").first
     box.fill(code)
@@ -59,7 +67,7 @@ def test_a_teacher_and_three_students(browser, app_url):
     assert teacher.locator("[data-testid='stSidebar']").is_hidden()
     code = re.search(r"Class code ([A-Z2-9]{6})", teacher.locator("[data-testid='stMain']").inner_text()).group(1)
 
-    students = []
+    students, watched = [], []
     for n in range(3):
         page, log = _open_lesson(browser, app_url)
         if n == 2:  # hostile text in the code box: a message, nothing run, and the page goes on
@@ -68,8 +76,10 @@ def test_a_teacher_and_three_students(browser, app_url):
             page.get_by_role("button", name="Join the class").click()
             assert wait_for_text(page, "That is not a class code")
             assert not log.dialogs and not page.locator("img[src='x']").count()
+        fetches = _watch_fetches(page)
         _join(page, code)
         students.append((page, log))
+        watched.append(fetches)
     assert wait_for_text(teacher, "3 joined", timeout_ms=10_000)
 
     # Step 1 asks for a token: two answer right, one types hostile text.
@@ -110,6 +120,9 @@ def test_a_teacher_and_three_students(browser, app_url):
             follow.append(time.monotonic() - moved)
         wait_for_app(teacher)
     print(f"follow latency (s): {[round(s, 2) for s in follow]}")
+    # Each student's browser watched the class's version file, by its own script, and got it each time.
+    for fetches in watched:
+        assert len(fetches) >= 3 and set(fetches) == {200}, fetches
     assert max(follow) < 15  # the 2 s promise is the load run's (docs/capacity.md): this machine also runs 5 browsers
 
     late, late_log = _open_lesson(browser, app_url)

@@ -6,8 +6,9 @@
 
 Every session speaks Streamlit's own websocket protocol (tests/load/st_client.py), as a browser
 would: the teacher opens the Lesson page and presses "Start a class"; each student opens it,
-types the code and joins, then does what the student's browser does, which is to rerun the page's
-watch fragment every second (st.fragment(run_every=1)). The teacher then presses ▶ `--steps`
+types the code and joins, then does what the student's browser does: fetch the class's version
+file every second (the page's JavaScript, class_ui.WATCH_JS) and send the page's trigger when the
+number changes, and rerun the safety-net fragment every 4 to 6 s. The teacher then presses ▶ `--steps`
 times, `--gap` seconds apart; on each question step every student sends an answer.
 
 Follow latency: from the moment the teacher's ▶ is sent to the moment a student's session has
@@ -20,6 +21,7 @@ counted against those sent (a check that every answer landed once).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -56,6 +58,7 @@ class Student(threading.Thread):
         self.seen: dict[int, float] = {}  # step -> when its header first arrived
         self.errors: list[str] = []
         self.sent = 0
+        self.fetches = 0  # version-file GETs
         self.joined = threading.Event()
         self.answer_on: set[int] = set()
 
@@ -79,10 +82,23 @@ class Student(threading.Thread):
                 raise RuntimeError("join failed: " + " | ".join(r.texts)[:300])
             self._note(r)
             self.joined.set()
-            while not self.stop.is_set():  # the browser's fragment timer
-                frag, interval = next(iter(self.s._auto_rerun.items()))
-                time.sleep(interval)
-                self._note(self.s.run(fragment_id=frag, auto=True))
+            frag, interval = next(iter(self.s._auto_rerun.items()))
+            safety_due = time.perf_counter() + interval
+            while not self.stop.is_set():
+                # What the page's JavaScript does (class_ui.WATCH_JS): fetch the class's version
+                # file every every_ms, and send the component's trigger when the number changed.
+                comp, data = next((k, d) for k, d in self.s.components.items() if isinstance(d, dict) and "url" in d)
+                time.sleep(data["every_ms"] / 1000)
+                raw = self.s.get(data["url"])
+                self.fetches += 1
+                v = json.loads(raw)["v"] if raw else None
+                if v is not None and v != data["version"]:
+                    self.s.trigger(comp, "moved", v)
+                    self._note(self.s.finish())
+                if time.perf_counter() >= safety_due:  # and the safety-net fragment's timer (4 to 6 s)
+                    frag, interval = next(iter(self.s._auto_rerun.items()))
+                    self._note(self.s.run(fragment_id=frag, auto=True))
+                    safety_due = time.perf_counter() + interval
         except Exception as err:  # counted, shown, and the run goes on
             self.errors.append(f"{type(err).__name__}: {err}"[:300])
             self.joined.set()

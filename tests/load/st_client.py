@@ -20,6 +20,10 @@ An interaction's latency runs from sending the rerun to its script_finished, the
 browser has every delta of that run. The browser then still draws (plotly); that part costs the
 browser, not the server, and is why the chromium load test's numbers are a little higher.
 
+Custom components (st.components.v2) run JavaScript in the browser; a load client does by hand
+what that script does (tests/load/class_follow.py fetches the class's version file) and sends its
+trigger with `trigger()`.
+
 `cached_message_hashes` stays empty: every message arrives in full (the browser would get
 references to the big messages it already holds, which saves bytes, not server compute).
 """
@@ -27,6 +31,7 @@ references to the big messages it already holds, which saves bytes, not server c
 from __future__ import annotations
 
 import http.cookies
+import json
 import time
 import urllib.error
 import urllib.request
@@ -94,6 +99,7 @@ class StreamlitSession:
         self._ws = None
         self._pending: list[ForwardMsg] = []
         self._auto_rerun: dict[str, float] = {}  # fragment id -> interval in s
+        self.components: dict[str, dict] = {}  # custom component (v2) id -> the data it was given
 
     # --- connection -------------------------------------------------------------------------
 
@@ -253,6 +259,8 @@ class StreamlitSession:
                     result.texts.append(el.alert.body)
                 elif etype == "progress":
                     result.texts.append(el.progress.text)
+                elif etype == "bidi_component":
+                    self.components[el.bidi_component.id] = json.loads(el.bidi_component.json or "null")
                 elif etype == "exception":
                     result.texts.append(f"{el.exception.type}: {el.exception.message}")
 
@@ -328,6 +336,32 @@ class StreamlitSession:
             self.send()
         finally:
             self.states.pop(w.id, None)
+
+    def trigger(self, component_id: str, event: str, value) -> None:
+        """What a custom component's setTriggerValue(event, value) does: start a run with the
+        trigger set (it holds for this one run); `finish` reads the run."""
+        from streamlit.components.v2.bidi_component.main import _make_trigger_id
+
+        wid = _make_trigger_id(component_id, "events")
+        ws = WidgetState(id=wid)
+        ws.json_trigger_value = json.dumps([{"event": event, "value": value}])
+        self.states[wid] = ws
+        try:
+            self.send()
+        finally:
+            self.states.pop(wid, None)
+
+    def get(self, path: str) -> bytes | None:
+        """GET a path relative to the app (a static file, as a page's script would fetch it);
+        None on an HTTP error."""
+        req = urllib.request.Request(f"{self.base_url}/{path.lstrip('/')}")
+        if self.cookie:
+            req.add_header("Cookie", self.cookie)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                return r.read()
+        except urllib.error.HTTPError:
+            return None
 
     def follow(self, needle: str, timeout: float) -> RunResult | None:
         """After a run without `needle`, follow the auto-reruns of fragments (st.fragment with

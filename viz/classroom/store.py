@@ -46,7 +46,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS classes (
     code TEXT PRIMARY KEY, key_hash TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL,
     ended INTEGER NOT NULL DEFAULT 0, step INTEGER NOT NULL DEFAULT 0, inputs TEXT NOT NULL DEFAULT '{}',
-    question TEXT, revealed TEXT NOT NULL DEFAULT '[]', version INTEGER NOT NULL DEFAULT 0);
+    question TEXT, revealed TEXT NOT NULL DEFAULT '[]', version INTEGER NOT NULL DEFAULT 0,
+    watch TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS students (
     code TEXT NOT NULL, sid TEXT NOT NULL, joined REAL NOT NULL, PRIMARY KEY (code, sid));
 CREATE TABLE IF NOT EXISTS answers (
@@ -88,6 +89,7 @@ class ClassState:
     version: int  # grows with every move and reveal: followers compare it
     students: int
     expires: float  # unix time
+    watch: str = ""  # the name of the class's version file (viz.classroom.beacon); random per class
 
     @property
     def answer_revealed(self) -> bool:
@@ -123,6 +125,8 @@ class ClassStore:
         with self._connection() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            if "watch" not in {row[1] for row in db.execute("PRAGMA table_info(classes)")}:  # an older file
+                db.execute("ALTER TABLE classes ADD COLUMN watch TEXT NOT NULL DEFAULT ''")
 
     @classmethod
     def from_env(cls) -> ClassStore:
@@ -200,8 +204,8 @@ class ClassStore:
                 code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
                 if db.execute("SELECT 1 FROM classes WHERE code = ?", (code,)).fetchone() is None:
                     break
-            db.execute("INSERT INTO classes (code, key_hash, created, expires) VALUES (?, ?, ?, ?)",
-                       (code, _hash(key), now, now + self.limits.hours * 3600))
+            db.execute("INSERT INTO classes (code, key_hash, created, expires, watch) VALUES (?, ?, ?, ?, ?)",
+                       (code, _hash(key), now, now + self.limits.hours * 3600, secrets.token_urlsafe(18)))
         return code, key
 
     def check_key(self, typed_code: str, key: str, client: str = "") -> str:
@@ -302,13 +306,13 @@ class ClassStore:
     def state(self, code: str) -> ClassState | None:
         """The class as followers see it; None once it has ended or expired."""
         rows = self._read("SELECT step, inputs, question, revealed, version, expires, ended, "
-                          "(SELECT COUNT(*) FROM students s WHERE s.code = c.code) FROM classes c WHERE code = ?",
+                          "(SELECT COUNT(*) FROM students s WHERE s.code = c.code), watch FROM classes c WHERE code = ?",
                           (code,))
         if not rows or rows[0][6] or rows[0][5] <= self.clock():
             return None
-        step, inputs, question, revealed, version, expires, _, n = rows[0]
+        step, inputs, question, revealed, version, expires, _, n, watch = rows[0]
         return ClassState(code, step, json.loads(inputs), None if question is None else json.loads(question),
-                          tuple(json.loads(revealed)), version, n, expires)
+                          tuple(json.loads(revealed)), version, n, expires, watch)
 
     def _purge(self, db, now: float) -> None:
         """Forget classes that ended or expired, with their students and answers."""

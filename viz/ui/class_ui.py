@@ -7,8 +7,10 @@ The lesson page calls, in order:
     locked()                # why a following student's step buttons are off ("" when they are on)
     ask, publish            # passed to lesson_ui.show_step: the class's question, the teacher's moves
 
-A student's page checks the class every 0.7 to 1.1 s (WATCH_S, its own period) in a fragment and
-reruns when the teacher has moved, so it follows within about a second plus one page run. Session keys start with `class_`;
+A student's browser watches the class's version file (viz.classroom.beacon) every second with a few
+lines of JavaScript and reruns the page when the number changes, so it follows within about a
+second plus one page run. A fragment that asks the class store every 4 to 6 s stays as a safety
+net (a browser whose script is blocked, a server that cannot write static/class/). Session keys start with `class_`;
 the teacher key lives only in the teacher's session (and on their screen, folded, when asked).
 """
 
@@ -21,7 +23,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from viz.classroom import ClassError, ClassState, ClassStore
+from viz.classroom import ClassError, ClassState, ClassStore, beacon
 from viz.figures.classroom import answer_counts_figure
 from viz.lesson import STEPS, Question, tally
 from viz.ui.image_ui import md_escape
@@ -37,11 +39,27 @@ from viz.ui.lesson_ui import (
 from viz.ui.sources import CachedSources
 
 WATCH_S = 1.0  # how often the teacher's counts look at the class
-# Each student's page looks at the class every WATCH_MIN_S to WATCH_MAX_S seconds, its own period,
-# drawn once. With one period for all, the browsers' timers restart together after every follow,
-# so the next follow arrives as thirty page runs within a few tenths of a second, which one server
-# drains in about a second and a half; with periods spread the runs spread too (docs/capacity.md).
-WATCH_MIN_S, WATCH_MAX_S = 0.7, 1.1
+BEACON_MS = 1000  # how often a student's browser fetches the class's version file
+# The safety-net fragment asks the store every SAFETY_MIN_S to SAFETY_MAX_S seconds, each student
+# at their own period, drawn once: with one period for all, the browsers' timers restart together
+# after every follow and the next check arrives as thirty runs at once.
+SAFETY_MIN_S, SAFETY_MAX_S = 4.0, 6.0
+WATCH_JS = """
+export default function ({ data, setTriggerValue, parentElement }) {
+  // Fetch the class's version file; rerun the page (a trigger) only when the number changes.
+  clearInterval(parentElement.__classWatch);
+  let seen = data.version;
+  parentElement.__classWatch = setInterval(async () => {
+    try {
+      const r = await fetch(data.url, { cache: "no-store" });
+      if (!r.ok) return;
+      const v = (await r.json()).v;
+      if (v !== seen) { seen = v; setTriggerValue("moved", v); }
+    } catch (e) { /* a network blip: the next tick tries again */ }
+  }, data.every_ms);
+  return () => clearInterval(parentElement.__classWatch);
+}
+"""
 FOLLOW_TURNS = 2  # following students' page runs at once in this process (turn())
 ROLE, CODE, KEY, SID = "class_role", "class_code", "class_key", "class_sid"
 FOLLOW, SEEN, VERSION, SENT = "class_follow", "class_seen", "class_version", "class_published"
@@ -139,6 +157,8 @@ def _start() -> None:
         return
     _leave()
     st.session_state.update({ROLE: "teacher", CODE: code, KEY: key})
+    _signal(store().state(code))
+    beacon.prune(store().limits.hours * 3600 + 60)  # files of classes that have expired
     warm_up(CachedSources().device)  # while the class joins, the steps' views get built
 
 
@@ -165,12 +185,24 @@ def _resume() -> None:
     ss.update({ROLE: "teacher", CODE: code, KEY: ss.get("class_resume_key", ""), "class_resume_key": ""})
 
 
+def _signal(state: ClassState | None, version: int | None = None) -> None:
+    """Tell the students' browsers that the class changed (its version file)."""
+    if state is None or not state.watch:
+        return
+    try:
+        beacon.write(state.watch, state.version if version is None else version)
+    except OSError:
+        pass  # the students' safety-net fragment still finds the change, a few seconds later
+
+
 def _end() -> None:
+    before = store().state(st.session_state.get(CODE, ""))
     try:
         store().end(st.session_state.get(CODE, ""), st.session_state.get(KEY, ""), _client())
     except ClassError as err:
         st.session_state["class_message"] = str(err)
         return
+    _signal(before, None if before is None else before.version + 1)  # the students see it has ended
     _leave("The class has ended: its code no longer works.")
 
 
@@ -234,15 +266,34 @@ def _student_banner() -> None:
     c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="center")
     with c1:
         st.markdown(f"In class **{st.session_state[CODE]}**.")
-        every = st.session_state.setdefault("class_watch_s", round(random.uniform(WATCH_MIN_S, WATCH_MAX_S), 2))
+        _watch_beacon()
+        every = st.session_state.setdefault("class_watch_s", round(random.uniform(SAFETY_MIN_S, SAFETY_MAX_S), 2))
         st.fragment(_watch, run_every=every)()
     c2.toggle("Follow the teacher", key=FOLLOW, on_change=lambda: st.session_state.pop(SEEN, None))
     c3.button("Leave", key="class_leave", on_click=_leave, args=("You left the class; join again with its code.",))
 
 
+def _watch_beacon() -> None:
+    """The JavaScript watcher: it fetches the class's version file and reruns the page when it changes."""
+    state = _state()
+    if state is None or not state.watch:
+        return
+    _watcher()(data={"url": beacon.url(state.watch), "version": state.version, "every_ms": BEACON_MS},
+               key="class_beacon", on_moved_change=_noop)
+
+
+def _noop() -> None:
+    pass  # the trigger's rerun is what counts: sync_before_widgets takes the class's step
+
+
+@st.cache_resource
+def _watcher():
+    return st.components.v2.component("attention_lens_class_watch", js=WATCH_JS)
+
+
 def _watch() -> None:
-    """A fragment that the student's browser runs every class_watch_s seconds: one read of the class, and a whole
-    page run only when the teacher has moved or revealed. Kept small: thirty students run it."""
+    """The safety net, a fragment that the student's browser runs every class_watch_s seconds: one read
+    of the class, and a whole page run only when the teacher has moved or revealed."""
     state = _state()
     if state is None or (following() and state.version != st.session_state.get(VERSION)):
         st.rerun()  # the class ended, or the teacher moved: run the page again, synced
@@ -260,11 +311,12 @@ def publish(index: int, values: dict, q: Question | None) -> None:
     if st.session_state.get(SENT) == sent:
         return
     try:
-        store().move(st.session_state[CODE], st.session_state.get(KEY, ""), index, values,
-                     None if q is None else q.to_dict(), _client())
+        state = store().move(st.session_state[CODE], st.session_state.get(KEY, ""), index, values,
+                             None if q is None else q.to_dict(), _client())
     except ClassError as err:
         _leave(str(err))
         return
+    _signal(state)
     st.session_state[SENT] = sent
 
 
@@ -284,7 +336,7 @@ def ask(index: int, q: Question) -> None:
 def _reveal() -> None:
     ss = st.session_state
     try:
-        store().reveal(ss.get(CODE, ""), ss.get(KEY, ""), ss.get(STEP_KEY, 0), _client())
+        _signal(store().reveal(ss.get(CODE, ""), ss.get(KEY, ""), ss.get(STEP_KEY, 0), _client()))
     except ClassError as err:
         ss["class_message"] = str(err)
 
