@@ -80,3 +80,22 @@ def test_subplot_layout_is_a_fresh_copy_each_time():
     b = spec.subplots(1, 2, ["left", "right"])
     assert "title" not in b["xaxis"] and [x["text"] for x in b["annotations"]] == ["left", "right"]
     assert spec.axis_names(1, 1, 2) == ("x", "y") and spec.axis_names(2, 1, 2) == ("x3", "y3")
+
+
+def test_a_shared_figure_shows_the_same_figure_and_makes_its_dict_once():
+    import json
+
+    import plotly.io
+    import plotly.tools
+
+    from viz.figures.spec import SharedFigure, shared
+    from viz.lesson import STEPS, LocalSources
+
+    step = STEPS[2]
+    fig = step.figure(step.compute(LocalSources(), step.values()))
+    sf = shared(fig)
+    assert isinstance(sf, SharedFigure)
+    as_shown = plotly.tools.return_figure_from_figure_or_data(sf, validate_figure=True)  # st.plotly_chart's call
+    assert json.loads(plotly.io.to_json(as_shown, validate=False)) == json.loads(fig.to_json())
+    assert sf.to_dict() is sf.to_dict()  # made once
+    assert fig.to_dict() is not fig.to_dict()  # a plain figure copies every time

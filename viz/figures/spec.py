@@ -69,3 +69,22 @@ def axis_names(row: int, col: int, cols: int) -> tuple[str, str]:
     """("x3", "y3") for the subplot at (row, col), 1-based; ("x", "y") for the first."""
     n = (row - 1) * cols + col
     return ("x", "y") if n == 1 else (f"x{n}", f"y{n}")
+
+
+class SharedFigure(go.Figure):
+    """A figure that many sessions show and nobody changes again (a lesson step's figure, cached
+    once per server): `to_dict()`, which st.plotly_chart calls on every show and which deep-copies
+    the whole figure (2 to 11 ms for the lesson's figures), is made once and then handed out as is.
+    Do not change the figure, or the dict, after the first `to_dict()`."""
+
+    def to_dict(self) -> dict:
+        d = self.__dict__.get("_shared_dict")
+        if d is None:
+            d = super().to_dict()
+            self._shared_dict = d
+        return d
+
+
+def shared(fig: go.Figure) -> SharedFigure:
+    """The same figure as a SharedFigure (one copy, without plotly's per-property checks)."""
+    return SharedFigure(fig.to_dict(), skip_invalid=True, _validate=False)

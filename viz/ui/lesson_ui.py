@@ -15,6 +15,7 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 import streamlit as st
 
+from viz.figures.spec import shared
 from viz.lesson import STEPS, Question, Step, find_step
 from viz.pretrained import ModelLoadError
 from viz.pretrained.dinov2_onnx import ConversionError
@@ -145,7 +146,8 @@ def view(step: Step, values: dict[str, str], present: bool,
     def build():
         data = step.compute(sources, values)
         fig = step.figure(data)
-        return (_enlarge(fig) if present else fig), tuple(data.get("notes", ())), step.notice(data), step.question(data)
+        fig = shared(_enlarge(fig) if present else fig)  # its dict is made once, not on every show
+        return fig, tuple(data.get("notes", ())), step.notice(data), step.question(data)
 
     return cache.shared(view_key(step, values, present, sources.device), build)
 
