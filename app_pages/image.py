@@ -48,8 +48,9 @@ cls_tab, heads_tab, rollout_tab, click_tab, pos_tab, moves_tab, qk_tab = st.tabs
 with cls_tab:
     cls_map = grid.to_grid(trace.head(layer, head)[0])
     left, right = st.columns(2)
-    left.plotly_chart(attention_overlay_figure(pixels, cls_map, grid, f"CLS → patches, layer {layer}, head {head}",
-                                               opacity), key="image_cls_overlay")
+    left.plotly_chart(attention_overlay_figure(  # the model's name in the figure's own title
+        pixels, cls_map, grid, f"{trace.meta['model']}: CLS → patches, layer {layer}, head {head}", opacity),
+        key="image_cls_overlay")
     right.plotly_chart(attention_map(cls_map, grid, "the same weights as a map"), key="image_cls_map")
     st.caption(f"Where the CLS token reads from, colour from 0 to this map's largest weight "
                f"({cls_map.max():.3f}); CLS keeps {trace.head(layer, head)[0, 0]:.3f} for itself."

@@ -138,9 +138,11 @@ def matrix_figure(
     return spec.figure(data, layout)
 
 
-def head_figure(trace: AttentionTrace, layer: int, head: int) -> go.Figure:
+def head_figure(trace: AttentionTrace, layer: int, head: int, model: str = "") -> go.Figure:
+    """One head's weights; `model` (the text page passes the trace's) names the model in the title."""
     return matrix_figure(trace.head(layer, head), trace.query_tokens, trace.key_tokens,
-                         title=f"Layer {layer}, head {head}", boundary=trace.meta.get("pair_start"))
+                         title=f"{model}: layer {layer}, head {head}" if model else f"Layer {layer}, head {head}",
+                         boundary=trace.meta.get("pair_start"))
 
 
 WINDOW = 40  # tokens a window shows, every one labelled (the ticks thin out above MAX_TICKS = 40)

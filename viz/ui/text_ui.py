@@ -165,7 +165,9 @@ def _chart(fig, view: str, layer: int, head: int) -> None:
 # --- the views ----------------------------------------------------------------------------------
 
 def _heatmap(trace, req, layer, head):
-    _chart(head_figure(trace, layer, head), "heatmap", layer, head)
+    # The model's name in the title: the figure itself says which model drew it, e.g. after a model
+    # that did not load and the bundled one stood in (tests/browser/catalogue.py reads it there).
+    _chart(head_figure(trace, layer, head, model=trace.meta.get("model", "")), "heatmap", layer, head)
     st.caption("Row = the token attending (query), column = the token attended to (key); each row sums to 1.")
     T = len(trace.query_tokens)
     if T > WINDOW:  # the whole matrix thins its labels: a window shows every one, with hover names
