@@ -5,9 +5,10 @@ import streamlit as st
 from viz.ui.guard import run_guarded
 from viz.ui.heap import freeze_after_imports
 from viz.ui.sidebar import device_sidebar
-from viz.ui.threads import limit_torch_threads
+from viz.ui.threads import limit_torch_threads, shorten_gil_switch
 
 limit_torch_threads()  # one torch thread per forward: no second thread spinning (viz/ui/threads.py)
+shorten_gil_switch()  # the event loop and waiting sessions get the GIL back sooner (viz/ui/threads.py)
 freeze_after_imports()  # keeps Streamlit's after-run gc.collect off the models (viz/ui/heap.py)
 st.set_page_config(page_title="Attention Lens", layout="wide")  # the default icon is served locally
 

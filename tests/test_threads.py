@@ -1,4 +1,4 @@
-"""viz.ui.threads: the app server runs torch on one intra-op thread unless told otherwise."""
+"""viz.ui.threads: one torch intra-op thread unless told otherwise; a 1 ms GIL switch interval.
 
 import pytest
 import torch
@@ -34,3 +34,19 @@ def test_only_once_per_process(restore, monkeypatch):
     threads.limit_torch_threads()
     torch.set_num_threads(2)  # changed afterwards by someone who knows better: left alone
     assert threads.limit_torch_threads() == 2
+
+
+@pytest.mark.parametrize("value, ms", [(None, 1.0), ("2.5", 2.5), ("junk", 1.0), ("0", 1.0), ("1e9", 1.0)])
+def test_the_gil_switch_interval_is_1_ms_unless_set(monkeypatch, value, ms):
+    import sys
+
+    before = sys.getswitchinterval()
+    if value is None:
+        monkeypatch.delenv("ATTENTION_LENS_GIL_SWITCH_MS", raising=False)
+    else:
+        monkeypatch.setenv("ATTENTION_LENS_GIL_SWITCH_MS", value)
+    try:
+        assert threads.shorten_gil_switch() == ms
+        assert abs(sys.getswitchinterval() - ms / 1000) < 1e-9
+    finally:
+        sys.setswitchinterval(before)
