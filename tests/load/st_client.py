@@ -30,6 +30,7 @@ references to the big messages it already holds, which saves bytes, not server c
 
 from __future__ import annotations
 
+import http.client
 import http.cookies
 import json
 import time
@@ -100,6 +101,7 @@ class StreamlitSession:
         self._pending: list[ForwardMsg] = []
         self._auto_rerun: dict[str, float] = {}  # fragment id -> interval in s
         self.components: dict[str, dict] = {}  # custom component (v2) id -> the data it was given
+        self._http: http.client.HTTPConnection | None = None  # for get()
 
     # --- connection -------------------------------------------------------------------------
 
@@ -190,6 +192,9 @@ class StreamlitSession:
             self._take_cookie(resp.headers)
 
     def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
         if self._ws is not None:
             try:
                 self._ws.close()
@@ -352,16 +357,24 @@ class StreamlitSession:
             self.states.pop(wid, None)
 
     def get(self, path: str) -> bytes | None:
-        """GET a path relative to the app (a static file, as a page's script would fetch it);
-        None on an HTTP error."""
-        req = urllib.request.Request(f"{self.base_url}/{path.lstrip('/')}")
-        if self.cookie:
-            req.add_header("Cookie", self.cookie)
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                return r.read()
-        except urllib.error.HTTPError:
-            return None
+        """GET a path relative to the app (a static file, as a page's script would fetch it) on one
+        kept-alive connection, as a browser does; None on an HTTP error."""
+        parts = urlsplit(self.base_url)
+        for attempt in (1, 2):  # a kept-alive connection the server closed is opened again once
+            if self._http is None:
+                self._http = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+            try:
+                self._http.request("GET", f"{parts.path.rstrip('/')}/{path.lstrip('/')}",
+                                   headers={"Cookie": self.cookie} if self.cookie else {})
+                r = self._http.getresponse()
+                body = r.read()
+                return body if r.status == 200 else None
+            except (http.client.HTTPException, OSError):
+                self._http.close()
+                self._http = None
+                if attempt == 2:
+                    raise
+        return None
 
     def follow(self, needle: str, timeout: float) -> RunResult | None:
         """After a run without `needle`, follow the auto-reruns of fragments (st.fragment with
