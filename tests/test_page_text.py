@@ -233,6 +233,8 @@ def test_what_moves_shows_weights_beside_what_is_moved_and_names_the_overstated_
 
     moved = values(head["data"][1]["z"]).astype(float)
     assert np.allclose(moved.sum(axis=1), 1, atol=1e-3)  # shares of each row
+    assert "share moved" in head["data"][1]["text"][0][0] and "weight" in head["data"][0]["text"][0][0]  # hover
+    assert head["layout"]["coloraxis"]["colorbar"]["title"]["text"] == "weight · share"
     # The per-layer lines against the same numbers computed here, outside the app.
     t = trace_text(load_text_model(), "The cat sat on the mat because it was tired.")
     groups = group_shares(t.weights, norm_shares(weighted_norms(t.weights, t.values, t.w_o)),

@@ -38,17 +38,18 @@ def _ticks(tokens: Sequence[str]) -> dict:
     return dict(tickmode="array", tickvals=idx, ticktext=[label(tokens[i]) for i in idx])
 
 
-def _hover_text(weights: np.ndarray, q_tokens, k_tokens, mask) -> np.ndarray:
-    """Per-cell hover strings: query, key, weight (or 'masked')."""
+def _hover_text(weights: np.ndarray, q_tokens, k_tokens, mask, value_name: str = "weight") -> np.ndarray:
+    """Per-cell hover strings: query, key, the value under its name (or 'masked')."""
     q = np.asarray([label(t) for t in q_tokens], dtype=object)[:, None]
     k = np.asarray([label(t) for t in k_tokens], dtype=object)[None, :]
-    text = "query " + q + "  →  key " + k + "<br>weight " + np.char.mod("%.3f", weights).astype(object)
+    text = "query " + q + "  →  key " + k + f"<br>{value_name} " + np.char.mod("%.3f", weights).astype(object)
     if mask is not None:
         text = np.where(mask, text, "query " + q + "  →  key " + k + "<br>masked: cannot attend")
     return text
 
 
-def _head_traces(weights, q_tokens, k_tokens, mask, coloraxis="coloraxis", axes=("x", "y")) -> list[dict]:
+def _head_traces(weights, q_tokens, k_tokens, mask, coloraxis="coloraxis", axes=("x", "y"),
+                 value_name: str = "weight") -> list[dict]:
     Tq, Tk = weights.shape
     x, y = np.arange(Tk), np.arange(Tq)
     shown = weights.astype(float)
@@ -57,7 +58,7 @@ def _head_traces(weights, q_tokens, k_tokens, mask, coloraxis="coloraxis", axes=
     on = {} if axes is None else {"xaxis": axes[0], "yaxis": axes[1]}
     traces = [dict(
         type="heatmap", z=shown, x=x, y=y, coloraxis=coloraxis, hoverinfo="text",
-        text=_hover_text(weights, q_tokens, k_tokens, mask), xgap=1, ygap=1, **on,
+        text=_hover_text(weights, q_tokens, k_tokens, mask, value_name), xgap=1, ygap=1, **on,
     )]
     if mask is not None and not mask.all():
         traces.append(dict(
@@ -76,8 +77,8 @@ def _axes(q_tokens, k_tokens, titles=True) -> tuple[dict, dict]:
     return x, y
 
 
-def _coloraxis() -> dict:
-    return dict(colorscale=spec.colorscale(COLORSCALE), cmin=0, cmax=1, colorbar=dict(title=spec.title("weight")))
+def _coloraxis(name: str = "weight") -> dict:
+    return dict(colorscale=spec.colorscale(COLORSCALE), cmin=0, cmax=1, colorbar=dict(title=spec.title(name)))
 
 
 def attention_heatmap(
@@ -103,14 +104,17 @@ def attention_heatmap(
     ))
 
 
-def _grid(matrices, titles, q_tokens, k_tokens, mask, rows, cols, spacing) -> tuple[list[dict], dict]:
-    """Traces and layout of attention matrices in a rows x cols grid sharing one colour axis."""
+def _grid(matrices, titles, q_tokens, k_tokens, mask, rows, cols, spacing,
+          value_names: Sequence[str] | None = None) -> tuple[list[dict], dict]:
+    """Traces and layout of attention matrices in a rows x cols grid sharing one colour axis;
+    value_names: what each matrix holds, for its hover ("weight" when not given)."""
     layout = spec.subplots(rows, cols, titles, *spacing)
     data = []
     for i, w in enumerate(matrices):
         r, c = i // cols + 1, i % cols + 1
         xa, ya = spec.axis_names(r, c, cols)
-        data += _head_traces(np.asarray(w), q_tokens, k_tokens, mask, axes=(xa, ya))
+        data += _head_traces(np.asarray(w), q_tokens, k_tokens, mask, axes=(xa, ya),
+                             value_name=value_names[i] if value_names else "weight")
         xaxis, yaxis = _axes(q_tokens, k_tokens, titles=False)
         layout["xaxis" + xa[1:]].update(xaxis)
         layout["yaxis" + ya[1:]].update(yaxis)

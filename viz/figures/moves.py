@@ -19,11 +19,12 @@ def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: in
     trace.head(layer, head)  # the readable range check
     data, layout = _grid([trace.weights[layer, head], shares[layer, head]],
                          ["weights: where it looks", "share of ‖w·v·W_O‖: what it moves"],
-                         trace.query_tokens, trace.key_tokens, trace.mask, 1, 2, (0.08, None))
+                         trace.query_tokens, trace.key_tokens, trace.mask, 1, 2, (0.08, None),
+                         value_names=["weight", "share moved"])
     T = len(trace.query_tokens)
     layout.update(title=spec.title(label(f"Layer {layer}, head {head}: looking against moving")),
                   height=int(min(900, max(380, 22 * T + 160))), margin=dict(l=10, r=10, t=70, b=10),
-                  plot_bgcolor="white", coloraxis=_coloraxis())
+                  plot_bgcolor="white", coloraxis=_coloraxis("weight · share"))
     return spec.figure(data, layout)
 
 
