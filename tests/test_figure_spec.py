@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from viz.figures import heatmap, spec, text
+from viz.figures import heatmap, moves, spec, text
 from viz.trace import AttentionTrace
 
 TOKENS = ("[CLS]", "</s>", "<b>x</b>", "the", "cat", "sat", "on", "the", "mat", ".", "it", "was", "tired", "[SEP]",
@@ -37,6 +37,8 @@ MASKED = _trace(6, causal=True)
 FIGURES = {
     "head (heatmap)": lambda: text.head_figure(T17, 1, 2),
     "head (image, 90 tokens)": lambda: text.head_figure(T90, 0, 1),
+    "what moves (heatmaps)": lambda: moves.moves_figure(T17, T17.weights[::-1], 1, 2),
+    "what moves (pictures, 90 tokens)": lambda: moves.moves_figure(T90, T90.weights[::-1], 0, 1),
     "compare": lambda: text.compare_figure(T17.head(0, 1), T17.head(1, 2), T17.query_tokens, T17.key_tokens,
                                            "A − B", 14),
     "rollout": lambda: text.rollout_figure(T17.weights[0, 0], T17.query_tokens),
@@ -99,3 +101,12 @@ def test_a_shared_figure_shows_the_same_figure_and_makes_its_dict_once():
     assert json.loads(plotly.io.to_json(as_shown, validate=False)) == json.loads(fig.to_json())
     assert sf.to_dict() is sf.to_dict()  # made once
     assert fig.to_dict() is not fig.to_dict()  # a plain figure copies every time
+
+
+def test_what_moves_on_a_long_input_sends_pictures_not_a_hover_string_per_cell():
+    t = _trace(300)
+    fig = moves.moves_figure(t, t.weights, 1, 2)
+    kinds = [d.type for d in fig.data]
+    assert kinds == ["image", "image", "scatter"]  # two panels and the shared colour bar
+    assert [d.hovertemplate.split(":")[0] for d in fig.data[:2]] == ["weight", "share moved"]
+    assert len(fig.to_json()) < 300_000

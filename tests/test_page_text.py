@@ -109,7 +109,7 @@ def test_byte_budget_at_510_tokens():
     assert_clean(at)
     grid = sent_bytes(at)
     assert 10_000 < grid <= 2_000_000, f"the all-heads grid sent {grid} bytes"
-    for view in ("heatmap", "lines", "neuron", "rollout", "compare", "combine"):
+    for view in ("heatmap", "lines", "neuron", "table", "rollout", "compare", "combine", "moves", "qk"):
         at.radio(key="text_view").set_value(view).run()
         assert_clean(at)
         assert sent_bytes(at) <= 2_000_000, view

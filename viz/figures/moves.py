@@ -8,23 +8,43 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.figures import spec
-from viz.figures.heatmap import _coloraxis, _grid, label
+from viz.figures.heatmap import COLORSCALE, _coloraxis, _grid, label
+from viz.figures.heatmap import _ticks as token_ticks
+from viz.figures.text import HEATMAP_MAX_CELLS, _colorbar_trace, colorize, png_data_uri
 from viz.trace import AttentionTrace
 
 GROUP_COLOURS = {"[CLS]": "#1f77b4", "[SEP]": "#d62728", "punctuation": "#2ca02c"}
 
 
 def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: int) -> go.Figure:
-    """shares: (L, H, Tq, Tk) norm shares (viz.attention.norm_shares of weighted_norms)."""
+    """shares: (L, H, Tq, Tk) norm shares (viz.attention.norm_shares of weighted_norms). Above
+    HEATMAP_MAX_CELLS cells the two panels are pictures, as the heatmap view's matrix is: at 512
+    tokens two heatmaps with a hover string per cell were 39 MB."""
     trace.head(layer, head)  # the readable range check
-    data, layout = _grid([trace.weights[layer, head], shares[layer, head]],
-                         ["weights: where it looks", "share of ‖w·v·W_O‖: what it moves"],
-                         trace.query_tokens, trace.key_tokens, trace.mask, 1, 2, (0.08, None),
-                         value_names=["weight", "share moved"])
-    T = len(trace.query_tokens)
+    titles = ["weights: where it looks", "share of ‖w·v·W_O‖: what it moves"]
+    matrices = [trace.weights[layer, head], shares[layer, head]]
+    Tq, Tk = len(trace.query_tokens), len(trace.key_tokens)
+    if Tq * Tk <= HEATMAP_MAX_CELLS:
+        data, layout = _grid(matrices, titles, trace.query_tokens, trace.key_tokens, trace.mask, 1, 2, (0.08, None),
+                             value_names=["weight", "share moved"])
+        layout.update(coloraxis=_coloraxis("weight · share"))
+    else:
+        layout = spec.subplots(1, 2, titles, 0.08)
+        data = []
+        for i, (m, name) in enumerate(zip(matrices, ("weight", "share moved"), strict=True)):
+            xa, ya = spec.axis_names(1, i + 1, 2)
+            m = np.where(trace.mask, m, np.nan) if trace.mask is not None else m  # masked cells grey
+            data.append(dict(type="image", source=png_data_uri(colorize(m, 0.0, 1.0)),
+                             x0=0, dx=1, y0=0, dy=1, xaxis=xa, yaxis=ya,
+                             hovertemplate=f"{name}: query %{{y}} → key %{{x}}<extra></extra>"))
+            layout["xaxis" + xa[1:]].update(**token_ticks(trace.key_tokens), tickangle=-60, showgrid=False,
+                                            zeroline=False, range=[-0.5, Tk - 0.5])
+            layout["yaxis" + ya[1:]].update(**token_ticks(trace.query_tokens), autorange="reversed",
+                                            showgrid=False, zeroline=False)
+        data.append(_colorbar_trace(0.0, 1.0, COLORSCALE, "weight · share"))
     layout.update(title=spec.title(label(f"Layer {layer}, head {head}: looking against moving")),
-                  height=int(min(900, max(380, 22 * T + 160))), margin=dict(l=10, r=10, t=70, b=10),
-                  plot_bgcolor="white", coloraxis=_coloraxis("weight · share"))
+                  height=int(min(900, max(380, 22 * Tq + 160))), margin=dict(l=10, r=10, t=70, b=10),
+                  plot_bgcolor="white")
     return spec.figure(data, layout)
 
 
