@@ -1,9 +1,12 @@
 """The hostile-input catalogue: one table, applied in the browser to every input of every page.
 
 Each entry is (name, value). A page passes an entry when, after the value is entered: a clear
-message or a correct result shows, no Streamlit exception element, no browser dialog fires, no
-markup from the input is interpreted, and the same session still answers a good input.
+message or the box's own result shows (the first such element after the box, see TEXT_INPUTS), no
+Streamlit exception element, no browser dialog fires, no markup from the input is interpreted, and
+the same session still answers a good input.
 """
+
+from typing import NamedTuple
 
 HOSTILE = [
     ("empty", ""),
@@ -28,39 +31,66 @@ HOSTILE = [
 # message or a chart), which already shows the session still runs.
 GOOD_EVERY = 5
 
-# Where each page takes typed input: (url path, accessible name of the text box,
-# a good value, text that must appear for the good value). Pages add their inputs here.
+# Where each page takes typed input. `result` is the box's own answer, a CSS selector (a chart's
+# Streamlit key): after any value, the first message or chart/table that follows the box on the page
+# must be a message or this element (tests/browser/checks.answer_problem), so a chart elsewhere on the
+# page does not count. For the good value it must be `result` itself, and `expected` must show: in the
+# main area, or with in_title, in `result`'s own plotly title (for the model boxes, whose model names
+# are also in a label and a caption that are always on the page). Pages add their inputs here.
+
+
+class Box(NamedTuple):
+    path: str  # url path (and query)
+    name: str  # the text box's accessible name
+    good: str
+    expected: str
+    result: str | None  # None: only a message answers it (a form's "check" box)
+    in_title: bool = False
+
+
+def key(name: str) -> str:
+    return f".st-key-{name}"
+
+
+TABLE = "[data-testid='stElementContainer']:has([data-testid='stDataFrame'])"  # a table without
+# on_select carries no st-key- class
+LESSON_FIGURE = "[class*='st-key-lesson_fig_']"  # lesson_ui keys each step's figure lesson_fig_<step>
+
 TEXT_INPUTS = [
-    ("scratch", "Your input", "browser", "resworb"),
-    ("softmax", "Logits (numbers separated by commas)", "3, 1, 0", "Largest weight 0.844"),
-    ("softmax", "Large logits", "10, 12, 90", "exp overflows to inf above"),
-    ("softmax", "A word for the from-scratch model (lowercase letters, one token each)", "cat",
-     "head 0, query 'c'"),
-    ("dimensions", "Sentence (n = number of words)", "one two three", "n = 3"),
-    ("positional", "A word for the from-scratch model", "order", "order →"),
+    Box("scratch", "Your input", "browser", "resworb", key("scratch_heatmap")),
+    Box("softmax", "Logits (numbers separated by commas)", "3, 1, 0", "Largest weight 0.844", key("softmax_bars")),
+    Box("softmax", "Large logits", "10, 12, 90", "exp overflows to inf above", TABLE),
+    Box("softmax", "A word for the from-scratch model (lowercase letters, one token each)", "cat",
+        "head 0, query 'c'", key("softmax_real")),
+    Box("dimensions", "Sentence (n = number of words)", "one two three", "n = 3", key("dims_diagram")),
+    Box("positional", "A word for the from-scratch model", "order", "order →", key("pos_permutation")),
     # MiniLM lowercases: "zebra" can only come from the model's tokens, not from the box itself.
     # The words must be whole in its vocabulary ("quokka" becomes quo ##kka and never shows).
-    ("text", "Your text", "Zebra crossing ahead.", "zebra"),
-    ("text", "Second sentence (optional): BERT reads the two as a pair", "Penguin smiles.", "penguin"),
-    ("text", "Model (text page)", "", "all-MiniLM-L6-v2"),
+    Box("text", "Your text", "Zebra crossing ahead.", "zebra", key("text_chart_heatmap")),
+    Box("text", "Second sentence (optional): BERT reads the two as a pair", "Penguin smiles.", "penguin",
+        key("text_chart_heatmap")),
+    # The trace's model name in the heatmap's title ("all-MiniLM-L6-v2 (bundled): layer 0, head 0").
+    Box("text", "Model (text page)", "", "all-MiniLM-L6-v2 (bundled): layer", key("text_chart_heatmap"), in_title=True),
     # The lesson's boxes (a link opens their step). Hostile values never contain the followed word,
     # so each gives a sentence, and the expected text can only come back from the good value.
-    ("lesson?step=1", "Sentence", "The zebra ran because it was scared.", "zebra"),
-    ("lesson?step=1", "Word to follow", "cat", "'cat' attends most to"),
-    ("lesson?step=2", "Scores (numbers separated by commas)", "3, 1, 0", "takes 0.84 of the weight"),
-    ("lesson?step=4", "Sentence A", "The bank of the stream.", "'bank' starts at cosine"),
-    ("lesson?step=4", "Sentence B", "The bank lent money.", "'bank' starts at cosine"),
-    ("lesson?step=4", "Word in both", "the", "'the' starts at cosine"),
-    ("lesson?step=5", "Sentence (n = number of words)", "one two three", "With n = 3 words"),
-    ("lesson?step=5", "Your answer", "512 x 64", "Right: 512 × 64"),
-    ("lesson?step=6", "A word for the from-scratch model (lowercase letters)", "browser", "→ 'resworb'"),
-    ("lesson?step=9", "A number for the from-scratch model (0 to 999)", "42", "→ 'forty two'"),
-    ("lesson?step=7", "Sentence", "Zebra crossing ahead.", "zebra"),
-    ("lesson?step=10", "Sentence A", "Penguin smiles.", "penguin"),
-    ("lesson?step=10", "Sentence B", "Penguin smiles.", "penguin"),
-    ("text?view=context", "Sentence B: the same word in another context", "It rained and it was wet.",
-     "'it' starts at cosine"),
-    ("text?view=context", "Word in both sentences", "was", "'was' starts at cosine"),
-    ("image", "Model: a Hugging Face id or a local folder (leave empty for DINOv2-small, offline)", "",
-     "DINOv2"),
+    Box("lesson?step=1", "Sentence", "The zebra ran because it was scared.", "zebra", LESSON_FIGURE),
+    Box("lesson?step=1", "Word to follow", "cat", "'cat' attends most to", LESSON_FIGURE),
+    Box("lesson?step=2", "Scores (numbers separated by commas)", "3, 1, 0", "takes 0.84 of the weight", LESSON_FIGURE),
+    Box("lesson?step=4", "Sentence A", "The bank of the stream.", "'bank' starts at cosine", LESSON_FIGURE),
+    Box("lesson?step=4", "Sentence B", "The bank lent money.", "'bank' starts at cosine", LESSON_FIGURE),
+    Box("lesson?step=4", "Word in both", "the", "'the' starts at cosine", LESSON_FIGURE),
+    Box("lesson?step=5", "Sentence (n = number of words)", "one two three", "With n = 3 words", LESSON_FIGURE),
+    Box("lesson?step=5", "Your answer", "512 x 64", "Right: 512 × 64", None),
+    Box("lesson?step=6", "A word for the from-scratch model (lowercase letters)", "browser", "→ 'resworb'",
+        LESSON_FIGURE),
+    Box("lesson?step=9", "A number for the from-scratch model (0 to 999)", "42", "→ 'forty two'", LESSON_FIGURE),
+    Box("lesson?step=7", "Sentence", "Zebra crossing ahead.", "zebra", LESSON_FIGURE),
+    Box("lesson?step=10", "Sentence A", "Penguin smiles.", "penguin", LESSON_FIGURE),
+    Box("lesson?step=10", "Sentence B", "Penguin smiles.", "penguin", LESSON_FIGURE),
+    Box("text?view=context", "Sentence B: the same word in another context", "It rained and it was wet.",
+        "'it' starts at cosine", key("text_chart_context")),
+    Box("text?view=context", "Word in both sentences", "was", "'was' starts at cosine", key("text_chart_context")),
+    # The trace's model name in the CLS figure's title ("dinov2-small (offline): CLS → patches, ...").
+    Box("image", "Model: a Hugging Face id or a local folder (leave empty for DINOv2-small, offline)", "",
+        "dinov2-small (offline): CLS → patches", key("image_cls_overlay"), in_title=True),
 ]

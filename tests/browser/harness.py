@@ -58,8 +58,9 @@ class Server:
 
 
 @contextmanager
-def serve_app(port: int | None = None, timeout: float = 90.0):
-    """Run `streamlit run app.py` on 127.0.0.1 (the flags of `make run`); yield a Server.
+def serve_app(port: int | None = None, timeout: float = 90.0, script: str | Path = "app.py"):
+    """Run `streamlit run app.py` on 127.0.0.1 (the flags of `make run`); yield a Server. `script`:
+    another app to serve the same way (a broken page that proves a check fails, test_checks_fail.py).
 
     The server writes to a file in test-artifacts/, never to a pipe: a pipe nobody reads fills
     after 64 KB and then blocks whichever server thread logs next.
@@ -71,7 +72,7 @@ def serve_app(port: int | None = None, timeout: float = 90.0):
     log = ARTIFACTS / f"server-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(streamlit), "run", "app.py", "--server.address=127.0.0.1", f"--server.port={port}",
+            [str(streamlit), "run", str(script), "--server.address=127.0.0.1", f"--server.port={port}",
              "--server.headless=true"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
