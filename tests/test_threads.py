@@ -1,4 +1,4 @@
-"""viz.ui.threads: one torch intra-op thread unless told otherwise; a 1 ms GIL switch interval.
+"""viz.ui.threads: one torch intra-op thread unless told otherwise; a 1 ms GIL switch interval."""
 
 import pytest
 import torch
