@@ -9,7 +9,8 @@ would: the teacher opens the Lesson page and presses "Start a class"; each stude
 types the code and joins, then does what the student's browser does: fetch the class's version
 file every second (the page's JavaScript, class_ui.WATCH_JS) and send the page's trigger when the
 number changes, and rerun the safety-net fragment every 4 to 6 s. The teacher then presses ▶ `--steps`
-times, `--gap` seconds apart; on each question step every student sends an answer.
+times, `--gap` seconds apart; on each question step every student sends an answer, at once
+(the worst case: thirty answers land with the next follows) or `--think` seconds later.
 
 Follow latency: from the moment the teacher's ▶ is sent to the moment a student's session has
 received the new step's header (the end of the student's rerun; the browser then draws it).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import statistics
 import sys
@@ -61,16 +63,27 @@ class Student(threading.Thread):
         self.fetches = 0  # version-file GETs
         self.joined = threading.Event()
         self.answer_on: set[int] = set()
+        self.think = 0.0  # seconds a student takes to answer (0.5x to 1.5x of it), 0: at once
+        self.answer_at: tuple[int, float] | None = None
 
     def _note(self, r) -> None:
         step = _step_seen(r.texts)
         if step is not None and step not in self.seen:
             self.seen[step] = time.perf_counter()
-            if step in self.answer_on and "Send my answer" in self.s.widgets:
-                self.s.set_string("Your answer", "7")
-                self.s.press("Send my answer")
-                self._note(self.s.finish())
-                self.sent += 1
+            if step in self.answer_on:  # answer after `think` seconds (0: at once)
+                self.answer_at = (step, self.seen[step] + random.uniform(0.5, 1.5) * self.think if self.think else 0.0)
+                self._answer_if_due()
+
+    def _answer_if_due(self) -> None:
+        if self.answer_at is None or time.perf_counter() < self.answer_at[1]:
+            return
+        step, _ = self.answer_at
+        self.answer_at = None
+        if "Send my answer" in self.s.widgets and max(self.seen, default=-1) == step:  # still that step
+            self.s.set_string("Your answer", "7")
+            self.s.press("Send my answer")
+            self._note(self.s.finish())
+            self.sent += 1
 
     def run(self) -> None:
         try:
@@ -95,6 +108,7 @@ class Student(threading.Thread):
                 if v is not None and v != data["version"]:
                     self.s.trigger(comp, "moved", v)
                     self._note(self.s.finish())
+                self._answer_if_due()
                 if time.perf_counter() >= safety_due:  # and the safety-net fragment's timer (4 to 6 s)
                     frag, interval = next(iter(self.s._auto_rerun.items()))
                     self._note(self.s.run(fragment_id=frag, auto=True))
@@ -119,7 +133,7 @@ def wait_until_ready(teacher: StreamlitSession, t0: float, timeout: float) -> fl
 
 
 def measure(url: str, pids: list[int], students: int, steps: int, gap: float, replicas: int,
-            timeout: float) -> dict:
+            timeout: float, think: float = 0.0) -> dict:
     teacher = StreamlitSession(url, "lesson", timeout=timeout)
     teacher.open()  # the teacher opens the lesson before class: the first step's model is loaded
     teacher.press("Start a class")
@@ -133,7 +147,7 @@ def measure(url: str, pids: list[int], students: int, steps: int, gap: float, re
     crowd = [Student(url, code, timeout, stop) for _ in range(students)]
     question_steps = {i for i in range(1, steps + 1) if i < len(STEPS) and STEPS[i].kind == "number"}
     for s in crowd:
-        s.answer_on = question_steps
+        s.answer_on, s.think = question_steps, think
         s.start()
         time.sleep(0.05)  # a class arrives over a few seconds, not in one packet
     for s in crowd:
@@ -193,13 +207,15 @@ def main(argv=None) -> int:
     ap.add_argument("--gap", type=float, default=4.0, help="seconds between the teacher's steps")
     ap.add_argument("--replicas", type=int, default=0, help="0: one server; N: HAProxy and N replicas")
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="seconds a student takes to answer (each 0.5 to 1.5 times it); 0: at once, the worst case")
     args = ap.parse_args(argv)
     if args.steps >= len(STEPS):
         ap.error(f"--steps: at most {len(STEPS) - 1} (the lesson has {len(STEPS)} steps)")
     # The class store in a file, as replicas need it: here it also lets this script count the answers.
     os.environ["ATTENTION_LENS_CLASS_DB"] = os.path.join(tempfile.mkdtemp(prefix="class-load-"), "class.db")
     with local_servers(args.replicas) as (url, pids):
-        r = measure(url, pids, args.students, args.steps, args.gap, args.replicas or 1, args.timeout)
+        r = measure(url, pids, args.students, args.steps, args.gap, args.replicas or 1, args.timeout, args.think)
     print(HEADER)
     print(RULE)
     print(fmt(r), flush=True)
