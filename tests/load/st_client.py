@@ -275,6 +275,11 @@ class StreamlitSession:
             self.connect()
         self._start = time.perf_counter()
         self._deadline = time.monotonic() + self.timeout
+        if not fragment_id:
+            # As the frontend does: a full run drops every fragment timer, and the run's auto_rerun
+            # messages set the live ones again. A fragment whose position on the page moved gets a
+            # new id; asking for the old one, the server answers nothing (AppSession.request_rerun).
+            self._auto_rerun.clear()
         self._send_rerun(fragment_id, auto)
 
     def finish(self) -> RunResult:
