@@ -171,15 +171,18 @@ class ClassStore:
     # --- refusals that count ---------------------------------------------------------------------
 
     def _check_rate(self, db, client: str) -> None:
-        now = self.clock()
-        db.execute("DELETE FROM failures WHERE at < ?", (now - 60,))
-        (n,) = db.execute("SELECT COUNT(*) FROM failures WHERE client = ?", (client,)).fetchone()
+        """A read: the teacher's every move and each student's code pass through here, and a write
+        transaction each would queue them behind the class's answers."""
+        (n,) = db.execute("SELECT COUNT(*) FROM failures WHERE client = ? AND at >= ?",
+                          (client, self.clock() - 60)).fetchone()
         if n >= self.limits.failures_per_minute:
             raise ClassError("Too many wrong class codes or keys from here: wait a minute, then try again.")
 
     def _fail(self, client: str, message: str) -> ClassError:
+        now = self.clock()
         with self._write() as db:
-            db.execute("INSERT INTO failures VALUES (?, ?)", (client, self.clock()))
+            db.execute("DELETE FROM failures WHERE at < ?", (now - 60,))
+            db.execute("INSERT INTO failures VALUES (?, ?)", (client, now))
         return ClassError(message)
 
     def _open_class(self, db, code: str) -> tuple:
@@ -211,7 +214,7 @@ class ClassStore:
     def check_key(self, typed_code: str, key: str, client: str = "") -> str:
         """The class's code if `key` is its teacher key; ClassError (counted) otherwise."""
         code = self._code(typed_code, client)
-        with self._write() as db:
+        with self._connection() as db:
             self._check_rate(db, client)
             row = self._open_class(db, code)
         if row is None:
@@ -255,7 +258,7 @@ class ClassStore:
     # --- students ---------------------------------------------------------------------------------
 
     def _code(self, typed: str, client: str) -> str:
-        with self._write() as db:
+        with self._connection() as db:
             self._check_rate(db, client)
         try:
             return normalise_code(typed)
