@@ -86,12 +86,13 @@ load: $(STAMP)
 
 # A class following the teacher (not part of make test): STUDENTS sessions join the teacher's class
 # and follow STEPS steps; prints the follow latency and the server's CPU (docs/capacity.md).
-#   make load-class STUDENTS=30 STEPS=10    make load-class STUDENTS=30 REPLICAS=2
+# THINK=S: students answer S seconds after they see a question (default 0: at once, the worst case).
+#   make load-class STUDENTS=30 STEPS=10    make load-class STUDENTS=30 REPLICAS=2 THINK=2
 STUDENTS ?= 30
 STEPS ?= 10
 load-class: $(STAMP)
 	@$(if $(REPLICAS),$(HAPROXY_CHECK))
-	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.class_follow --students $(STUDENTS) --steps $(STEPS) $(if $(REPLICAS),--replicas $(REPLICAS))
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.class_follow --students $(STUDENTS) --steps $(STEPS) $(if $(REPLICAS),--replicas $(REPLICAS)) $(if $(THINK),--think $(THINK))
 
 # docs/capacity.md's table, one command: every row on a fresh server (about 20 minutes).
 load-table: $(STAMP)
