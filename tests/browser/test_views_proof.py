@@ -5,7 +5,8 @@ tests/browser/checks.py), not only leaves the page without an error.
 
 One page load per page; the text page's views are walked in one session. Sliders on the other
 pages: the softmax lab's three, the positional page's five, the image page's two. The Train live
-tab's "Steps" slider is moved in test_train_live.py.
+tab's "Steps" slider is moved in test_train_live.py. Comparing inputs of different lengths and the
+scratch page's What moves are opened here too.
 """
 
 import functools
@@ -213,5 +214,35 @@ def test_every_slider_changes_its_figure(browser, app_url, path, n_plots, slider
     for label, key, times, target in sliders:
         problems.append(change_problem(page, target, functools.partial(slide, page, label, key, times),
                                        f"{label} ({key} x{times})"))
+    problems += quiet(page, log)
+    assert not [p for p in problems if p], problems
+
+
+def test_compare_two_inputs_of_different_lengths_and_the_scratch_pages_what_moves(browser, app_url):
+    """Two views issue 13 added that no browser test opened: comparing the same head on inputs of
+    different lengths (both heads on one scale, and A − B where the tokens line up), and What moves
+    under the scratch page's heatmaps."""
+    page, log = new_page(browser, app_url, viewport=(1400, 1100))
+    page.goto(f"{app_url}/text?view=compare&layer=2&head=5")
+    wait_for_app(page)
+    page.locator("[data-testid='stRadio'] label").filter(has_text="another input").first.click()
+    wait_for_app(page)
+    box = page.get_by_role("textbox", name="Input B (any length: the difference is drawn where the tokens align)")
+    box.fill("The cat slept.")
+    box.press("Enter")
+    wait_for_app(page)
+    wait_for_plots(page, 3)
+    assert title_of(page, "text_chart_compare_a").startswith("A (13 tokens)")
+    assert title_of(page, "text_chart_compare_b").startswith("B (6 tokens)")
+    assert "tokens both inputs share, in order" in title_of(page, "text_chart_compare")
+    assert wait_for_text(page, "A has 13 tokens and B 6")
+    problems = quiet(page, log)
+
+    page.goto(f"{app_url}/scratch")
+    wait_for_app(page)
+    page.get_by_text("What moves: the head's weights beside what it moves").click()
+    page.locator(f"{chart('scratch_moves')} .js-plotly-plot").first.wait_for(timeout=30_000)
+    titles = title_of(page, "scratch_moves")
+    assert "weights: where it looks" in titles and "what it moves" in titles, titles
     problems += quiet(page, log)
     assert not [p for p in problems if p], problems
