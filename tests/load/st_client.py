@@ -59,6 +59,7 @@ class Widget:
     id: str
     label: str
     proto: object  # the element's own proto (options, default, ...)
+    fragment_id: str = ""  # the st.fragment it was drawn in: pressing it reruns only that
 
 
 @dataclass
@@ -253,7 +254,7 @@ class StreamlitSession:
                 result.elements.append(etype)
                 if etype in WIDGET_TYPES:
                     w = getattr(el, etype)
-                    self.widgets[w.label] = Widget(etype, w.id, w.label, w)
+                    self.widgets[w.label] = Widget(etype, w.id, w.label, w, fm.delta.fragment_id)
                 elif etype == "markdown":
                     result.texts.append(el.markdown.body)
                 elif etype == "heading":
@@ -343,7 +344,7 @@ class StreamlitSession:
         ws.trigger_value = True
         self.states[w.id] = ws
         try:
-            self.send()
+            self.send(fragment_id=w.fragment_id)  # as the frontend does: a button in a fragment reruns it alone
         finally:
             self.states.pop(w.id, None)
 
