@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from viz.scratch.run import InputError, prepare_input, run
-from viz.scratch.tasks import TASKS, is_held_out, number_to_words
+from viz.scratch.run import InputError, prepare_input, run, run_many
+from viz.scratch.tasks import BOS, EOS, TASKS, is_held_out, number_to_words
 from viz.scratch.train import TrainConfig, checkpoint_path, evaluate, load_checkpoint, train
 
 
@@ -72,3 +72,54 @@ def test_training_is_seeded_and_learns():
         assert torch.equal(pa, pb)
     assert a.losses == b.losses
     assert np.mean(a.losses[-5:]) < np.mean(a.losses[:5])
+
+
+def _greedy_alone(model, task, text):
+    """Greedy decoding of one input written out here, one decoder pass per token, no batch."""
+    src = torch.tensor([task.encode_src(text)])
+    memory, out = model.encode(src), [BOS]
+    with torch.no_grad():
+        for _ in range(task.max_tgt_len + 1):
+            nxt = int(model.decode(torch.tensor([out]), memory, src)[0, -1].argmax())
+            out.append(nxt)
+            if nxt == EOS:
+                break
+    return out[1:]
+
+
+@pytest.mark.parametrize("name", ["reverse", "sort", "num2words"])
+def test_run_many_equals_each_input_alone(name):
+    """Students who press Enter together share one batched decoding: inputs of different lengths,
+    padded, get exactly the output and the attention each gets alone."""
+    model, _ = load_checkpoint(checkpoint_path(name))
+    task = TASKS[name]
+    rng = np.random.default_rng(1)
+    texts = [task.example, *(task.sample(rng) for _ in range(9))]
+    texts += ["x", "Hello" if name != "num2words" else "007"]  # 1 symbol; changed case or leading zeros
+    texts = [t for t in texts if not _unusable(task, t)]
+    assert len({len(t) for t in texts}) >= 3  # really different lengths, so padding happens
+    together = run_many(model, task, texts)
+    for text, r in zip(texts, together, strict=True):
+        alone = run(model, task, text)
+        tokens = _greedy_alone(model, task, prepare_input(task, text).text)
+        assert r.output_tokens == alone.output_tokens == tuple(task.decode_tgt(tokens)), text
+        assert r.notes == alone.notes
+        for part in ("encoder", "decoder_self", "cross"):
+            a, b = getattr(r, part), getattr(alone, part)
+            assert a.weights.shape == b.weights.shape
+            np.testing.assert_allclose(a.weights, b.weights, atol=1e-6)
+            np.testing.assert_allclose(a.values, b.values, atol=1e-6)
+
+
+def _unusable(task, text):
+    try:
+        prepare_input(task, text)
+    except InputError:
+        return True
+    return False
+
+
+def test_run_many_refuses_a_bad_input_with_its_sentence():
+    model, _ = load_checkpoint(checkpoint_path("reverse"))
+    with pytest.raises(InputError, match="no token for '!'"):
+        run_many(model, TASKS["reverse"], ["hello", "hi!"])

@@ -1,8 +1,8 @@
 """Every st.cache_* of the app lives here, keyed by plain strings.
 
 Models: cache_resource (one per process, shared by all sessions).
-Runs of the small scratch model: cache_data, bounded, so a long session cannot grow without end.
-Traces of the pretrained models: one byte-bounded LRU shared by all sessions (trace_store()).
+Runs of the small scratch model and traces of the pretrained ones: one byte-bounded LRU shared
+by all sessions (trace_store()).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import replace
 import streamlit as st
 
 from viz.device import run_on_device
-from viz.scratch.run import ScratchRun, run
+from viz.scratch.run import ScratchRun, prepare_input, run_many
 from viz.scratch.tasks import TASKS
 from viz.scratch.train import checkpoint_path, load_checkpoint
 from viz.tracecache import MicroBatcher, TraceCache, batch_window_s, batching_enabled
@@ -23,18 +23,6 @@ from viz.tracecache import MicroBatcher, TraceCache, batch_window_s, batching_en
 def scratch_model(task_name: str, device: str):
     """(model, metrics) of the bundled checkpoint for `task_name`, on `device`."""
     return load_checkpoint(checkpoint_path(task_name), device)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def scratch_run(task_name: str, text: str, device: str) -> ScratchRun:
-    """Run the bundled model; if the GPU fails, the CPU answers and the result says so."""
-
-    def go(dev: str) -> ScratchRun:
-        model, _ = scratch_model(task_name, dev)
-        return run(model, TASKS[task_name], text)
-
-    result, note = run_on_device(go, device)
-    return replace(result, notes=(*result.notes, note)) if note else result
 
 
 # --- traces, shared by every session ----------------------------------------------------------
@@ -61,6 +49,35 @@ def shared(key: tuple, compute, spinner: str | None = None):
         return value
     with st.spinner(spinner) if spinner else contextlib.nullcontext():
         return store.get_or_compute(key, compute)
+
+
+# --- the scratch page ---------------------------------------------------------------------------
+
+@st.cache_resource(max_entries=8)
+def scratch_batcher(task_name: str, device: str) -> MicroBatcher:
+    """Words that students send within a few ms of each other decode as one batch (run_many):
+    8 words cost about what one does (docs/capacity.md)."""
+    model, _ = scratch_model(task_name, device)
+    task = TASKS[task_name]
+    return MicroBatcher(lambda texts: run_many(model, task, texts), enabled=batching_enabled(device),
+                        window_s=batch_window_s())
+
+
+def scratch_run(task_name: str, text: str, device: str) -> ScratchRun:
+    """Run the bundled model, once per (task, text, device) for the whole server, in the shared
+    byte-bounded trace cache: a layer or head change reads it back without a copy (a cache_data
+    entry was unpickled on every rerun). If the GPU fails, the CPU answers and the result says so.
+    Raises InputError (not cached) before anything runs."""
+    prepare_input(TASKS[task_name], text)  # a bad input never joins another student's batch
+
+    def compute() -> ScratchRun:
+        def go(dev: str) -> ScratchRun:
+            return scratch_batcher(task_name, dev).submit(text)
+
+        result, note = run_on_device(go, device)
+        return replace(result, notes=(*result.notes, note)) if note else result
+
+    return shared(("scratch_run", task_name, text, device), compute)
 
 
 # --- the text page --------------------------------------------------------------------------
