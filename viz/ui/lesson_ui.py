@@ -226,11 +226,11 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question], None] | 
             publish(index, values, None)
             _save_url(index, step, values, present)
             return
+        publish(index, values, q)  # before the figure is sent: a class waits for this, not for our chart
         st.plotly_chart(fig, key=f"lesson_fig_{step.slug}")
         for note in notes:
             st.caption(md_escape(note))
         st.markdown(f"**What to notice:** {md_escape(notice)}")
-    publish(index, values, q)
     with left if present else right:
         ask(index, q)
     st.caption(f"Built from: {step.uses}.")
