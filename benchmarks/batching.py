@@ -1,6 +1,10 @@
 """Does batching pay? k short inputs traced one after another vs as one padded forward pass.
 
     python -m benchmarks.batching [--threads 1 2] [--batch 2 4 8] [--tokens 15] [--repeats 9] [--device cpu]
+    python -m benchmarks.batching --page scratch [--task reverse]     # the scratch page's words
+
+The scratch page (--page scratch) times viz.scratch.run.run k times against one run_many of the
+same k random words (greedy decoding batched, attention then recorded per word).
 
 A class sends many short sentences (the default example is 12-15 tokens). For each torch thread
 count and batch size k this times `trace_text` k times in a row against one `trace_texts` of the
@@ -39,6 +43,25 @@ def inputs(tokenizer, k: int, n_tokens: int) -> list[str]:
     return out
 
 
+def _work(args):
+    """(one input, a batch of inputs, k -> inputs, what they are) for the page measured."""
+    if args.page == "scratch":
+        import numpy as np
+
+        from viz.scratch.run import run, run_many
+        from viz.scratch.tasks import TASKS
+        from viz.scratch.train import checkpoint_path, load_checkpoint
+
+        model, _ = load_checkpoint(checkpoint_path(args.task), args.device)
+        task = TASKS[args.task]
+        rng = np.random.default_rng(0)
+        return (lambda t: run(model, task, t), lambda ts: run_many(model, task, ts),
+                lambda k: [task.sample(rng) for _ in range(k)], f"scratch page, {args.task} task, random inputs")
+    tm = load_text_model(None, args.device)
+    return (lambda t: trace_text(tm, t), lambda ts: trace_texts(tm, [(t, None) for t in ts]),
+            lambda k: inputs(tm.tokenizer, k, args.tokens), f"text page, ~{args.tokens}-token inputs")
+
+
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -51,21 +74,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tokens", type=int, default=15)
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--page", choices=["text", "scratch"], default="text")
+    ap.add_argument("--task", default="reverse", help="the scratch page's task (--page scratch)")
     args = ap.parse_args(argv)
-    tm = load_text_model(None, args.device)
+    one, many, make_inputs, what = _work(args)
     rows = []
     for threads in args.threads:
         torch.set_num_threads(threads)
         for k in args.batch:
-            texts = inputs(tm.tokenizer, k, args.tokens)
+            texts = make_inputs(k)
 
             def one_by_one(texts=texts):
                 for t in texts:
-                    trace_text(tm, t)
+                    one(t)
                 sync(args.device)
 
             def batched(texts=texts):
-                trace_texts(tm, [(t, None) for t in texts])
+                many(texts)
                 sync(args.device)
 
             one_by_one(), batched()  # warm-up
@@ -81,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             sa, sb = statistics.median(a) * 1000, statistics.median(b) * 1000
             rows.append((threads, k, sa, sb))
             print(f"threads {threads}, k {k}: one by one {sa:.1f} ms, batched {sb:.1f} ms", flush=True)
-    print(f"\n{args.device}, ~{args.tokens}-token inputs, medians of {args.repeats} alternating runs\n")
+    print(f"\n{args.device}, {what}, medians of {args.repeats} alternating runs\n")
     print("| torch threads | inputs | one by one (ms) | one batch (ms) | batch / one by one |")
     print("|---|---|---|---|---|")
     for threads, k, sa, sb in rows:

@@ -33,12 +33,17 @@ def _trace(T: int, pair_start=None, causal=False) -> AttentionTrace:
 
 T17 = _trace(17, pair_start=14)
 T90 = _trace(90)
+T400 = _trace(400)
 MASKED = _trace(6, causal=True)
 FIGURES = {
     "head (heatmap)": lambda: text.head_figure(T17, 1, 2),
-    "head (image, 90 tokens)": lambda: text.head_figure(T90, 0, 1),
+    "head (named heatmap, 90 tokens)": lambda: text.head_figure(T90, 0, 1),
+    "head (picture, 90 tokens)": lambda: text.matrix_figure(T90.head(0, 1), T90.query_tokens, T90.key_tokens,
+                                                             hover=False),
     "what moves (heatmaps)": lambda: moves.moves_figure(T17, T17.weights[::-1], 1, 2),
-    "what moves (pictures, 90 tokens)": lambda: moves.moves_figure(T90, T90.weights[::-1], 0, 1),
+    "what moves (named heatmaps, 90 tokens)": lambda: moves.moves_figure(T90, T90.weights[::-1], 0, 1),
+    "what moves (window)": lambda: moves.moves_figure(T90, T90.weights[::-1], 0, 1, window=(60, 5, 40)),
+    "what moves (pictures, 400 tokens)": lambda: moves.moves_figure(T400, T400.weights[::-1], 0, 1),
     "compare": lambda: text.compare_figure(T17.head(0, 1), T17.head(1, 2), T17.query_tokens, T17.key_tokens,
                                            "A − B", 14),
     "rollout": lambda: text.rollout_figure(T17.weights[0, 0], T17.query_tokens),
@@ -103,10 +108,16 @@ def test_a_shared_figure_shows_the_same_figure_and_makes_its_dict_once():
     assert fig.to_dict() is not fig.to_dict()  # a plain figure copies every time
 
 
-def test_what_moves_on_a_long_input_sends_pictures_not_a_hover_string_per_cell():
-    t = _trace(300)
+def test_what_moves_on_a_long_input_names_tokens_without_a_hover_string_per_cell():
+    t = _trace(300)  # both panels fit HOVER_MAX_CELLS: float32 heatmaps on named category axes
     fig = moves.moves_figure(t, t.weights, 1, 2)
-    kinds = [d.type for d in fig.data]
-    assert kinds == ["image", "image", "scatter"]  # two panels and the shared colour bar
+    assert [d.type for d in fig.data] == ["heatmap", "heatmap"] and all(d.text is None for d in fig.data)
+    assert [d.hovertemplate.split("<br>")[1].split(" %")[0] for d in fig.data] == ["weight", "share moved"]
+    assert fig.data[0].x[2] == "2: &lt;b&gt;x&lt;/b&gt;" and len(set(fig.data[0].x)) == 300
+    np.testing.assert_array_equal(np.asarray(fig.data[1].z), t.weights[1, 2].astype(np.float32))
+    assert len(fig.to_json()) < 1_100_000  # 2 x 300² float32 in base64 is 0.96 MB
+    t = _trace(400)  # two 400 x 400 panels exceed it: pictures, hover by position
+    fig = moves.moves_figure(t, t.weights, 1, 2)
+    assert [d.type for d in fig.data] == ["image", "image", "scatter"]  # two panels and the shared colour bar
     assert [d.hovertemplate.split(":")[0] for d in fig.data[:2]] == ["weight", "share moved"]
-    assert len(fig.to_json()) < 300_000
+    assert len(fig.to_json()) < 600_000

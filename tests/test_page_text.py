@@ -291,3 +291,29 @@ def test_a_long_input_reads_any_40_token_window_with_every_label_and_hover_names
     # The same session, a short sentence: no window, no sliders.
     at.text_area(key="text_text").input("A short one.").run()
     assert not [s for s in at.slider if s.key in ("text_window_q", "text_window_k")]
+
+
+def test_what_moves_on_a_long_input_names_every_cell_and_reads_any_40_token_window():
+    from tests.plotly_data import values
+    from viz.attention import norm_shares, weighted_norms
+    from viz.pretrained import load_text_model, trace_text
+
+    text = " ".join(f"word{i}" if i % 7 else "cat" for i in range(60))
+    at = open_page(PAGE)
+    at.text_area(key="text_text").input(text).run()
+    at.radio(key="text_view").set_value("moves").run()
+    at.selectbox(key="text_layer").set_value(3).run()
+    at.slider(key="text_moves_q").set_value(50).run()
+    at.slider(key="text_moves_k").set_value(7).run()
+    assert_clean(at) and not at.error
+    whole, window, _ = plotly_figures(at)
+    T = len(values(whole["data"][0]["x"]))
+    assert T > 64 and whole["data"][0]["x"][0] == "0: [CLS]"  # > 64 x 64: named category axes
+    assert "%{x}" in whole["data"][1]["hovertemplate"] and "share moved %{z:.3f}" in whole["data"][1]["hovertemplate"]
+    assert "queries 50–89, keys 7–46" in window["layout"]["title"]["text"]
+    hover = values(window["data"][1]["text"])
+    assert hover.shape == (40, 40) and hover[0][0].startswith("query 50: ") and "key 7: " in hover[0][0]
+    t = trace_text(load_text_model(), text)
+    shares = norm_shares(weighted_norms(t.weights, t.values, t.w_o))[3, 0]  # head 0, computed here
+    np.testing.assert_allclose(values(window["data"][1]["z"]).astype(float), shares[50:90, 7:47], atol=1e-4)
+    np.testing.assert_allclose(values(whole["data"][1]["z"]).astype(float), shares, atol=1e-4)

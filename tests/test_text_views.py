@@ -13,6 +13,7 @@ from viz.attention import combined_attention, head_stats, score_terms
 from viz.bertviz_html import MAX_TOKENS, BertvizError, bertviz_html, make_inert
 from viz.figures.text import (
     HEATMAP_MAX_CELLS,
+    HOVER_MAX_CELLS,
     colorize,
     compare_figure,
     lines_figure,
@@ -107,18 +108,40 @@ def test_small_matrix_is_a_heatmap_with_escaped_tokens_and_axis_convention():
     assert "&lt;/script&gt;" in text and "&amp;amp;" in text
 
 
-def test_large_matrix_is_sent_as_an_image_with_the_same_colours():
-    T = 100
-    assert T * T > HEATMAP_MAX_CELLS
-    w = np.zeros((T, T))
-    w[np.arange(T), np.arange(T)] = 1.0
-    fig = matrix_figure(w, [f"t{i}" for i in range(T)], [f"t{i}" for i in range(T)])
-    assert [t.type for t in fig.data][0] == "image"
-    rgb = png_of(fig)
-    assert rgb.shape == (T, T, 3)
-    np.testing.assert_array_equal(rgb[5, 5], colorize(np.array([[1.0]]), 0, 1)[0, 0])  # diagonal: darkest
-    np.testing.assert_array_equal(rgb[5, 6], colorize(np.array([[0.0]]), 0, 1)[0, 0])
-    assert len(fig.to_json()) < 60_000
+def test_large_matrix_hover_names_both_tokens_and_the_weight_with_labels_not_cells():
+    """Past 64 x 64 cells the hover still names the query, the key and the weight, from one label per
+    token (category axes "position: token") and float32 numbers, not one string per cell."""
+    T = 512
+    assert T * T > HEATMAP_MAX_CELLS and T * T <= HOVER_MAX_CELLS
+    rng = np.random.default_rng(0)
+    w = rng.dirichlet(np.ones(T), size=T)
+    tokens = ["the"] * (T - 1) + ["<script>"]  # repeated tokens must stay separate cells
+    fig = matrix_figure(w, tokens, tokens)
+    heat = fig.data[0]
+    assert heat.type == "heatmap" and heat.text is None
+    assert list(heat.x) == list(heat.y) and len(set(heat.x)) == T  # unique categories
+    assert heat.x[3] == "3: the" and heat.x[-1] == "511: &lt;script&gt;"
+    assert "%{y}" in heat.hovertemplate and "%{x}" in heat.hovertemplate and "%{z:.3f}" in heat.hovertemplate
+    np.testing.assert_array_equal(np.asarray(heat.z), w.astype(np.float32))  # the exact weights
+    assert fig.layout.xaxis.type == "category" and fig.layout.yaxis.type == "category"
+    assert set(fig.layout.xaxis.tickvals) <= set(heat.x) and len(fig.layout.xaxis.tickvals) <= 40
+    assert list(fig.layout.xaxis.ticktext[:2]) == ["the", "the"]
+    sent = fig.to_json()
+    assert "<script" not in sent
+    assert len(sent) < 1_500_000  # 512 x 512 float32 as base64 (~1.4 MB) and 1024 labels
+
+
+def test_larger_matrix_or_hover_off_is_sent_as_an_image_with_the_same_colours():
+    for T, hover in ((100, False), (int(np.sqrt(HOVER_MAX_CELLS)) + 1, True)):
+        w = np.zeros((T, T))
+        w[np.arange(T), np.arange(T)] = 1.0
+        fig = matrix_figure(w, [f"t{i}" for i in range(T)], [f"t{i}" for i in range(T)], hover=hover)
+        assert [t.type for t in fig.data][0] == "image"
+        rgb = png_of(fig)
+        assert rgb.shape == (T, T, 3)
+        np.testing.assert_array_equal(rgb[5, 5], colorize(np.array([[1.0]]), 0, 1)[0, 0])  # diagonal: darkest
+        np.testing.assert_array_equal(rgb[5, 6], colorize(np.array([[0.0]]), 0, 1)[0, 0])
+        assert len(fig.to_json()) < 60_000
 
 
 def test_colorize_fixed_scale_and_masked_grey():

@@ -44,6 +44,16 @@ def title_of(page, key: str) -> str:
         ".gtitle, .annotation-text").all_text_contents())
 
 
+def hover_text(page, where: str, fx: float, fy: float) -> str:
+    """The hover label plotly draws with the mouse at (fx, fy) of the plot area (0..1 from the top left)."""
+    page.locator(where).first.scroll_into_view_if_needed()
+    box = page.locator(f"{where} .nsewdrag").first.bounding_box()
+    page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+    label = page.locator(f"{where} .hoverlayer .hovertext")
+    label.first.wait_for(timeout=5000)
+    return " ".join(label.first.locator("text").all_text_contents())
+
+
 def quiet(page, log) -> list[str]:
     return ((["an exception or the app's guard message on the page"] if failed_on_page(page) else [])
             + [f"console: {e}" for e in log.console_errors] + [f"left the machine: {u}" for u in log.blocked]
@@ -144,8 +154,9 @@ def bertviz_tokens(page, not_first: str = "") -> list[str]:
 
 
 def test_text_page_sliders_on_a_long_input(browser, app_url):
-    """On an 86-token input: the heatmap's 40-token window sliders, the Lines view's threshold and
-    bertviz's 64-token window each change what they draw."""
+    """On an 86-token input: the heatmap's and What moves' 40-token window sliders, the Lines view's
+    threshold and bertviz's 64-token window each change what they draw; the whole matrices' hover
+    names both tokens and the weight."""
     page, log = new_page(browser, app_url, viewport=(1400, 1100))
     page.goto(f"{app_url}/text?view=heatmap&layer=1&head=2&text={quote(LONG)}")
     wait_for_app(page)
@@ -160,6 +171,18 @@ def test_text_page_sliders_on_a_long_input(browser, app_url):
     ]
     title = title_of(page, "text_chart_heatmap_window")
     assert "Layer 1, head 3: queries 46–85, keys 5–44" in title, title  # End: the last 40 of 86 tokens
+    # the whole 86 x 86 matrix (past 64 x 64, no hover string per cell) still names both tokens
+    # and the weight: the last query row ([SEP], position 85) against the first key ([CLS])
+    hover = hover_text(page, chart("text_chart_heatmap"), 0.2 / 86, 1 - 0.5 / 86)
+    assert "query 85: [SEP]" in hover and "key 0: [CLS]" in hover and "weight 0." in hover, hover
+
+    pick_view(page, "What moves")
+    assert wait_for_text(page, "looking against moving, queries 0–39, keys 0–39")
+    problems.append(change_problem(page, chart("text_chart_moves_window"),
+                                   lambda: slide(page, "Queries from position", "End"), "what moves: window"))
+    assert "queries 46–85" in title_of(page, "text_chart_moves_window")
+    hover = hover_text(page, chart("text_chart_moves"), 0.2 / 86, 1 - 0.5 / 86)
+    assert "query 85: [SEP]" in hover and "key 0: [CLS]" in hover and "weight 0." in hover, hover
 
     pick_view(page, "Lines")
     wait_for_plots(page, 1)

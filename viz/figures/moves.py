@@ -9,40 +9,72 @@ import plotly.graph_objects as go
 
 from viz.figures import spec
 from viz.figures.heatmap import COLORSCALE, _coloraxis, _grid, label
-from viz.figures.heatmap import _ticks as token_ticks
-from viz.figures.text import HEATMAP_MAX_CELLS, _colorbar_trace, colorize, png_data_uri
+from viz.figures.text import (
+    HEATMAP_MAX_CELLS,
+    HOVER_MAX_CELLS,
+    _axis_ticks,
+    _colorbar_trace,
+    _position_names,
+    colorize,
+    png_data_uri,
+)
 from viz.trace import AttentionTrace
 
 GROUP_COLOURS = {"[CLS]": "#1f77b4", "[SEP]": "#d62728", "punctuation": "#2ca02c"}
 
 
-def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: int) -> go.Figure:
-    """shares: (L, H, Tq, Tk) norm shares (viz.attention.norm_shares of weighted_norms). Above
-    HEATMAP_MAX_CELLS cells the two panels are pictures, as the heatmap view's matrix is: at 512
-    tokens two heatmaps with a hover string per cell were 39 MB."""
+def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: int,
+                 window: tuple[int, int, int] | None = None) -> go.Figure:
+    """shares: (L, H, Tq, Tk) norm shares (viz.attention.norm_shares of weighted_norms). The panels
+    follow matrix_figure's sizes: above HEATMAP_MAX_CELLS cells no per-cell hover strings (at 512
+    tokens two heatmaps with one per cell were 39 MB) but float32 numbers on category axes named
+    "position: token", while both panels fit HOVER_MAX_CELLS; above that, pictures.
+    window=(q0, k0, size): only queries q0.. and keys k0.. (size of each), every token labelled
+    with its position, as the heatmap view's window (text.window_figure)."""
     trace.head(layer, head)  # the readable range check
     titles = ["weights: where it looks", "share of ‖w·v·W_O‖: what it moves"]
     matrices = [trace.weights[layer, head], shares[layer, head]]
-    Tq, Tk = len(trace.query_tokens), len(trace.key_tokens)
+    q_tokens, k_tokens, mask = trace.query_tokens, trace.key_tokens, trace.mask
+    title = f"Layer {layer}, head {head}: looking against moving"
+    if window is not None:
+        q0, k0, size = window
+        Tq, Tk = len(q_tokens), len(k_tokens)
+        q0, k0 = min(max(q0, 0), max(Tq - size, 0)), min(max(k0, 0), max(Tk - size, 0))
+        qs, ks = slice(q0, min(q0 + size, Tq)), slice(k0, min(k0 + size, Tk))
+        matrices = [m[qs, ks] for m in matrices]
+        q_tokens = [f"{q0 + i}: {t}" for i, t in enumerate(q_tokens[qs])]
+        k_tokens = [f"{k0 + i}: {t}" for i, t in enumerate(k_tokens[ks])]
+        mask = None if mask is None else mask[qs, ks]
+        title += f", queries {q0}–{qs.stop - 1}, keys {k0}–{ks.stop - 1}"
+    Tq, Tk = len(q_tokens), len(k_tokens)
     if Tq * Tk <= HEATMAP_MAX_CELLS:
-        data, layout = _grid(matrices, titles, trace.query_tokens, trace.key_tokens, trace.mask, 1, 2, (0.08, None),
+        data, layout = _grid(matrices, titles, q_tokens, k_tokens, mask, 1, 2, (0.08, None),
                              value_names=["weight", "share moved"])
         layout.update(coloraxis=_coloraxis("weight · share"))
     else:
+        named = 2 * Tq * Tk <= HOVER_MAX_CELLS
         layout = spec.subplots(1, 2, titles, 0.08)
         data = []
         for i, (m, name) in enumerate(zip(matrices, ("weight", "share moved"), strict=True)):
             xa, ya = spec.axis_names(1, i + 1, 2)
-            m = np.where(trace.mask, m, np.nan) if trace.mask is not None else m  # masked cells grey
-            data.append(dict(type="image", source=png_data_uri(colorize(m, 0.0, 1.0)),
-                             x0=0, dx=1, y0=0, dy=1, xaxis=xa, yaxis=ya,
-                             hovertemplate=f"{name}: query %{{y}} → key %{{x}}<extra></extra>"))
-            layout["xaxis" + xa[1:]].update(**token_ticks(trace.key_tokens), tickangle=-60, showgrid=False,
+            m = np.where(mask, m, np.nan) if mask is not None else m  # masked cells grey
+            if named:
+                data.append(dict(type="heatmap", z=np.asarray(m, dtype=np.float32), x=_position_names(k_tokens),
+                                 y=_position_names(q_tokens), coloraxis="coloraxis", xaxis=xa, yaxis=ya,
+                                 hovertemplate=f"query %{{y}}  →  key %{{x}}<br>{name} %{{z:.3f}}<extra></extra>"))
+            else:
+                data.append(dict(type="image", source=png_data_uri(colorize(m, 0.0, 1.0)),
+                                 x0=0, dx=1, y0=0, dy=1, xaxis=xa, yaxis=ya,
+                                 hovertemplate=f"{name}: query %{{y}} → key %{{x}}<extra></extra>"))
+            layout["xaxis" + xa[1:]].update(**_axis_ticks(k_tokens, named), tickangle=-60, showgrid=False,
                                             zeroline=False, range=[-0.5, Tk - 0.5])
-            layout["yaxis" + ya[1:]].update(**token_ticks(trace.query_tokens), autorange="reversed",
+            layout["yaxis" + ya[1:]].update(**_axis_ticks(q_tokens, named), autorange="reversed",
                                             showgrid=False, zeroline=False)
-        data.append(_colorbar_trace(0.0, 1.0, COLORSCALE, "weight · share"))
-    layout.update(title=spec.title(label(f"Layer {layer}, head {head}: looking against moving")),
+        if named:
+            layout.update(coloraxis=_coloraxis("weight · share"))
+        else:
+            data.append(_colorbar_trace(0.0, 1.0, COLORSCALE, "weight · share"))
+    layout.update(title=spec.title(label(title)),
                   height=int(min(900, max(380, 22 * Tq + 160))), margin=dict(l=10, r=10, t=70, b=10),
                   plot_bgcolor="white")
     return spec.figure(data, layout)

@@ -3,9 +3,14 @@
 Axis convention of heatmap.py: rows = queries top to bottom, columns = keys, numeric axes with
 token tick labels (every token through `label()`), weights on a fixed 0..1 scale.
 
-Large matrices travel as images: `matrix_figure` colours the matrix in numpy and sends one PNG
-(a data URI inside a go.Image), so a 512 x 512 head costs ~100 kB instead of megabytes of JSON.
-Small ones (<= HEATMAP_MAX_CELLS) stay go.Heatmap, whose hover shows the exact number.
+Three sizes of matrix (`matrix_figure`):
+- small (<= HEATMAP_MAX_CELLS): go.Heatmap with one hover string per cell, cells drawn apart;
+- large, up to HOVER_MAX_CELLS (a 512-token head): go.Heatmap whose z travels as float32 (plotly
+  sends numpy arrays as base64, 1.4 MB at 512 tokens) and whose axes are categories named
+  "position: token", so the hover names the query, the key and the weight with O(T) labels, not T²
+  strings (per-cell strings cost tens of MB at 512 tokens);
+- larger, or `hover=False` where a view shows several large matrices: one PNG (a data URI inside
+  a go.Image, ~100 kB at 512 tokens) whose hover gives positions only.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from viz.figures.heatmap import COLORSCALE, MASKED_COLOR, label
 from viz.figures.heatmap import _ticks as token_ticks
 from viz.trace import AttentionTrace
 
-HEATMAP_MAX_CELLS = 64 * 64  # above this a matrix is sent as a PNG image
+HEATMAP_MAX_CELLS = 64 * 64  # above this, no per-cell hover strings and no gaps between cells
+HOVER_MAX_CELLS = 512 * 512  # above this (or hover=False) a matrix is sent as a PNG image
 GRID_TILE = 96  # model grid: each head drawn at most this many pixels a side (max-pooled)
 DIVERGING = "RdBu_r"  # compare view: blue = B larger, red = A larger, white = equal
 HEAD_COLORS = pc.qualitative.D3  # bertviz's head view uses d3's category10: the same ten colours
@@ -96,12 +102,28 @@ def _boundary_shapes(at: int | None, rows: bool = True, cols: bool = True) -> li
 
 # --- one matrix (a head, a difference, a rollout) ----------------------------------------------
 
+def _position_names(tokens: Sequence[str]) -> list[str]:
+    """"12: the": unique category names (plotly merges equal categories, and tokens repeat)."""
+    return [f"{i}: {label(t)}" for i, t in enumerate(tokens)]
+
+
+def _axis_ticks(tokens: Sequence[str], named: bool) -> dict:
+    """Thinned token tick labels; on a category axis the tick values are the category names."""
+    ticks = token_ticks(tokens)
+    if named:
+        names = _position_names(tokens)
+        ticks = dict(ticks, type="category", tickvals=[names[i] for i in ticks["tickvals"]])
+    return ticks
+
+
 def matrix_figure(
     values: np.ndarray, query_tokens: Sequence[str], key_tokens: Sequence[str], *,
     title: str = "", zmin: float = 0.0, zmax: float = 1.0, colorscale: str = COLORSCALE,
     colorbar_title: str = "weight", boundary: int | None = None, height: int | None = None,
+    hover: bool = True,
 ) -> go.Figure:
-    """A (Tq, Tk) matrix on a fixed zmin..zmax scale; an image when it has many cells."""
+    """A (Tq, Tk) matrix on a fixed zmin..zmax scale (the three sizes: see the module's docstring).
+    hover=False: a large matrix is sent as a picture, for views that show several of them."""
     values = np.asarray(values, dtype=np.float64)
     Tq, Tk = values.shape
     if (Tq, Tk) != (len(query_tokens), len(key_tokens)):
@@ -112,11 +134,18 @@ def matrix_figure(
     if Tq * Tk <= HEATMAP_MAX_CELLS:
         q = np.asarray([label(t) for t in query_tokens], dtype=object)[:, None]
         k = np.asarray([label(t) for t in key_tokens], dtype=object)[None, :]
-        hover = q + " → " + k + "<br>" + colorbar_title + " " + np.char.mod("%.3f", values).astype(object)
+        text = q + " → " + k + "<br>" + colorbar_title + " " + np.char.mod("%.3f", values).astype(object)
         data = [dict(
             type="heatmap", z=values, x=np.arange(Tk), y=np.arange(Tq), zmin=zmin, zmax=zmax,
-            colorscale=spec.colorscale(colorscale), text=hover, hoverinfo="text", xgap=1, ygap=1,
+            colorscale=spec.colorscale(colorscale), text=text, hoverinfo="text", xgap=1, ygap=1,
             colorbar=dict(title=spec.title(colorbar_title)),
+        )]
+    elif hover and Tq * Tk <= HOVER_MAX_CELLS:
+        q_names, k_names = _position_names(query_tokens), _position_names(key_tokens)
+        data = [dict(
+            type="heatmap", z=values.astype(np.float32), x=k_names, y=q_names, zmin=zmin, zmax=zmax,
+            colorscale=spec.colorscale(colorscale), colorbar=dict(title=spec.title(colorbar_title)),
+            hovertemplate=f"query %{{y}}  →  key %{{x}}<br>{label(colorbar_title)} %{{z:.3f}}<extra></extra>",
         )]
     else:
         data = [
@@ -124,10 +153,11 @@ def matrix_figure(
                  hovertemplate="query %{y} → key %{x}<extra></extra>"),
             _colorbar_trace(zmin, zmax, colorscale, colorbar_title),
         ]
+    named = data[0]["type"] == "heatmap" and Tq * Tk > HEATMAP_MAX_CELLS  # category axes
     layout = dict(
-        xaxis=dict(**token_ticks(key_tokens), tickangle=-60 if Tk > 12 else 0, title=spec.title("key (attended to)"),
-                   showgrid=False, zeroline=False, range=[-0.5, Tk - 0.5]),
-        yaxis=dict(**token_ticks(query_tokens), autorange="reversed", title=spec.title("query (attending)"),
+        xaxis=dict(**_axis_ticks(key_tokens, named), tickangle=-60 if Tk > 12 else 0,
+                   title=spec.title("key (attended to)"), showgrid=False, zeroline=False, range=[-0.5, Tk - 0.5]),
+        yaxis=dict(**_axis_ticks(query_tokens, named), autorange="reversed", title=spec.title("query (attending)"),
                    showgrid=False, zeroline=False),
         title=spec.title(label(title)), height=height or int(min(760, max(340, 26 * Tq + 170))),
         margin=dict(l=10, r=10, t=50 if title else 20, b=10), plot_bgcolor="white",

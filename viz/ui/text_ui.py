@@ -27,6 +27,7 @@ from viz.bertviz_html import BertvizError, bertviz_html
 from viz.figures.moves import moves_figure, shares_figure
 from viz.figures.qk import qk_figure
 from viz.figures.text import (
+    HOVER_MAX_CELLS,
     WINDOW,
     combined_figure,
     compare_figure,
@@ -302,14 +303,16 @@ def _compare(trace, req, layer, head):
 def _compare_lengths(ta, tb, layer, head):
     """Two inputs of different lengths: both heads on the shared 0..1 scale, and A − B on the tokens
     they share in order."""
+    ia, ib = aligned_positions(ta.query_tokens, tb.query_tokens)
+    # three matrices: hover on A and B only while all three fit one matrix's byte budget
+    hover = len(ta.query_tokens) ** 2 + len(tb.query_tokens) ** 2 + len(ia) ** 2 <= HOVER_MAX_CELLS
     c1, c2 = st.columns(2)
     with c1:
-        _chart(matrix_figure(ta.head(layer, head), ta.query_tokens, ta.key_tokens,
+        _chart(matrix_figure(ta.head(layer, head), ta.query_tokens, ta.key_tokens, hover=hover,
                              title=f"A ({len(ta.query_tokens)} tokens)"), "compare_a", layer, head)
     with c2:
-        _chart(matrix_figure(tb.head(layer, head), tb.query_tokens, tb.key_tokens,
+        _chart(matrix_figure(tb.head(layer, head), tb.query_tokens, tb.key_tokens, hover=hover,
                              title=f"B ({len(tb.query_tokens)} tokens)"), "compare_b", layer, head)
-    ia, ib = aligned_positions(ta.query_tokens, tb.query_tokens)
     if len(ia) < 2:
         st.info("Fewer than two tokens of A and B line up, so there is no difference to draw: both heads are "
                 "shown above on the same scale.")
@@ -365,6 +368,15 @@ def _moves(trace, req, layer, head):
         return
     shares, groups = moved
     _chart(moves_figure(trace, shares, layer, head), "moves", layer, head)
+    T = len(trace.query_tokens)
+    if T > WINDOW:  # as the heatmap view: a window with every label, and a hover string per cell
+        st.markdown(f"**Read any {WINDOW} tokens with every label.** Above, {T} tokens thin the labels out.")
+        _valid("text_moves_q", T - WINDOW + 1, 0)
+        _valid("text_moves_k", T - WINDOW + 1, 0)
+        c1, c2 = st.columns(2)
+        q0 = c1.slider("Queries from position", 0, T - WINDOW, key="text_moves_q", step=1)
+        k0 = c2.slider("Keys from position", 0, T - WINDOW, key="text_moves_k", step=1)
+        _chart(moves_figure(trace, shares, layer, head, window=(q0, k0, WINDOW)), "moves_window", layer, head)
     _chart(shares_figure(groups), "moves_layers", layer, head)
     st.markdown(md_escape(moves_notice(groups)))
     st.caption("Left: the head's weights. Right: of everything token i receives through this head, the part "
