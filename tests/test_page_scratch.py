@@ -117,6 +117,9 @@ def test_what_moves_under_the_scratch_heatmaps():
 
     at = open_page("app_pages/scratch.py")
     assert_clean(at)
+    assert not [n for n in at.get("plotly_chart") if n.key == "scratch_moves"]  # closed: not built
+    at.session_state["scratch_moves_open"] = True  # what a click on the expander sends
+    at.run()
     fig = next(json.loads(n.proto.spec) for n in at.get("plotly_chart") if n.key == "scratch_moves")
     layer, head = at.selectbox(key="scratch_layer").value, at.selectbox(key="scratch_head").value
     model, _ = load_checkpoint(checkpoint_path("reverse"))

@@ -137,7 +137,10 @@ def moves_ui(trace, layer: int, head: int) -> None:
     from viz.attention import norm_shares, weighted_norms
     from viz.figures.moves import moves_figure
 
-    with st.expander("What moves: the head's weights beside what it moves (‖w·v·W_O‖)"):
+    with st.expander("What moves: the head's weights beside what it moves (‖w·v·W_O‖)", key="scratch_moves_open",
+                     on_change="rerun") as box:
+        if not box.open:  # closed: nothing to build or send (a fifth of a layer/head change's server CPU)
+            return
         shares = norm_shares(weighted_norms(trace.weights, trace.values, trace.w_o))
         st.plotly_chart(moves_figure(trace, shares, layer, head), key="scratch_moves")
         st.caption("Right: of what each row receives through this head, the part each column sends: its weight "
