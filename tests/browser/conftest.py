@@ -35,3 +35,15 @@ def browser():
         b = open_browser(p)
         yield b
         b.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_contexts(request):
+    """A test's browser contexts close when it ends. Left open, every page kept its Streamlit
+    session, its websocket and its scripts (a class student's watcher fetches every second)
+    running on the shared server for the rest of the run: 129 chromium processes by the middle
+    of a full run, every later test slower on the same two cores."""
+    yield
+    if "browser" in request.fixturenames:
+        for context in list(request.getfixturevalue("browser").contexts):
+            context.close()
