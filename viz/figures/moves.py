@@ -17,6 +17,8 @@ from viz.figures.text import (
     _position_names,
     colorize,
     png_data_uri,
+    window_names,
+    window_slices,
 )
 from viz.trace import AttentionTrace
 
@@ -37,15 +39,11 @@ def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: in
     q_tokens, k_tokens, mask = trace.query_tokens, trace.key_tokens, trace.mask
     title = f"Layer {layer}, head {head}: looking against moving"
     if window is not None:
-        q0, k0, size = window
-        Tq, Tk = len(q_tokens), len(k_tokens)
-        q0, k0 = min(max(q0, 0), max(Tq - size, 0)), min(max(k0, 0), max(Tk - size, 0))
-        qs, ks = slice(q0, min(q0 + size, Tq)), slice(k0, min(k0 + size, Tk))
+        qs, ks = window_slices(len(q_tokens), len(k_tokens), *window)
         matrices = [m[qs, ks] for m in matrices]
-        q_tokens = [f"{q0 + i}: {t}" for i, t in enumerate(q_tokens[qs])]
-        k_tokens = [f"{k0 + i}: {t}" for i, t in enumerate(k_tokens[ks])]
+        q_tokens, k_tokens = window_names(q_tokens, qs), window_names(k_tokens, ks)
         mask = None if mask is None else mask[qs, ks]
-        title += f", queries {q0}–{qs.stop - 1}, keys {k0}–{ks.stop - 1}"
+        title += f", queries {qs.start}–{qs.stop - 1}, keys {ks.start}–{ks.stop - 1}"
     Tq, Tk = len(q_tokens), len(k_tokens)
     if Tq * Tk <= HEATMAP_MAX_CELLS:
         data, layout = _grid(matrices, titles, q_tokens, k_tokens, mask, 1, 2, (0.08, None),

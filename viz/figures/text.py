@@ -178,16 +178,25 @@ def head_figure(trace: AttentionTrace, layer: int, head: int, model: str = "") -
 WINDOW = 40  # tokens a window shows, every one labelled (the ticks thin out above MAX_TICKS = 40)
 
 
+def window_slices(Tq: int, Tk: int, q0: int, k0: int, size: int) -> tuple[slice, slice]:
+    """Rows q0.. and columns k0.. (size of each), moved back inside a (Tq, Tk) matrix."""
+    q0, k0 = min(max(q0, 0), max(Tq - size, 0)), min(max(k0, 0), max(Tk - size, 0))
+    return slice(q0, min(q0 + size, Tq)), slice(k0, min(k0 + size, Tk))
+
+
+def window_names(tokens: Sequence[str], window: slice) -> list[str]:
+    """The window's tokens named with their positions in the whole input ("60: word")."""
+    return [f"{window.start + i}: {t}" for i, t in enumerate(tokens[window])]
+
+
 def window_figure(trace: AttentionTrace, layer: int, head: int, q0: int, k0: int, size: int = WINDOW) -> go.Figure:
     """Queries q0..q0+size-1 against keys k0..k0+size-1 of one head: every tick labelled with its
     position and token, and hover naming both tokens and the weight, however long the input."""
     w = trace.head(layer, head)
-    Tq, Tk = w.shape
-    q0, k0 = min(max(q0, 0), max(Tq - size, 0)), min(max(k0, 0), max(Tk - size, 0))
-    qs, ks = slice(q0, min(q0 + size, Tq)), slice(k0, min(k0 + size, Tk))
-    names = lambda tokens, start: [f"{start + i}: {t}" for i, t in enumerate(tokens)]  # noqa: E731
+    qs, ks = window_slices(*w.shape, q0, k0, size)
+    q0, k0 = qs.start, ks.start
     boundary = trace.meta.get("pair_start")
-    return matrix_figure(w[qs, ks], names(trace.query_tokens[qs], q0), names(trace.key_tokens[ks], k0),
+    return matrix_figure(w[qs, ks], window_names(trace.query_tokens, qs), window_names(trace.key_tokens, ks),
                          title=f"Layer {layer}, head {head}: queries {q0}–{qs.stop - 1}, keys {k0}–{ks.stop - 1}",
                          boundary=boundary - k0 if boundary is not None and k0 < boundary < ks.stop else None)
 

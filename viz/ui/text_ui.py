@@ -165,6 +165,17 @@ def _chart(fig, view: str, layer: int, head: int) -> None:
 
 # --- the views ----------------------------------------------------------------------------------
 
+def _window_sliders(T: int, key: str) -> tuple[int, int]:
+    """The first query and key of a WINDOW-token window over T tokens (sliders `key`_q, `key`_k)."""
+    st.markdown(f"**Read any {WINDOW} tokens with every label.** Above, {T} tokens thin the labels out.")
+    _valid(f"{key}_q", T - WINDOW + 1, 0)
+    _valid(f"{key}_k", T - WINDOW + 1, 0)
+    c1, c2 = st.columns(2)
+    q0 = c1.slider("Queries from position", 0, T - WINDOW, key=f"{key}_q", step=1)
+    k0 = c2.slider("Keys from position", 0, T - WINDOW, key=f"{key}_k", step=1)
+    return q0, k0
+
+
 def _heatmap(trace, req, layer, head):
     # The model's name in the title: the figure itself says which model drew it, e.g. after a model
     # that did not load and the bundled one stood in (tests/browser/catalogue.py reads it there).
@@ -172,12 +183,7 @@ def _heatmap(trace, req, layer, head):
     st.caption("Row = the token attending (query), column = the token attended to (key); each row sums to 1.")
     T = len(trace.query_tokens)
     if T > WINDOW:  # the whole matrix thins its labels: a window shows every one, with hover names
-        st.markdown(f"**Read any {WINDOW} tokens with every label.** Above, {T} tokens thin the labels out.")
-        _valid("text_window_q", T - WINDOW + 1, 0)
-        _valid("text_window_k", T - WINDOW + 1, 0)
-        c1, c2 = st.columns(2)
-        q0 = c1.slider("Queries from position", 0, T - WINDOW, key="text_window_q", step=1)
-        k0 = c2.slider("Keys from position", 0, T - WINDOW, key="text_window_k", step=1)
+        q0, k0 = _window_sliders(T, "text_window")
         _chart(window_figure(trace, layer, head, q0, k0), "heatmap_window", layer, head)
 
 
@@ -370,12 +376,7 @@ def _moves(trace, req, layer, head):
     _chart(moves_figure(trace, shares, layer, head), "moves", layer, head)
     T = len(trace.query_tokens)
     if T > WINDOW:  # as the heatmap view: a window with every label, and a hover string per cell
-        st.markdown(f"**Read any {WINDOW} tokens with every label.** Above, {T} tokens thin the labels out.")
-        _valid("text_moves_q", T - WINDOW + 1, 0)
-        _valid("text_moves_k", T - WINDOW + 1, 0)
-        c1, c2 = st.columns(2)
-        q0 = c1.slider("Queries from position", 0, T - WINDOW, key="text_moves_q", step=1)
-        k0 = c2.slider("Keys from position", 0, T - WINDOW, key="text_moves_k", step=1)
+        q0, k0 = _window_sliders(T, "text_moves")
         _chart(moves_figure(trace, shares, layer, head, window=(q0, k0, WINDOW)), "moves_window", layer, head)
     _chart(shares_figure(groups), "moves_layers", layer, head)
     st.markdown(md_escape(moves_notice(groups)))
