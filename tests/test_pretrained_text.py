@@ -1,6 +1,7 @@
 """viz.pretrained: loading (bundled, tiny random BERT/RoBERTa/ELECTRA/DistilBERT, refusals) and trace_text."""
 
 import socket
+import types
 
 import numpy as np
 import pytest
@@ -129,6 +130,51 @@ def test_a_model_the_probe_refuses_stays_eager_and_exact(tmp_path, monkeypatch):
     trace = trace_text(tm, SENTENCE)
     assert trace.meta["weights_from"] == "the model's eager output_attentions"
     check_trace_matches_transformers(trace, tmp_path, SENTENCE)
+
+
+def test_non_finite_attention_is_refused_on_the_traced_path(tmp_path):
+    """The traced path checks each layer's attention output instead of re-reading the weights. A
+    NaN in the last layer's query projection reaches the weights: refused with a sentence. A NaN in
+    its value projection reaches the output but not the weights: the flag is down, the trace
+    checks the weights itself, finds them finite and is built."""
+    cls, config = TINY["bert"]
+    torch.manual_seed(0)
+    cls(config).save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(default_model_dir()).save_pretrained(tmp_path)
+    tm = load_text_model(str(tmp_path))
+    assert tm.traced_attention
+    assert trace_text(tm, SENTENCE).weights_checked_finite
+    last = tm.n_layers - 1
+    for name in ("query", "value"):
+        weight = tm.model.get_submodule(f"encoder.layer.{last}.attention.self.{name}").weight
+        saved = weight.detach().clone()
+        with torch.no_grad():
+            weight[0, 0] = float("nan")
+        try:
+            if name == "query":
+                with pytest.raises(TextInputError, match="not usable"):
+                    trace_text(tm, SENTENCE)
+            else:
+                trace = trace_text(tm, SENTENCE)
+                assert not trace.weights_checked_finite and np.isfinite(trace.weights).all()
+        finally:
+            with torch.no_grad():
+                weight.copy_(saved)
+    assert trace_text(tm, SENTENCE).weights_checked_finite
+
+
+def test_the_finite_flag_is_per_sequence_of_a_batch(minilm):
+    """One padded forward pass: the flag of each sequence comes from its own rows of the output."""
+    rec = text_module._Recorder.new(1, 3, 2, 4, "cpu")
+    q = torch.randn(3, 2, 4, 8)
+    v = torch.randn(3, 2, 4, 8)
+    v[1, 0, 2, 5] = float("nan")
+    text_module._local.recorder = rec
+    try:
+        text_module._trace_attention(types.SimpleNamespace(is_causal=False, training=False), q, q, v, None)
+    finally:
+        text_module._local.recorder = None
+    assert rec.finite.tolist() == [True, False, True]
 
 
 def test_tiny_models_of_each_family_match_transformers(tiny_dir):

@@ -6,15 +6,17 @@
 
 Dimension names: L layers, H heads, T tokens, D = d_head.
 
-Q, K and V are read with forward hooks on the projection modules, one table of module paths per
-family (FAMILIES), removed in `finally`. The trace keeps no scores array: trace.head_scores()
+Q, K and V are what the model hands its attention function (traced path, below), or read with
+forward hooks on the projection modules (eager path), one table of module paths per family
+(FAMILIES), removed in `finally`. The trace keeps no scores array: trace.head_scores()
 recomputes q·kᵀ·scaling for the one head a view asks for.
 
 The weights are the model's own, reached one of two ways, chosen once per model at load time:
   * traced: the model runs with TRACE_ATTENTION, an attention function registered with
     transformers. In a thread that is tracing it computes softmax(q·kᵀ·scaling + mask) straight
     into the trace's (L, B, H, T, T) buffer (softmax in place) and multiplies that by V: the
-    weights are computed once and are exactly those that made the output. In every other thread
+    weights are computed once and are exactly those that made the output. Q, K and V are copied
+    from its arguments into the trace's buffers, checked at load to equal the projections' outputs. In every other thread
     (another session's plain forward) it is transformers' SDPA. Used only where a probe at load
     time shows the weights equal the model's eager `output_attentions` (to 1e-5 in float32);
     true for every family in FAMILIES in transformers 5.
@@ -202,7 +204,7 @@ def _choose_weights_path(tm: TextModel) -> TextModel:
     _register_trace_attention()
     inputs = _model_inputs(tm, *PROBE)
     n = [inputs["input_ids"].shape[1]]
-    own = _forward(tm, inputs, n)[0][0][3]  # eager: the model's output_attentions
+    own = _forward(tm, inputs, n)[0][0]  # eager: the hooked Q, K, V and the model's output_attentions
     try:
         tm.model.set_attn_implementation(TRACE_ATTENTION)
     except (ValueError, ImportError):  # a model that takes no attention function stays eager
@@ -211,10 +213,13 @@ def _choose_weights_path(tm: TextModel) -> TextModel:
         return tm
     fast = replace(tm, traced_attention=True)
     try:
-        traced = _forward(fast, inputs, n)[0][0][3]
+        traced = _forward(fast, inputs, n)[0][0]
     except ModelLoadError:  # the model did not call the attention function for every layer
         traced = None
-    if traced is not None and (traced - own).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]:
+    # Q, K, V as the attention function received them must be the projections' outputs, and the
+    # weights eager's own
+    if traced is not None and all((a - b).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]
+                                  for a, b in zip(traced[:4], own[:4], strict=True)):
         return fast
     tm.model.set_attn_implementation("eager")
     return tm
@@ -226,8 +231,27 @@ _local = threading.local()  # .recorder: the _Recorder of the trace this thread 
 
 @dataclass(eq=False)
 class _Recorder:
-    weights: torch.Tensor  # (L, B, H, T, T) float32, filled layer by layer
+    """What one traced forward pass writes, layer by layer, into buffers made once for the pass."""
+    weights: torch.Tensor  # (L, B, H, T, T) float32
+    finite: torch.Tensor  # (B,) bool: every layer's attention output of sequence b is finite
+    # (L, B, H, T, D) float32: the Q, K and V the attention function received (made at layer 0)
+    q: torch.Tensor | None = None
+    k: torch.Tensor | None = None
+    v: torch.Tensor | None = None
     layer: int = 0
+    scaling: float | None = None  # the factor the model passed with q and k
+
+    @classmethod
+    def new(cls, L: int, B: int, H: int, T: int, device) -> _Recorder:
+        return cls(torch.empty(L, B, H, T, T, device=device), torch.ones(B, dtype=torch.bool, device=device))
+
+    def record(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scaling: float) -> None:
+        if self.q is None:
+            self.q, self.k, self.v = (torch.empty(self.weights.shape[0], *x.shape, device=x.device)
+                                      for x in (query, key, value))
+            self.scaling = scaling
+        for buf, x in ((self.q, query), (self.k, key), (self.v, value)):
+            buf[self.layer].copy_(x)  # (B, H, T, D) as the model passes them: no hooks, no restacking
 
 
 def _trace_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None,
@@ -247,6 +271,7 @@ def _trace_attention(module, query, key, value, attention_mask, dropout=0.0, sca
     if scaling is None:
         scaling = query.shape[-1] ** -0.5
     w = rec.weights[rec.layer]  # (B, H, Tq, Tk)
+    rec.record(query, key, value, scaling)
     rec.layer += 1
     if query.dtype == w.dtype:
         torch.matmul(query * scaling, key.transpose(2, 3), out=w)
@@ -265,6 +290,9 @@ def _trace_attention(module, query, key, value, attention_mask, dropout=0.0, sca
     if dropout and module.training:
         raise ModelLoadError("Tracing needs the model in eval mode (no attention dropout).")
     out = torch.matmul(w.to(value.dtype), value)  # (B, H, Tq, D)
+    # Row i of out is row i of the weights times V, so out is finite exactly when the weights are
+    # (and V): checking out here spares AttentionTrace re-reading every weight (75 MB at 512 tokens).
+    rec.finite &= torch.isfinite(out.sum(dim=(1, 2, 3), dtype=torch.float32))
     return out.transpose(1, 2).contiguous(), None
 
 
@@ -315,12 +343,14 @@ def tokenize(tm: TextModel, text: str, text_pair: str | None = None) -> tuple[di
     if text_pair is not None and not text_pair.strip():
         text_pair = None
     tok = tm.tokenizer
-    enc = tok(text, text_pair, truncation="longest_first", max_length=tm.max_tokens,
-              return_special_tokens_mask=True, return_tensors="pt")
+    # Once in full (which also counts it); a second time, truncated, only if it is too long.
+    enc = tok(text, text_pair, truncation=False, verbose=False, return_special_tokens_mask=True,
+              return_tensors="pt")
+    n_full = enc["input_ids"].shape[1]
+    if n_full > tm.max_tokens:
+        enc = tok(text, text_pair, truncation="longest_first", max_length=tm.max_tokens,
+                  return_special_tokens_mask=True, return_tensors="pt")
     n = enc["input_ids"].shape[1]
-    n_full = n  # only an input that reached the limit can have been cut: count it in full then
-    if n >= tm.max_tokens:
-        n_full = len(tok(text, text_pair, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
     notes = []
     if n_full > n:
         notes.append(
@@ -367,23 +397,28 @@ def forward_passes() -> int:
 
 
 def _forward(tm: TextModel, inputs: dict, lengths: list[int]):
-    """One forward pass over B right-padded sequences -> per sequence (q, k, v, weights), scaling.
+    """One forward pass over B right-padded sequences -> per sequence (q, k, v, weights, finite), scaling.
 
     q, k, v (L, H, T_b, D) and weights (L, H, T_b, T_b) float32, cropped to the sequence's own
-    T_b tokens. Padding is on the right and masked by the model, so the real tokens' Q, K, V do not
-    depend on it; the mask gives padded keys weight 0 and the crop drops them, so a padded
-    sequence's trace equals its unpadded one (to float rounding; tests check it).
+    T_b tokens; finite is True where the forward pass already established that the weights are
+    finite (traced path), False where the trace has to check them itself. Padding is on the right
+    and masked by the model, so the real tokens' Q, K, V do not depend on it; the mask gives padded
+    keys weight 0 and the crop drops them, so a padded sequence's trace equals its unpadded one (to
+    float rounding; tests check it).
     """
+    if tm.traced_attention:
+        return _traced_forward(tm, inputs, lengths)
     L, (B, T) = tm.n_layers, inputs["input_ids"].shape
     H = tm.n_heads
-    rec = _Recorder(torch.empty(L, B, H, T, T, device=tm.device)) if tm.traced_attention else None
-    _local.recorder = rec
-    try:
-        with capture_qkv(tm) as qkv:
-            out = tm.model(**inputs, output_attentions=not tm.traced_attention)
-    finally:
-        _local.recorder = None
-    attn = _projections(tm, 0)[0]
+    with capture_qkv(tm) as qkv:
+        out = tm.model(**inputs, output_attentions=True)
+    attentions = out.attentions
+    if attentions is None or len(attentions) != L or any(a is None for a in attentions):
+        got = 0 if attentions is None else len(attentions)
+        raise ModelLoadError(
+            f"{tm.name} returned {got} attention tensors for {L} layers: it does not run eager "
+            "attention. Load it with attn_implementation='eager'."
+        )
 
     def heads(t: torch.Tensor) -> torch.Tensor:  # (B, T, H*D) -> (B, H, T, D)
         return t.view(B, T, H, -1).transpose(1, 2)
@@ -391,30 +426,36 @@ def _forward(tm: TextModel, inputs: dict, lengths: list[int]):
     q = torch.stack([heads(qkv[(i, "q")]) for i in range(L)], 1).float()  # (B, L, H, T, D)
     k = torch.stack([heads(qkv[(i, "k")]) for i in range(L)], 1).float()
     v = torch.stack([heads(qkv[(i, "v")]) for i in range(L)], 1).float()
-    scaling = float(getattr(attn, "scaling", q.shape[-1] ** -0.5))
-    if tm.traced_attention and rec.layer != L:
+    scaling = float(getattr(_projections(tm, 0)[0], "scaling", q.shape[-1] ** -0.5))
+    result = []
+    for b, n in enumerate(lengths):
+        qb, kb, vb = (x[b, :, :, :n].contiguous() for x in (q, k, v))  # (L, H, n, D)
+        w = torch.stack([a[b, :, :n, :n] for a in attentions]).float()  # (L, H, n, n)
+        result.append((qb, kb, vb, w, False))
+    return result, scaling
+
+
+def _traced_forward(tm: TextModel, inputs: dict, lengths: list[int]):
+    """_forward with TRACE_ATTENTION: the attention function writes Q, K, V and the weights of
+    every layer into one _Recorder, so nothing is hooked or stacked afterwards."""
+    L, (B, T) = tm.n_layers, inputs["input_ids"].shape
+    rec = _local.recorder = _Recorder.new(L, B, tm.n_heads, T, tm.device)
+    try:
+        tm.model(**inputs)
+    finally:
+        _local.recorder = None
+    if rec.layer != L:
         raise ModelLoadError(
             f"{tm.name} ran its attention function for {rec.layer} of {L} layers; it cannot be traced "
             "this way. Load it with attn_implementation='eager'."
         )
-    if not tm.traced_attention:
-        attentions = out.attentions
-        if attentions is None or len(attentions) != L or any(a is None for a in attentions):
-            got = 0 if attentions is None else len(attentions)
-            raise ModelLoadError(
-                f"{tm.name} returned {got} attention tensors for {L} layers: it does not run eager "
-                "attention. Load it with attn_implementation='eager'."
-            )
+    finite = rec.finite.tolist()
     result = []
     for b, n in enumerate(lengths):
-        qb, kb, vb = (x[b, :, :, :n].contiguous() for x in (q, k, v))  # (L, H, n, D)
-        if tm.traced_attention:
-            w = rec.weights[:, b, :, :n, :n]  # (L, H, n, n); a view when B == 1, no copy
-            w = w if B == 1 else w.contiguous()
-        else:
-            w = torch.stack([a[b, :, :n, :n] for a in attentions]).float()  # (L, H, n, n)
-        result.append((qb, kb, vb, w))
-    return result, scaling
+        # views when B == 1 (no copy); a padded batch's sequences are copied out of it
+        parts = [x[:, b, :, :n] for x in (rec.q, rec.k, rec.v)] + [rec.weights[:, b, :, :n, :n]]
+        result.append((*(x if B == 1 else x.contiguous() for x in parts), finite[b]))
+    return result, float(rec.scaling)
 
 
 def trace_text(tm: TextModel, text: str, text_pair: str | None = None) -> AttentionTrace:
@@ -484,7 +525,7 @@ def _length_groups(lengths: list[int]) -> list[list[int]]:
 
 
 def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, parts, scaling: float) -> AttentionTrace:
-    q, k, v, weights = parts
+    q, k, v, weights, finite = parts
     T = q.shape[2]
     ids = enc["input_ids"][0].tolist()
     tokens = tm.tokenizer.convert_ids_to_tokens(ids)
@@ -514,6 +555,7 @@ def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, pa
             query_tokens=tokens, key_tokens=tokens, weights=weights.cpu().numpy(), scores=None,
             queries=q.cpu().numpy(), keys=k.cpu().numpy(), values=v.cpu().numpy(), mask=None,
             name=f"{tm.name} self-attention", meta=meta, scaling=scaling, w_o=tm.w_o,
+            weights_checked_finite=finite,
         )
     except TraceError as err:
         raise TextInputError(
