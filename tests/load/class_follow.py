@@ -7,7 +7,7 @@
 Every session speaks Streamlit's own websocket protocol (tests/load/st_client.py), as a browser
 would: the teacher opens the Lesson page and presses "Start a class"; each student opens it,
 types the code and joins, then does what the student's browser does: fetch the class's version
-file every second (the page's JavaScript, class_ui.WATCH_JS) and send the page's trigger when the
+file every BEACON_MS (the page's JavaScript, class_ui.WATCH_JS) and send the page's trigger when the
 number changes, and rerun the safety-net fragment every 4 to 6 s. The teacher then presses ▶ `--steps`
 times, `--gap` seconds apart; on each question step every student sends an answer, at once
 (the worst case: thirty answers land with the next follows) or `--think` seconds later.

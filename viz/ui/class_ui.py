@@ -7,9 +7,9 @@ The lesson page calls, in order:
     locked()                # why a following student's step buttons are off ("" when they are on)
     ask, publish            # passed to lesson_ui.show_step: the class's question, the teacher's moves
 
-A student's browser watches the class's version file (viz.classroom.beacon) every second with a few
-lines of JavaScript and reruns the page when the number changes, so it follows within about a
-second plus one page run. A fragment that asks the class store every 4 to 6 s stays as a safety
+A student's browser watches the class's version file (viz.classroom.beacon) every half second (BEACON_MS) with a
+few lines of JavaScript and reruns the page when the number changes, so it follows within about
+half a second plus one page run. A fragment that asks the class store every 4 to 6 s stays as a safety
 net (a browser whose script is blocked, a server that cannot write static/class/). Session keys start with `class_`;
 the teacher key lives only in the teacher's session (and on their screen, folded, when asked).
 """
@@ -17,6 +17,7 @@ the teacher key lives only in the teacher's session (and on their screen, folded
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 from contextlib import contextmanager
@@ -39,7 +40,10 @@ from viz.ui.lesson_ui import (
 from viz.ui.sources import CachedSources
 
 WATCH_S = 1.0  # how often the teacher's counts look at the class
-BEACON_MS = 1000  # how often a student's browser fetches the class's version file
+# How often a student's browser fetches the class's version file (ATTENTION_LENS_BEACON_MS): the
+# wait before a student's page sees the teacher's move is up to this long; each fetch costs the
+# server about 5 ms of CPU (docs/capacity.md).
+BEACON_MS = int(os.environ.get("ATTENTION_LENS_BEACON_MS", "500"))
 # The safety-net fragment asks the store every SAFETY_MIN_S to SAFETY_MAX_S seconds, each student
 # at their own period, drawn once: with one period for all, the browsers' timers restart together
 # after every follow and the next check arrives as thirty runs at once.
