@@ -47,8 +47,14 @@ ANIMALS = ("cat dog horse cow sheep goat pig duck goose eagle owl fox wolf bear 
            "camel whale shark dolphin frog snake spider rabbit mouse deer monkey parrot turtle").split()
 
 
+TIMES = "dawn noon dusk night midnight sunrise sunset evening morning".split()
+
+
 def _sentence(i: int, r: int, rng: random.Random) -> str:
-    return f"The {ANIMALS[(i + 7 * r) % len(ANIMALS)].capitalize()} sat near the river bank at dawn."
+    """Session i's sentence in round r: distinct for every session and round (up to len(TIMES)
+    rounds), so no round is answered from the traces of an earlier one."""
+    return (f"The {ANIMALS[(i + 7 * r) % len(ANIMALS)].capitalize()} sat near the river bank at "
+            f"{TIMES[r % len(TIMES)]}.")
 
 
 def _animal(text: str) -> str:
