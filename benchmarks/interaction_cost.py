@@ -219,12 +219,15 @@ def _train_open(page, url):
 
 
 def _train_act(page, i):
-    """One short training run on the Train live tab; returns its steps. When training moves to a
-    job queue, change only this function: wait for that job's 'done' and return its steps."""
+    """One short training run on the Train live tab (a job in the server's training queue, trained
+    in a child process whose CPU counts too); returns its steps. While the job is queued or
+    running the tab shows its progress instead of the last result's "Done: ..." line."""
+    shows = "t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)"
+    gone = "t => !document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)"
+    done = f"Done: {TRAIN_STEPS} steps in"
     page.get_by_role("button", name="Train a fresh model").click()
-    page.wait_for_function(
-        "t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)",
-        arg=f"done: {TRAIN_STEPS} steps", timeout=600_000)
+    page.wait_for_function(gone, arg=done, timeout=60_000)  # the job is queued or running
+    page.wait_for_function(shows, arg=done, timeout=600_000)
     wait_for_app(page, timeout_ms=600_000)
     return TRAIN_STEPS
 
