@@ -3,7 +3,6 @@ import streamlit as st
 
 from viz import softmax_lab as lab
 from viz.attention import softmax_np
-from viz.figures import attention_heatmap
 from viz.figures import teaching as fig
 from viz.ui import teaching as ui
 from viz.ui import url_state
@@ -46,10 +45,8 @@ m[2].metric("largest weight: raw → scaled",
             f"{s.max_weight_raw.mean():.2f} → {s.max_weight_scaled.mean():.2f}")
 m[3].metric("entropy (nats): raw → scaled",
             f"{s.entropy_raw.mean():.2f} → {s.entropy_scaled.mean():.2f}")
-st.plotly_chart(fig.scaling_histograms(s.dots, s.scaled, s.max_weight_raw, s.max_weight_scaled, d_k),
-                key="softmax_hist")
-st.plotly_chart(fig.saturation_curve(*ui.saturation_curve(), n_keys=s.dots.shape[1], current=d_k),
-                key="softmax_saturation")
+st.plotly_chart(ui.scaling_figure(d_k), key="softmax_hist")
+st.plotly_chart(ui.saturation_figure(d_k), key="softmax_saturation")
 
 st.header("Masking")
 c1, c2, c3 = st.columns(3)
@@ -57,9 +54,8 @@ kind = c1.radio("Mask", lab.MASK_KINDS, key=url.bind("softmax_mask_kind", "mask"
     dict(zip(["causal", "padding", "both"], lab.MASK_KINDS, strict=True))), lab.MASK_KINDS[2]))
 n_pad = c2.slider("Padding tokens", 0, 4, key=url.bind("softmax_pad", "pad", Int(0, 4), 1))
 side = c3.radio("Padding side", ["left", "right"], key=url.bind("softmax_pad_side", "side", Choice.of(["left", "right"]), "left"))
-demo = lab.mask_demo(["the", "cat", "sat", "down"], kind, n_pad, side)
-st.plotly_chart(attention_heatmap(demo.weights, demo.tokens, demo.tokens, demo.mask,
-                                  title=f"{kind} mask: grey cells get exactly 0"), key="softmax_mask")
+demo, mask_figure = ui.mask_demo(kind, n_pad, side)
+st.plotly_chart(mask_figure, key="softmax_mask")
 if demo.empty_rows:
     st.info(f"Row {', '.join(demo.tokens[i] + f' (position {i})' for i in demo.empty_rows)} has every key "
             "masked. exp(-inf) / Σ exp(-inf) would be 0/0 = NaN; the app's masked_softmax gives the row "

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from viz.figures import heatmap, moves, spec, text
+from viz.figures import heatmap, moves, spec, teaching, text
 from viz.trace import AttentionTrace
 
 TOKENS = ("[CLS]", "</s>", "<b>x</b>", "the", "cat", "sat", "on", "the", "mat", ".", "it", "was", "tired", "[SEP]",
@@ -54,6 +54,12 @@ FIGURES = {
     "snapshots": lambda: heatmap.snapshots_grid([(1, MASKED.head(0, 0)), (9, MASKED.head(0, 1))],
                                                 MASKED.query_tokens, MASKED.key_tokens),
     "loss curve": lambda: heatmap.loss_curve([3.0, 2.5, 1.0]),
+    "softmax bars": lambda: teaching.softmax_bars([2.0, 1.0, -0.5], [0.6, 0.3, 0.1], "softmax at T = 1 <b>"),
+    "temperature sweep": lambda: teaching.temperature_sweep(np.geomspace(0.05, 10, 7), np.full((7, 2), 0.5),
+                                                            [2.0, -1.0], 0.5),
+    "a real model's scores": lambda: teaching.real_scores_and_weights(
+        ["<s>", "a", "b"], np.array([1.0, -2.0, 0.5]), np.array([0.6, 0.1, 0.3]), np.array([0.5, 0.2, 0.3]), 2.0,
+        "layer 0, head 1, query 'x'"),
 }
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from viz.figures import spec
 from viz.figures.heatmap import COLORSCALE, _axes, _head_traces, _ticks, label
 
 RAW, SCALED = "#d62728", "#1f77b4"  # unscaled red, scaled blue, on every √d_k figure
@@ -29,30 +30,38 @@ def _layout(fig: go.Figure, title: str, height: int, **kw) -> go.Figure:
 # ---------------------------------------------------------------- softmax lab
 
 
+def _layout_dict(title: str, height: int, **kw) -> dict:
+    """_layout's settings as a layout dict, for figures built in one call (viz.figures.spec)."""
+    return dict(title=spec.title(label(title)), height=height, margin=dict(l=10, r=10, t=60, b=10),
+                plot_bgcolor="white", **kw)
+
+
 def softmax_bars(logits: Sequence[float], weights: Sequence[float], title: str = "") -> go.Figure:
     """One bar per logit: its softmax weight on a fixed 0..1 axis; the logit is the tick label."""
     x = np.arange(len(weights))
-    fig = go.Figure(go.Bar(x=x, y=list(weights), text=[f"{w:.3f}" for w in weights],
-                           textposition="outside", marker_color=SCALED,
-                           hovertemplate="logit %{customdata}<br>weight %{y:.4f}<extra></extra>",
-                           customdata=[f"{v:g}" for v in logits]))
-    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=[f"{v:g}" for v in logits],
-                     title_text="logit (as typed)")
-    fig.update_yaxes(range=[0, 1.12], title_text="softmax weight", gridcolor="#eee")
-    return _layout(fig, title, 340)
+    ticks = [f"{v:g}" for v in logits]
+    return spec.figure([dict(type="bar", x=x, y=list(weights), text=[f"{w:.3f}" for w in weights],
+                             textposition="outside", marker=dict(color=SCALED), customdata=ticks,
+                             hovertemplate="logit %{customdata}<br>weight %{y:.4f}<extra></extra>")],
+                       _layout_dict(title, 340,
+                                    xaxis=dict(tickmode="array", tickvals=x, ticktext=ticks,
+                                               title=spec.title("logit (as typed)")),
+                                    yaxis=dict(range=[0, 1.12], title=spec.title("softmax weight"), gridcolor="#eee")))
 
 
 def temperature_sweep(temperatures: np.ndarray, weights: np.ndarray, logits: Sequence[float],
                       current: float) -> go.Figure:
     """Weight of each logit against temperature (log axis), the chosen temperature marked."""
-    fig = go.Figure()
-    for j, v in enumerate(logits):
-        fig.add_trace(go.Scatter(x=temperatures, y=weights[:, j], mode="lines", name=f"logit {v:g}"))
-    fig.add_vline(x=current, line_dash="dot", line_color="#555",
-                  annotation_text=f"T = {current:.3g}", annotation_position="top")
-    fig.update_xaxes(type="log", dtick=1, title_text="temperature T (log scale)", gridcolor="#eee")
-    fig.update_yaxes(range=[0, 1.02], title_text="softmax weight", gridcolor="#eee")
-    return _layout(fig, "Cold: the largest logit takes everything. Hot: the weights flatten.", 340)
+    data = [dict(type="scatter", x=temperatures, y=weights[:, j], mode="lines", name=f"logit {v:g}")
+            for j, v in enumerate(logits)]
+    return spec.figure(data, _layout_dict(
+        "Cold: the largest logit takes everything. Hot: the weights flatten.", 340,
+        shapes=[dict(type="line", x0=current, x1=current, xref="x", y0=0, y1=1, yref="y domain",
+                     line=dict(color="#555", dash="dot"))],
+        annotations=[dict(showarrow=False, text=f"T = {current:.3g}", x=current, xanchor="center", xref="x",
+                          y=1, yanchor="bottom", yref="y domain")],
+        xaxis=dict(type="log", dtick=1, title=spec.title("temperature T (log scale)"), gridcolor="#eee"),
+        yaxis=dict(range=[0, 1.02], title=spec.title("softmax weight"), gridcolor="#eee")))
 
 
 def scaling_histograms(dots: np.ndarray, scaled: np.ndarray, max_raw: np.ndarray,
@@ -90,17 +99,20 @@ def saturation_curve(d_ks: np.ndarray, raw: np.ndarray, scaled: np.ndarray, n_ke
 def real_scores_and_weights(keys: Sequence[str], scores: np.ndarray, weights: np.ndarray,
                             model_weights: np.ndarray, temperature: float, title: str) -> go.Figure:
     """One query of a real model: its scaled scores (left), softmax at T (bars) and at T = 1 (dots)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("scaled scores q·k/√d_k",
-                                                        f"softmax weights at T = {temperature:.3g}"))
+    layout = spec.subplots(1, 2, ["scaled scores q·k/√d_k", f"softmax weights at T = {temperature:.3g}"])
+    for axis in ("xaxis", "xaxis2"):
+        layout[axis].update(_ticks(keys), title=spec.title("key"))
+    layout["yaxis"].update(title=spec.title("score"), gridcolor="#eee")
+    layout["yaxis2"].update(title=spec.title("weight"), range=[0, 1.02], gridcolor="#eee")
     x = np.arange(len(keys))
-    fig.add_trace(go.Bar(x=x, y=scores, marker_color="#7f7f7f", name="score", showlegend=False), 1, 1)
-    fig.add_trace(go.Bar(x=x, y=weights, marker_color=SCALED, name=f"T = {temperature:.3g}"), 1, 2)
-    fig.add_trace(go.Scatter(x=x, y=model_weights, mode="markers", marker=dict(color="black", size=8),
-                             name="the model's weights (T = 1)"), 1, 2)
-    fig.update_xaxes(**_ticks(keys), title_text="key")
-    fig.update_yaxes(title_text="score", row=1, col=1, gridcolor="#eee")
-    fig.update_yaxes(title_text="weight", range=[0, 1.02], row=1, col=2, gridcolor="#eee")
-    return _layout(fig, title, 360)
+    return spec.figure([
+        dict(type="bar", x=x, y=scores, marker=dict(color="#7f7f7f"), name="score", showlegend=False,
+             xaxis="x", yaxis="y"),
+        dict(type="bar", x=x, y=weights, marker=dict(color=SCALED), name=f"T = {temperature:.3g}",
+             xaxis="x2", yaxis="y2"),
+        dict(type="scatter", x=x, y=model_weights, mode="markers", marker=dict(color="black", size=8),
+             name="the model's weights (T = 1)", xaxis="x2", yaxis="y2"),
+    ], {**layout, **_layout_dict(title, 360)})
 
 
 # ---------------------------------------------------------------- dimension tracer

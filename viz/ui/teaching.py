@@ -8,6 +8,8 @@ from __future__ import annotations
 import streamlit as st
 
 from viz import dimensions, softmax_lab
+from viz.figures import attention_heatmap, teaching
+from viz.figures.spec import SharedFigure, shared
 from viz.scratch import permutation
 from viz.scratch.permutation import PermutationDemo
 from viz.scratch.run import InputError, ScratchRun
@@ -20,14 +22,39 @@ from viz.ui.sidebar import current_device
 TASK = "reverse"  # letters in, letters out: any lowercase word is a valid input
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+# The softmax lab's figures that do not depend on the temperature are made once per server and
+# shown as SharedFigures (no copy per show): a temperature move then rebuilds only the two
+# temperature figures, themselves built in one call (viz.figures.spec): 270 -> 90 ms of server CPU
+# per temperature move (docs/capacity.md). Resources, not cache_data:
+# cache_data would unpickle the arrays on every run; nothing changes them.
+
+@st.cache_resource(show_spinner=False, max_entries=32)
 def scaling_sample(d_k: int) -> softmax_lab.ScalingSample:
     return softmax_lab.scaling_sample(d_k)
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def saturation_curve(n_keys: int = 16):
     return softmax_lab.saturation_curve(n_keys=n_keys)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def scaling_figure(d_k: int) -> SharedFigure:
+    s = scaling_sample(d_k)
+    return shared(teaching.scaling_histograms(s.dots, s.scaled, s.max_weight_raw, s.max_weight_scaled, d_k))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def saturation_figure(d_k: int) -> SharedFigure:
+    return shared(teaching.saturation_curve(*saturation_curve(), n_keys=scaling_sample(d_k).dots.shape[1],
+                                            current=d_k))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def mask_demo(kind: str, n_pad: int, side: str) -> tuple[softmax_lab.MaskDemo, SharedFigure]:
+    demo = softmax_lab.mask_demo(["the", "cat", "sat", "down"], kind, n_pad, side)
+    return demo, shared(attention_heatmap(demo.weights, demo.tokens, demo.tokens, demo.mask,
+                                          title=f"{kind} mask: grey cells get exactly 0"))
 
 
 def scratch_input_ui(prefix: str, url: url_state.PageState | None = None,
