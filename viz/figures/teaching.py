@@ -21,19 +21,18 @@ RAW, SCALED = "#d62728", "#1f77b4"  # unscaled red, scaled blue, on every √d_k
 DIVERGING = "RdBu_r"
 
 
+def _layout_dict(title: str, height: int, **kw) -> dict:
+    """Every teaching figure's title, height, margins and background, as a layout dict."""
+    return dict(title=spec.title(label(title)), height=height, margin=dict(l=10, r=10, t=60, b=10),
+                plot_bgcolor="white", **kw)
+
+
 def _layout(fig: go.Figure, title: str, height: int, **kw) -> go.Figure:
-    fig.update_layout(title=label(title), height=height, margin=dict(l=10, r=10, t=60, b=10),
-                      plot_bgcolor="white", **kw)
+    fig.update_layout(**_layout_dict(title, height, **kw))
     return fig
 
 
 # ---------------------------------------------------------------- softmax lab
-
-
-def _layout_dict(title: str, height: int, **kw) -> dict:
-    """_layout's settings as a layout dict, for figures built in one call (viz.figures.spec)."""
-    return dict(title=spec.title(label(title)), height=height, margin=dict(l=10, r=10, t=60, b=10),
-                plot_bgcolor="white", **kw)
 
 
 def softmax_bars(logits: Sequence[float], weights: Sequence[float], title: str = "") -> go.Figure:

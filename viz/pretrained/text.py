@@ -16,8 +16,8 @@ The weights are the model's own, reached one of two ways, chosen once per model 
     transformers. In a thread that is tracing it computes softmax(q·kᵀ·scaling + mask) straight
     into the trace's (L, B, H, T, T) buffer (softmax in place) and multiplies that by V: the
     weights are computed once and are exactly those that made the output. Q, K and V are copied
-    from its arguments into the trace's buffers, checked at load to equal the projections' outputs. In every other thread
-    (another session's plain forward) it is transformers' SDPA. Used only where a probe at load
+    from its arguments into the trace's buffers, checked at load to equal the projections'
+    outputs. In every other thread (another session's plain forward) it is transformers' SDPA. Used only where a probe at load
     time shows the weights equal the model's eager `output_attentions` (to 1e-5 in float32);
     true for every family in FAMILIES in transformers 5.
   * eager: `attn_implementation="eager"`, `output_attentions=True`, one tensor per layer. The
@@ -243,12 +243,13 @@ class _Recorder:
 
     @classmethod
     def new(cls, L: int, B: int, H: int, T: int, device) -> _Recorder:
-        return cls(torch.empty(L, B, H, T, T, device=device), torch.ones(B, dtype=torch.bool, device=device))
+        return cls(torch.empty(L, B, H, T, T, dtype=torch.float32, device=device),
+                   torch.ones(B, dtype=torch.bool, device=device))
 
     def record(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scaling: float) -> None:
         if self.q is None:
-            self.q, self.k, self.v = (torch.empty(self.weights.shape[0], *x.shape, device=x.device)
-                                      for x in (query, key, value))
+            self.q, self.k, self.v = (torch.empty(self.weights.shape[0], *x.shape, dtype=torch.float32,
+                                                  device=x.device) for x in (query, key, value))
             self.scaling = scaling
         for buf, x in ((self.q, query), (self.k, key), (self.v, value)):
             buf[self.layer].copy_(x)  # (B, H, T, D) as the model passes them: no hooks, no restacking

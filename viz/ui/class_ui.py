@@ -7,9 +7,9 @@ The lesson page calls, in order:
     locked()                # why a following student's step buttons are off ("" when they are on)
     ask, publish            # passed to lesson_ui.show_step: the class's question, the teacher's moves
 
-A student's browser watches the class's version file (viz.classroom.beacon) every half second (BEACON_MS) with a
-few lines of JavaScript and reruns the page when the number changes, so it follows within about
-half a second plus one page run. A fragment that asks the class store every 4 to 6 s stays as a safety
+A student's browser watches the class's version file (viz.classroom.beacon) every half second
+(BEACON_MS) with a few lines of JavaScript and reruns the page when the number changes, so it
+follows within about half a second plus one page run. A fragment that asks the class store every 4 to 6 s stays as a safety
 net (a browser whose script is blocked, a server that cannot write static/class/). Session keys start with `class_`;
 the teacher key lives only in the teacher's session (and on their screen, folded, when asked).
 """
