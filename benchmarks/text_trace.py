@@ -8,7 +8,8 @@ write one more function and append it to BENCHES.
 
 Text rows, for the bundled all-MiniLM-L6-v2 at 64/128/256/510 word pieces (+ [CLS], [SEP]):
   forward    plain forward pass with SDPA attention (what the model runs without us): median ms
-  trace      trace_text: forward with the traced attention (weights written in place) + Q/K/V hooks, to numpy
+  trace      trace_text: forward with the traced attention (SDPA, Q/K/V copied out), to numpy; no weights
+  + weights  the same, then trace.weights: every head's softmax(q·kᵀ·scaling), as the head table reads them
   rerun      server time of the page's script for a layer/head change (AppTest, trace cached)
   bytes      plotly JSON the page sends for the all-heads grid, and for one head
   bertviz    bytes of bertviz's model_view HTML for the same attention, as bertviz ships it
@@ -33,7 +34,8 @@ from pathlib import Path
 
 COLUMNS = {
     "model": "model", "input": "input", "device": "device",
-    "forward_ms": "forward, SDPA (ms)", "trace_ms": "full trace (ms)", "trace_ratio": "trace / forward",
+    "forward_ms": "forward, SDPA (ms)", "trace_ms": "trace (ms)", "trace_ratio": "trace / forward",
+    "all_ms": "trace + every weight (ms)", "all_ratio": "(trace + every weight) / forward",
     "rerun_ms": "rerun, layer/head change (ms)", "grid_bytes": "all-heads grid sent (bytes)",
     "head_bytes": "one head sent (bytes)", "bertviz_bytes": "bertviz model_view HTML (bytes)",
     "bertviz_ratio": "bertviz / grid", "peak_mb": "peak RSS (MB)",
@@ -151,23 +153,26 @@ def text_rows(cfg: BenchConfig) -> list[Row]:
             return out
 
         forward(), trace()  # warm-up
-        fwd, full = [], []
-        for _ in range(cfg.repeats):  # alternate, so both see the same machine load
+        fwd, full, every = [], [], []
+        for _ in range(cfg.repeats):  # alternate, so all three see the same machine load
             t0 = time.perf_counter()
             forward()
             t1 = time.perf_counter()
             tr = trace()
             t2 = time.perf_counter()
+            trace().weights
+            t3 = time.perf_counter()
             fwd.append(t1 - t0)
             full.append(t2 - t1)
+            every.append(t3 - t2)
         rerun, grid, head = (None, None, None)
         if cfg.device == "cpu":  # the page's own device choice is the sidebar's; AppTest runs on CPU here
             rerun, grid, head = _page_numbers(text, cfg.repeats)
         bv = bertviz_bytes(tr) if cfg.bertviz else None
-        f_ms, t_ms = _median_ms(fwd), _median_ms(full)
+        f_ms, t_ms, a_ms = _median_ms(fwd), _median_ms(full), _median_ms(every)
         rows.append(dict(
             model="all-MiniLM-L6-v2", input=f"{n + 2} tokens", device=cfg.device, forward_ms=f_ms, trace_ms=t_ms,
-            trace_ratio=round(t_ms / f_ms, 2), rerun_ms=rerun, grid_bytes=grid, head_bytes=head,
+            trace_ratio=round(t_ms / f_ms, 2), all_ms=a_ms, all_ratio=round(a_ms / f_ms, 2), rerun_ms=rerun, grid_bytes=grid, head_bytes=head,
             bertviz_bytes=bv, bertviz_ratio=round(bv / grid) if bv and grid else None,
             peak_mb=peak_rss_mb(n, cfg.device),
         ))
@@ -258,10 +263,12 @@ Written by `{cmd}` on {date}.
 {table}
 
 - *forward, SDPA*: the model's plain forward pass with PyTorch's fused attention, which returns no
-  weights. *full trace*: `trace_text` as the app runs it: the forward pass with the traced
-  attention (softmax(q·kᵀ·scale + mask) written into the trace's buffer in place, then times V;
-  a probe at load time checks the weights equal the model's eager `output_attentions`), Q/K/V
-  hooked on every layer, all as numpy. No scores array: views recompute one head's on demand.
+  weights. *trace*: `trace_text` as the app runs it: the forward pass with the traced attention
+  (the same SDPA, with each layer's Q, K and V copied into the trace), as numpy. No weights and
+  no scores: the heatmap computes the one head it shows (a probe at load time checks that
+  softmax(q·kᵀ·scale) equals the model's eager `output_attentions`). *trace + every weight*: the
+  same, then every head's weights computed (numpy), as the head table, rollout or model grid
+  read them the first time.
   torch's large allocations on transparent huge pages (`viz/__init__.py`) for both.
   Medians of alternating runs in one process. `python -m benchmarks.trace_breakdown` splits the
   trace step by step, eager path and huge pages on/off included.

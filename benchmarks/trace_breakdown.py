@@ -4,8 +4,9 @@
     THP_MEM_ALLOC_ENABLE=0 python -m benchmarks.trace_breakdown     # without huge pages
 
 Rows: the SDPA forward (the baseline) and the eager forward with and without output_attentions,
-then trace_text both ways it can run: weights written by the traced attention (what the bundled
-model uses) and eager output_attentions (the fallback, see viz/pretrained/text.py). Medians of
+then trace_text both ways it can run: the traced attention (what the bundled model uses: SDPA
+keeping Q, K and V, weights computed when read; alone, with one head read, with every weight read)
+and eager output_attentions (the fallback, see viz/pretrained/text.py). Medians of
 --repeats runs, all in one process, so the ratios are comparable even on a noisy machine.
 """
 
@@ -66,6 +67,8 @@ def main() -> None:
         "forward, SDPA + Q/K/V hooks": hooked,
         "trace_text, eager output_attentions": lambda: trace_text(tm_eager, text),
         "trace_text, traced attention (shipped)": lambda: trace_text(tm, text),
+        "  + one head's weights (the heatmap)": lambda: trace_text(tm, text).head(0, 0),
+        "  + every weight (head table, rollout)": lambda: trace_text(tm, text).weights,
     }
     with torch.no_grad():
         ms = {name: median_ms(fn, args.repeats) for name, fn in steps.items()}

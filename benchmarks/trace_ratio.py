@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"torch {torch.__version__}, 1 thread, {args.repeats} alternating runs, "
           f"loadavg before: {os.getloadavg()[0]:.1f}\n")
     print("| tokens | forward wall (ms) | trace wall (ms) | wall ratio | forward CPU (ms) | trace CPU (ms) "
-          "| CPU ratio |\n|---|---|---|---|---|---|---|")
+          "| CPU ratio | trace + every weight CPU (ms) | its CPU ratio |\n|---|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         text = text_of(tm.tokenizer, n)
         enc = tm.tokenizer(text, return_tensors="pt")
@@ -45,11 +45,14 @@ def main(argv: list[str] | None = None) -> None:
         def trace(text=text):
             trace_text(tm, text)
 
+        def every_weight(text=text):  # what the head table or the rollout reads the first time
+            trace_text(tm, text).weights
+
         forward(), trace()
-        w = {"f": [], "t": []}
-        c = {"f": [], "t": []}
+        w = {"f": [], "t": [], "a": []}
+        c = {"f": [], "t": [], "a": []}
         for _ in range(args.repeats):
-            for key, fn in (("f", forward), ("t", trace)):
+            for key, fn in (("f", forward), ("t", trace), ("a", every_weight)):
                 w0, c0 = time.perf_counter(), time.thread_time()
                 fn()
                 w[key].append(time.perf_counter() - w0)
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         mw = {k: statistics.median(v) * 1000 for k, v in w.items()}
         mc = {k: statistics.median(v) * 1000 for k, v in c.items()}
         print(f"| {n + 2} | {mw['f']:.1f} | {mw['t']:.1f} | {mw['t'] / mw['f']:.2f} | {mc['f']:.1f} | "
-              f"{mc['t']:.1f} | {mc['t'] / mc['f']:.2f} |", flush=True)
+              f"{mc['t']:.1f} | {mc['t'] / mc['f']:.2f} | {mc['a']:.1f} | {mc['a'] / mc['f']:.2f} |", flush=True)
     print(f"\nloadavg after: {os.getloadavg()[0]:.1f}")
 
 

@@ -101,6 +101,28 @@ def test_layer_head_and_view_changes_do_not_rerun_the_model(caplog):
         "trace_text: forward pass, 12 tokens"]
 
 
+
+def _cached_trace(text: str):
+    traces = [v for k, (v, _) in viz.ui.cache.trace_store()._items.items() if k[0] == "text_trace" and k[4] == text]
+    assert len(traces) == 1
+    return traces[0]
+
+
+def test_the_heatmap_computes_one_head_and_the_head_table_all_of_them():
+    """The forward pass keeps Q, K and V; the default view computes only the head it shows (and the
+    neuron view and the downloads' labels no more), the head table every head, once."""
+    text = "Only this test reads this sentence, at this length."
+    at = set_text(open_page(PAGE), text)
+    for view in ("heatmap", "neuron", "qk"):
+        at.radio(key="text_view").set_value(view).run()
+        at.selectbox(key="text_head").set_value(7).run()
+    assert_clean(at)
+    trace = _cached_trace(text)
+    assert not trace.weights_computed
+    at.radio(key="text_view").set_value("table").run()
+    assert_clean(at)
+    assert trace.weights_computed and _cached_trace(text) is trace
+
 @pytest.mark.slow
 def test_byte_budget_at_510_tokens():
     at = set_text(open_page(PAGE), LONG)

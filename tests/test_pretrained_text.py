@@ -1,7 +1,6 @@
 """viz.pretrained: loading (bundled, tiny random BERT/RoBERTa/ELECTRA/DistilBERT, refusals) and trace_text."""
 
 import socket
-import types
 
 import numpy as np
 import pytest
@@ -95,7 +94,7 @@ def test_weights_come_from_the_traced_attention_where_the_probe_agrees(minilm, t
     for tm in (minilm, load_text_model(str(tiny_dir))):
         assert tm.traced_attention
         assert tm.model.config._attn_implementation == TRACE_ATTENTION
-        assert trace_text(tm, SENTENCE).meta["weights_from"].startswith("the forward pass's own softmax")
+        assert trace_text(tm, SENTENCE).meta["weights_from"].startswith("softmax(q·kᵀ·scaling) of the forward pass's own Q and K")
 
 
 def test_traced_attention_is_sdpa_in_threads_that_do_not_trace(minilm):
@@ -133,17 +132,17 @@ def test_a_model_the_probe_refuses_stays_eager_and_exact(tmp_path, monkeypatch):
 
 
 def test_non_finite_attention_is_refused_on_the_traced_path(tmp_path):
-    """The traced path checks each layer's attention output instead of re-reading the weights. A
-    NaN in the last layer's query projection reaches the weights: refused with a sentence. A NaN in
-    its value projection reaches the output but not the weights: the flag is down, the trace
-    checks the weights itself, finds them finite and is built."""
+    """The traced path keeps no weights; the trace checks from Q and K that every weight it would
+    compute is finite. A NaN in the last layer's query projection reaches the weights: refused
+    with a sentence, at once. A NaN in its value projection reaches the output but not the
+    weights: the trace is built, and its weights, when computed, are finite."""
     cls, config = TINY["bert"]
     torch.manual_seed(0)
     cls(config).save_pretrained(tmp_path)
     AutoTokenizer.from_pretrained(default_model_dir()).save_pretrained(tmp_path)
     tm = load_text_model(str(tmp_path))
     assert tm.traced_attention
-    assert trace_text(tm, SENTENCE).weights_checked_finite
+    assert not trace_text(tm, SENTENCE).weights_computed
     last = tm.n_layers - 1
     for name in ("query", "value"):
         weight = tm.model.get_submodule(f"encoder.layer.{last}.attention.self.{name}").weight
@@ -156,25 +155,27 @@ def test_non_finite_attention_is_refused_on_the_traced_path(tmp_path):
                     trace_text(tm, SENTENCE)
             else:
                 trace = trace_text(tm, SENTENCE)
-                assert not trace.weights_checked_finite and np.isfinite(trace.weights).all()
+                assert np.isnan(trace.values).any() and np.isfinite(trace.weights).all()
         finally:
             with torch.no_grad():
                 weight.copy_(saved)
-    assert trace_text(tm, SENTENCE).weights_checked_finite
 
 
-def test_the_finite_flag_is_per_sequence_of_a_batch(minilm):
-    """One padded forward pass: the flag of each sequence comes from its own rows of the output."""
-    rec = text_module._Recorder.new(1, 3, 2, 4, "cpu")
-    q = torch.randn(3, 2, 4, 8)
-    v = torch.randn(3, 2, 4, 8)
-    v[1, 0, 2, 5] = float("nan")
-    text_module._local.recorder = rec
-    try:
-        text_module._trace_attention(types.SimpleNamespace(is_causal=False, training=False), q, q, v, None)
-    finally:
-        text_module._local.recorder = None
-    assert rec.finite.tolist() == [True, False, True]
+def test_traced_weights_are_computed_when_read(minilm):
+    """A traced trace holds Q, K and V; one head is computed on its own, all heads on the first
+    read of .weights (then kept, read-only), and both equal transformers' eager weights."""
+    trace = trace_text(minilm, SENTENCE)
+    assert not trace.weights_computed and trace.meta["weights_from"].startswith("softmax")
+    L, H, T = trace.n_layers, trace.n_heads, len(trace.query_tokens)
+    assert trace.nbytes >= 4 * L * H * T * T  # counted before they exist: a byte-bounded cache stays bounded
+    head = trace.head(L - 1, H - 1)
+    assert not trace.weights_computed  # one head did not compute them all
+    _, eager = reference_attentions(default_model_dir(), SENTENCE)
+    np.testing.assert_allclose(head, eager[L - 1, H - 1], atol=1e-5)
+    weights = trace.weights
+    assert trace.weights_computed and trace.weights is weights and not weights.flags.writeable
+    np.testing.assert_allclose(weights, eager, atol=1e-5)
+    np.testing.assert_array_equal(trace.head(L - 1, H - 1), head)
 
 
 def test_tiny_models_of_each_family_match_transformers(tiny_dir):

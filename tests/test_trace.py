@@ -95,3 +95,75 @@ def test_a_trace_without_scores_needs_its_scaling_and_checks_indices():
         t.head_scores(0, 3)
     with pytest.raises(IndexError, match="query 5"):
         t.row_scores(0, 0, 5)
+
+
+def _lazy(q, k, mask=None, scaling=0.5):
+    L, H, Tq, _ = q.shape
+    Tk = k.shape[2]
+    return AttentionTrace(query_tokens=[f"q{i}" for i in range(Tq)], key_tokens=[f"k{i}" for i in range(Tk)],
+                          weights=None, scores=None, queries=q, keys=k, values=np.ones_like(k), mask=mask,
+                          scaling=scaling)
+
+
+def _reference_softmax(q, k, scaling, mask=None):
+    """float64, one row at a time: the definition, not the trace's vectorised arithmetic."""
+    out = np.zeros(q.shape[:-1] + (k.shape[-2],))
+    for idx in np.ndindex(*q.shape[:-1]):
+        lh, i = idx[:-1], idx[-1]
+        s = np.array([float(np.dot(q[idx], k[lh + (j,)])) * scaling for j in range(k.shape[-2])])
+        allowed = np.ones(len(s), bool) if mask is None else mask[i]
+        if allowed.any():
+            e = np.where(allowed, np.exp(s - s[allowed].max()), 0.0)
+            out[idx] = e / e.sum()
+    return out
+
+
+def test_weights_made_from_q_and_k_when_read():
+    rng = np.random.default_rng(1)
+    q, k = rng.normal(size=(2, 3, 4, 6)).astype(np.float32), rng.normal(size=(2, 3, 5, 6)).astype(np.float32)
+    t = _lazy(q, k)
+    assert not t.weights_computed and t.arrays() == (t.queries, t.keys, t.values)
+    assert t.nbytes == q.nbytes + 2 * k.nbytes + 4 * 2 * 3 * 4 * 5  # the weights counted before they exist
+    ref = _reference_softmax(q.astype(np.float64), k.astype(np.float64), 0.5)
+    np.testing.assert_allclose(t.head(1, 2), ref[1, 2], atol=1e-6)
+    assert not t.weights_computed  # one head: computed on its own
+    np.testing.assert_allclose(t.weights, ref, atol=1e-6)
+    assert t.weights_computed and t.weights.dtype == np.float32 and not t.weights.flags.writeable
+    assert t.weights is t.weights and t.nbytes == q.nbytes + 2 * k.nbytes + t.weights.nbytes
+    np.testing.assert_array_equal(t.head(1, 2), t.weights[1, 2])
+
+
+def test_weights_made_when_read_respect_the_mask_and_empty_rows():
+    rng = np.random.default_rng(2)
+    q, k = rng.normal(size=(1, 2, 4, 3)), rng.normal(size=(1, 2, 4, 3))
+    mask = np.tril(np.ones((4, 4), bool))
+    mask[2] = False  # a query with nothing to attend: weights 0, not NaN
+    t = _lazy(q, k, mask)
+    ref = _reference_softmax(q, k, 0.5, mask)
+    np.testing.assert_allclose(t.head(0, 1), ref[0, 1], atol=1e-6)
+    np.testing.assert_allclose(t.weights, ref, atol=1e-6)
+    assert (t.weights[:, :, 2] == 0).all() and (t.weights[:, :, 0, 1:] == 0).all()
+
+
+def test_non_finite_q_or_k_is_refused_when_the_trace_is_made():
+    rng = np.random.default_rng(3)
+    q, k = rng.normal(size=(1, 2, 4, 3)), rng.normal(size=(1, 2, 4, 3))
+    bad = q.copy()
+    bad[0, 1, 2, 0] = np.nan
+    with pytest.raises(TraceError, match="NaN or inf"):
+        _lazy(bad, k)
+    with pytest.raises(TraceError, match="NaN or inf"):  # finite, but q·k overflows float32
+        _lazy(q * 1e20, k * 1e20)
+    assert not _lazy(q * 1e5, k * 1e5).weights_computed  # large and finite: nothing computed yet
+    with pytest.raises(TraceError, match="without weights needs the model's scaling"):
+        _lazy(q, k, scaling=None)
+
+
+def test_threads_reading_the_weights_at_once_get_one_array():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    t = _lazy(rng.normal(size=(3, 4, 64, 8)).astype(np.float32), rng.normal(size=(3, 4, 64, 8)).astype(np.float32))
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: t.weights, range(16)))
+    assert all(g is got[0] for g in got)

@@ -196,8 +196,9 @@ ITEMS = [("The cat sat.", None), ("A much longer sentence, with more words in it
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
-    """Tiny random BERT, RoBERTa, DistilBERT, a causal BERT (traced attention), and a BERT kept on
-    eager by a probe forced to refuse (the output_attentions path)."""
+    """Tiny random BERT, RoBERTa, DistilBERT (traced attention), a causal BERT (eager: the traced
+    weights assume an encoder that attends to every token, and the probe sees they differ), and a
+    BERT kept on eager by a probe forced to refuse (the output_attentions path)."""
     tok = AutoTokenizer.from_pretrained(default_model_dir())
     models = {}
     for fam in ("bert", "roberta", "distilbert", "bert-causal", "bert-eager"):
@@ -212,7 +213,8 @@ def tiny_models(tmp_path_factory):
             if fam == "bert-eager":
                 mp.setitem(text_mod.PROBE_TOLERANCE, torch.float32, -1.0)
             models[fam] = load_text_model(str(path))
-    assert models["bert-causal"].traced_attention and not models["bert-eager"].traced_attention
+    assert models["bert"].traced_attention
+    assert not models["bert-causal"].traced_attention and not models["bert-eager"].traced_attention
     return models
 
 

@@ -252,7 +252,7 @@ def _ranked(trace: AttentionTrace, layer: int, head: int, i: int) -> list[int]:
     """Keys of row i in one head, largest weight first, without i itself, special tokens and
     punctuation (the first is always there: strongest_link picked it)."""
     special = trace.meta.get("special", [False] * len(trace.key_tokens))
-    row = trace.weights[layer, head, i]
+    row = trace.head(layer, head)[i]
     return [int(j) for j in np.argsort(-row, kind="stable")
             if j != i and not special[j] and any(c.isalnum() for c in trace.key_tokens[j])]
 

@@ -1,10 +1,11 @@
 """AttentionTrace: the one type passed from models to figures.
 
-numpy only, batch removed, validated on creation, so a figure never receives a trace whose
+numpy arrays (torch only computes weights that were left to be computed), batch removed, validated on creation, so a figure never receives a trace whose
 shapes disagree with its tokens.
 
 Shapes (L layers, H heads, Tq queries, Tk keys, D = d_head):
-    weights  (L, H, Tq, Tk)  softmax output; rows sum to 1 (0 for a row with nothing to attend)
+    weights  (L, H, Tq, Tk)  softmax output; rows sum to 1 (0 for a row with nothing to attend),
+                             or None at creation: then computed from Q and K when first read
     scores   (L, H, Tq, Tk)  the scaled logits fed to the softmax: q·k / √D, or None: then
                              head_scores() recomputes one head's from queries and keys on demand
     queries  (L, H, Tq, D)
@@ -18,13 +19,23 @@ A pretrained trace keeps no scores array (at 512 tokens it is as big as the weig
 only the neuron view and the softmax page read it): `head_scores(layer, head)` and
 `row_scores(layer, head, query)` compute them from Q and K when a view asks. A trace with
 captured scores (the from-scratch model's) returns those.
+
+A pretrained text trace is made without its weights as well (`weights=None`): the forward pass
+runs the model's fused attention, which never writes them (75 MB at 512 tokens, the part of a
+trace that cost more than the forward itself), and keeps Q and K. `head(layer, head)` computes
+one head's softmax(q·kᵀ·scaling) when a view asks, and the first read of `trace.weights` computes
+every head once and keeps them (read-only). `nbytes` counts them either way, so a cache bounded by
+bytes stays bounded whichever views its users open.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+
+_materialize = threading.Lock()  # one full-weights computation at a time (shared, cached traces)
 
 
 class TraceError(ValueError):
@@ -35,7 +46,7 @@ class TraceError(ValueError):
 class AttentionTrace:
     query_tokens: tuple[str, ...]
     key_tokens: tuple[str, ...]
-    weights: np.ndarray
+    weights: np.ndarray | None = field(repr=False)  # None: computed from Q and K on first read
     scores: np.ndarray | None
     queries: np.ndarray
     keys: np.ndarray
@@ -49,18 +60,15 @@ class AttentionTrace:
     # (L, H, D, C). Model weights, not activations: one array shared by every trace of a model, so
     # it is not counted in nbytes. None where the model's projection is unknown.
     w_o: np.ndarray | None = None
-    # True where the producer has already established that the weights are finite without reading
-    # them again (viz.pretrained.text checks each layer's attention output, which is finite exactly
-    # when its weights are): creation then skips that scan, 75 MB at 512 tokens. Not part of repr.
-    weights_checked_finite: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "query_tokens", tuple(str(t) for t in self.query_tokens))
         object.__setattr__(self, "key_tokens", tuple(str(t) for t in self.key_tokens))
+        lazy = self.weights is None
         for name in ("weights", "scores", "queries", "keys", "values"):
-            if name == "scores" and self.scores is None:
+            if getattr(self, name) is None and name in ("weights", "scores"):
                 if self.scaling is None or not np.isfinite(self.scaling):
-                    raise TraceError("a trace without scores needs the model's scaling to recompute them")
+                    raise TraceError(f"a trace without {name} needs the model's scaling to recompute them")
                 continue
             arr = np.asarray(getattr(self, name))
             if arr.ndim != 4:
@@ -70,9 +78,10 @@ class AttentionTrace:
             if not np.issubdtype(arr.dtype, np.floating):
                 raise TraceError(f"{name} must be floating point, got {arr.dtype}")
             object.__setattr__(self, name, arr)
-        L, H, Tq, Tk = self.weights.shape
+        # the shapes every other array is checked against: the weights', or without them Q's and K's
+        L, H, Tq, Tk = (*self.queries.shape[:3], self.keys.shape[2]) if lazy else self.weights.shape
         if L < 1 or H < 1:
-            raise TraceError(f"weights need at least one layer and one head, got shape {self.weights.shape}")
+            raise TraceError(f"weights need at least one layer and one head, got shape ({L}, {H}, {Tq}, {Tk})")
         if Tq != len(self.query_tokens):
             raise TraceError(
                 f"Attention has {Tq} query positions, while number of query tokens is {len(self.query_tokens)}"
@@ -81,8 +90,8 @@ class AttentionTrace:
             raise TraceError(
                 f"Attention has {Tk} key positions, while number of key tokens is {len(self.key_tokens)}"
             )
-        if self.scores is not None and self.scores.shape != self.weights.shape:
-            raise TraceError(f"scores shape {self.scores.shape} differs from weights shape {self.weights.shape}")
+        if self.scores is not None and self.scores.shape != (L, H, Tq, Tk):
+            raise TraceError(f"scores shape {self.scores.shape} differs from weights shape {(L, H, Tq, Tk)}")
         for name, t in (("queries", Tq), ("keys", Tk), ("values", Tk)):
             arr = getattr(self, name)
             if arr.shape[:3] != (L, H, t):
@@ -96,21 +105,73 @@ class AttentionTrace:
             if w_o.ndim != 4 or w_o.shape[:3] != (L, H, self.values.shape[3]):
                 raise TraceError(f"w_o shape {w_o.shape} should start with (L={L}, H={H}, D={self.values.shape[3]})")
             object.__setattr__(self, "w_o", w_o)
-        if not self.weights_checked_finite and not np.isfinite(self.weights).all():
-            raise TraceError("weights contain NaN or inf")
         if self.mask is not None:
             mask = np.asarray(self.mask)
             if mask.dtype != np.bool_ or mask.shape != (Tq, Tk):
                 raise TraceError(f"mask must be bool of shape ({Tq}, {Tk}), got {mask.dtype} {mask.shape}")
             object.__setattr__(self, "mask", mask)
+        if lazy:
+            object.__delattr__(self, "weights")  # now the first read goes to __getattr__
+            if not self._scores_surely_finite():
+                self.weights  # computes every weight now, and raises if one is NaN or inf
+        elif not np.isfinite(self.weights).all():
+            raise TraceError("weights contain NaN or inf")
+
+    def _scores_surely_finite(self) -> bool:
+        """True when every q·k·scaling is finite, so that every softmax of them is: finite Q and K
+        small enough that no product of D of their entries overflows float32 (a NaN or inf in
+        either makes a max NaN or inf, and the comparison False). 2 x 4.7 MB read at 512 tokens,
+        against 75 MB of weights."""
+        bound = (float(np.abs(self.queries).max()) * float(np.abs(self.keys).max())
+                 * self.d_head * abs(self.scaling))
+        return bound < 1e38
+
+    def __getattr__(self, name: str):
+        """Only reached for `weights` of a trace made without them (and for names that do not
+        exist): compute every head's weights once, keep them read-only, return them."""
+        if name != "weights" or "queries" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        with _materialize:
+            weights = self.__dict__.get("weights")
+            if weights is None:
+                weights = self._softmax(self.queries, self.keys, self.mask)
+                if not np.isfinite(weights).all():
+                    raise TraceError("weights contain NaN or inf")
+                weights.flags.writeable = False
+                object.__setattr__(self, "weights", weights)
+        return weights
+
+    @property
+    def weights_computed(self) -> bool:
+        """False while a trace made without weights has not been asked for all of them."""
+        return "weights" in self.__dict__
+
+    def _softmax(self, q: np.ndarray, k: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """softmax(q·kᵀ·scaling) over keys, masked keys 0, a row with no key left all 0; float32.
+        q (..., Tq, D), k (..., Tk, D): one head or all of them, the same arithmetic either way
+        (torch's: its softmax is one pass, numpy's takes four; 1.4x faster at 512 tokens)."""
+        import torch
+
+        # fresh, writable copies (a cached trace's arrays are read-only, which torch warns about)
+        q = torch.from_numpy(np.multiply(q, self.scaling, dtype=np.float32))
+        k_t = torch.from_numpy(np.swapaxes(k, -1, -2).astype(np.float32))
+        with torch.no_grad():
+            w = torch.matmul(q, k_t)
+            if mask is not None:
+                allowed = torch.from_numpy(mask)
+                w.masked_fill_(~allowed, float("-inf"))
+            torch.softmax(w, -1, out=w)
+            if mask is not None:
+                w[..., ~allowed.any(-1), :] = 0.0  # a row with nothing to attend: 0, not softmax's NaN
+        return w.numpy()
 
     @property
     def n_layers(self) -> int:
-        return self.weights.shape[0]
+        return self.queries.shape[0]
 
     @property
     def n_heads(self) -> int:
-        return self.weights.shape[1]
+        return self.queries.shape[1]
 
     @property
     def d_head(self) -> int:
@@ -123,7 +184,10 @@ class AttentionTrace:
                 f"layer {layer}, head {head} is out of range: this trace has "
                 f"{self.n_layers} layers x {self.n_heads} heads"
             )
-        return self.weights[layer, head]
+        if self.weights_computed:
+            return self.weights[layer, head]
+        mask = self.mask
+        return self._softmax(self.queries[layer, head], self.keys[layer, head], mask)
 
     def head_scores(self, layer: int, head: int) -> np.ndarray:
         """(Tq, Tk) scaled logits of one head: the captured ones, or q·kᵀ·scaling recomputed.
@@ -153,10 +217,15 @@ class AttentionTrace:
         return s
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        """Every array the trace holds (scores only when captured)."""
+        """Every array the trace holds now (scores only when captured, weights once computed)."""
         names = ("weights", "scores", "queries", "keys", "values", "mask")
-        return tuple(a for a in (getattr(self, n) for n in names) if a is not None)
+        return tuple(a for a in (self.__dict__.get(n) for n in names) if a is not None)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays())
+        """Bytes of every array, counting the weights (float32) even before they are computed: a
+        view may compute them at any time, and a cache bounded by bytes must stay bounded then."""
+        held = sum(a.nbytes for a in self.arrays())
+        if not self.weights_computed:
+            held += 4 * self.n_layers * self.n_heads * len(self.query_tokens) * len(self.key_tokens)
+        return held

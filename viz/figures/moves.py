@@ -35,7 +35,7 @@ def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: in
     with its position, as the heatmap view's window (text.window_figure)."""
     trace.head(layer, head)  # the readable range check
     titles = ["weights: where it looks", "share of ‖w·v·W_O‖: what it moves"]
-    matrices = [trace.weights[layer, head], shares[layer, head]]
+    matrices = [trace.head(layer, head), shares[layer, head]]
     q_tokens, k_tokens, mask = trace.query_tokens, trace.key_tokens, trace.mask
     title = f"Layer {layer}, head {head}: looking against moving"
     if window is not None:

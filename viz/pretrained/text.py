@@ -13,16 +13,17 @@ recomputes q·kᵀ·scaling for the one head a view asks for.
 
 The weights are the model's own, reached one of two ways, chosen once per model at load time:
   * traced: the model runs with TRACE_ATTENTION, an attention function registered with
-    transformers. In a thread that is tracing it computes softmax(q·kᵀ·scaling + mask) straight
-    into the trace's (L, B, H, T, T) buffer (softmax in place) and multiplies that by V: the
-    weights are computed once and are exactly those that made the output. Q, K and V are copied
-    from its arguments into the trace's buffers, checked at load to equal the projections'
-    outputs. In every other thread (another session's plain forward) it is transformers' SDPA. Used only where a probe at load
-    time shows the weights equal the model's eager `output_attentions` (to 1e-5 in float32);
-    true for every family in FAMILIES in transformers 5.
+    transformers: transformers' own SDPA, which in a thread that is tracing also copies its Q, K
+    and V into the trace's (L, B, H, T, D) buffers. The weights are not written during the
+    forward pass (75 MB at 512 tokens, which cost more than the forward itself): the trace
+    computes softmax(q·kᵀ·scaling) from that Q and K for the head a view shows, or for every
+    head when a view reads them all (AttentionTrace, weights=None). Used only where a probe at
+    load time shows that Q, K and V equal the projections' outputs and that softmax equals the
+    model's eager `output_attentions` (to 1e-5 in float32); true for every family in FAMILIES in
+    transformers 5, whose encoders attend to every real token (padding is cropped away).
   * eager: `attn_implementation="eager"`, `output_attentions=True`, one tensor per layer. The
-    fallback for a model where the probe disagrees (a position term inside the softmax).
-The traced path costs 1.15x a plain SDPA forward up to 258 tokens, 1.23x at 512 (docs/benchmarks.md).
+    fallback for a model where the probe disagrees (a mask or a position term inside the softmax).
+The traced path costs about as much as a plain SDPA forward at every length (docs/benchmarks.md).
 `trust_remote_code` is never enabled and only safetensors weights load.
 """
 
@@ -213,14 +214,17 @@ def _choose_weights_path(tm: TextModel) -> TextModel:
         return tm
     fast = replace(tm, traced_attention=True)
     try:
-        traced = _forward(fast, inputs, n)[0][0]
-    except ModelLoadError:  # the model did not call the attention function for every layer
+        (traced,), scaling = _forward(fast, inputs, n)
+    except ModelLoadError:  # the model did not call the attention function once per layer
         traced = None
-    # Q, K, V as the attention function received them must be the projections' outputs, and the
-    # weights eager's own
-    if traced is not None and all((a - b).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]
-                                  for a, b in zip(traced[:4], own[:4], strict=True)):
-        return fast
+    # Q, K, V as the attention function received them must be the projections' outputs, and
+    # softmax(q·kᵀ·scaling), which the trace computes from them, eager's own weights
+    if traced is not None:
+        q, k, v = traced[:3]
+        weights = torch.softmax(q * scaling @ k.transpose(-1, -2), dim=-1)
+        if all((a - b).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]
+               for a, b in zip((q, k, v, weights), own[:4], strict=True)):
+            return fast
     tm.model.set_attn_implementation("eager")
     return tm
 
@@ -232,8 +236,7 @@ _local = threading.local()  # .recorder: the _Recorder of the trace this thread 
 @dataclass(eq=False)
 class _Recorder:
     """What one traced forward pass writes, layer by layer, into buffers made once for the pass."""
-    weights: torch.Tensor  # (L, B, H, T, T) float32
-    finite: torch.Tensor  # (B,) bool: every layer's attention output of sequence b is finite
+    L: int
     # (L, B, H, T, D) float32: the Q, K and V the attention function received (made at layer 0)
     q: torch.Tensor | None = None
     k: torch.Tensor | None = None
@@ -241,60 +244,36 @@ class _Recorder:
     layer: int = 0
     scaling: float | None = None  # the factor the model passed with q and k
 
-    @classmethod
-    def new(cls, L: int, B: int, H: int, T: int, device) -> _Recorder:
-        return cls(torch.empty(L, B, H, T, T, dtype=torch.float32, device=device),
-                   torch.ones(B, dtype=torch.bool, device=device))
-
     def record(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scaling: float) -> None:
+        if self.layer >= self.L:
+            raise ModelLoadError(f"the model ran its attention function more than {self.L} times (its layers)")
         if self.q is None:
-            self.q, self.k, self.v = (torch.empty(self.weights.shape[0], *x.shape, dtype=torch.float32,
-                                                  device=x.device) for x in (query, key, value))
+            self.q, self.k, self.v = (torch.empty(self.L, *x.shape, dtype=torch.float32, device=x.device)
+                                      for x in (query, key, value))
             self.scaling = scaling
         for buf, x in ((self.q, query), (self.k, key), (self.v, value)):
             buf[self.layer].copy_(x)  # (B, H, T, D) as the model passes them: no hooks, no restacking
+        self.layer += 1
 
 
 def _trace_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None,
                      is_causal=None, **kwargs):
-    """transformers attention function (B, H, T, D) -> (B, T, H, D) output, weights.
+    """transformers attention function (B, H, T, D) -> (B, T, H, D) output, weights (None).
 
-    In a thread that is tracing: softmax(q·kᵀ·scaling + mask) written into the trace's buffer,
-    the softmax in place, then times V; the same math as transformers' eager attention, checked
-    against it at load. Any other thread: transformers' SDPA, untouched.
+    transformers' SDPA in every thread; in a thread that is tracing it also copies Q, K and V
+    into the trace's buffers. The weights are not written here: AttentionTrace computes
+    softmax(q·kᵀ·scaling) from these Q and K when a view reads them (the load-time probe checked
+    that this equals the model's eager weights), and checks from Q and K that they are finite.
     """
-    rec = getattr(_local, "recorder", None)
-    if rec is None:
-        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
-                                      scaling=scaling, is_causal=is_causal, **kwargs)
-    if scaling is None:
-        scaling = query.shape[-1] ** -0.5
-    w = rec.weights[rec.layer]  # (B, H, Tq, Tk)
-    rec.record(query, key, value, scaling)
-    rec.layer += 1
-    if query.dtype == w.dtype:
-        torch.matmul(query * scaling, key.transpose(2, 3), out=w)
-    else:
-        w.copy_(torch.matmul(query * scaling, key.transpose(2, 3)))
-    # the mask sdpa_mask made (bool, True = attend) or an additive float one; SDPA's causal rule
-    causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
-    if attention_mask is None and causal and query.shape[2] > 1:
-        attention_mask = torch.ones(w.shape[-2:], dtype=torch.bool, device=w.device).tril()
-    if attention_mask is not None:
-        if attention_mask.dtype == torch.bool:
-            w.masked_fill_(~attention_mask, float("-inf"))
-        else:
-            w.add_(attention_mask)
-    torch.softmax(w, -1, out=w)
-    if dropout and module.training:
-        raise ModelLoadError("Tracing needs the model in eval mode (no attention dropout).")
-    out = torch.matmul(w.to(value.dtype), value)  # (B, H, Tq, D)
-    # Row i of out is row i of the weights times V, so out is finite exactly when the weights are
-    # (and V): checking out here spares AttentionTrace re-reading every weight (75 MB at 512 tokens).
-    rec.finite &= torch.isfinite(out.sum(dim=(1, 2, 3), dtype=torch.float32))
-    return out.transpose(1, 2).contiguous(), None
+    rec = getattr(_local, "recorder", None)
+    if rec is not None:
+        if dropout and module.training:
+            raise ModelLoadError("Tracing needs the model in eval mode (no attention dropout).")
+        rec.record(query, key, value, query.shape[-1] ** -0.5 if scaling is None else scaling)
+    return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                  scaling=scaling, is_causal=is_causal, **kwargs)
 
 
 def _register_trace_attention() -> None:
@@ -398,11 +377,10 @@ def forward_passes() -> int:
 
 
 def _forward(tm: TextModel, inputs: dict, lengths: list[int]):
-    """One forward pass over B right-padded sequences -> per sequence (q, k, v, weights, finite), scaling.
+    """One forward pass over B right-padded sequences -> per sequence (q, k, v, weights), scaling.
 
     q, k, v (L, H, T_b, D) and weights (L, H, T_b, T_b) float32, cropped to the sequence's own
-    T_b tokens; finite is True where the forward pass already established that the weights are
-    finite (traced path), False where the trace has to check them itself. Padding is on the right
+    T_b tokens; weights None on the traced path (the trace computes them from q and k). Padding is on the right
     and masked by the model, so the real tokens' Q, K, V do not depend on it; the mask gives padded
     keys weight 0 and the crop drops them, so a padded sequence's trace equals its unpadded one (to
     float rounding; tests check it).
@@ -432,15 +410,15 @@ def _forward(tm: TextModel, inputs: dict, lengths: list[int]):
     for b, n in enumerate(lengths):
         qb, kb, vb = (x[b, :, :, :n].contiguous() for x in (q, k, v))  # (L, H, n, D)
         w = torch.stack([a[b, :, :n, :n] for a in attentions]).float()  # (L, H, n, n)
-        result.append((qb, kb, vb, w, False))
+        result.append((qb, kb, vb, w))
     return result, scaling
 
 
 def _traced_forward(tm: TextModel, inputs: dict, lengths: list[int]):
-    """_forward with TRACE_ATTENTION: the attention function writes Q, K, V and the weights of
-    every layer into one _Recorder, so nothing is hooked or stacked afterwards."""
+    """_forward with TRACE_ATTENTION: the attention function writes every layer's Q, K and V into
+    one _Recorder, so nothing is hooked or stacked afterwards, and no weights are made."""
     L, (B, T) = tm.n_layers, inputs["input_ids"].shape
-    rec = _local.recorder = _Recorder.new(L, B, tm.n_heads, T, tm.device)
+    rec = _local.recorder = _Recorder(L)
     try:
         tm.model(**inputs)
     finally:
@@ -450,12 +428,12 @@ def _traced_forward(tm: TextModel, inputs: dict, lengths: list[int]):
             f"{tm.name} ran its attention function for {rec.layer} of {L} layers; it cannot be traced "
             "this way. Load it with attn_implementation='eager'."
         )
-    finite = rec.finite.tolist()
     result = []
     for b, n in enumerate(lengths):
-        # views when B == 1 (no copy); a padded batch's sequences are copied out of it
-        parts = [x[:, b, :, :n] for x in (rec.q, rec.k, rec.v)] + [rec.weights[:, b, :, :n, :n]]
-        result.append((*(x if B == 1 else x.contiguous() for x in parts), finite[b]))
+        # views when B == 1 (no copy); a padded batch's sequences are copied out of it. No weights:
+        # the trace computes them from Q and K (cropped to the sequence, so padding plays no part).
+        parts = [x[:, b, :, :n] for x in (rec.q, rec.k, rec.v)]
+        result.append((*(x if B == 1 else x.contiguous() for x in parts), None))
     return result, float(rec.scaling)
 
 
@@ -526,7 +504,7 @@ def _length_groups(lengths: list[int]) -> list[list[int]]:
 
 
 def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, parts, scaling: float) -> AttentionTrace:
-    q, k, v, weights, finite = parts
+    q, k, v, weights = parts
     T = q.shape[2]
     ids = enc["input_ids"][0].tolist()
     tokens = tm.tokenizer.convert_ids_to_tokens(ids)
@@ -546,17 +524,18 @@ def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, pa
         segment_ids=segment_ids, pair_start=pair_start,
         cls_positions=[i for i, t in enumerate(ids) if t == cls_id],
         sep_positions=sep_positions, special=special.tolist(), scaling=scaling,
-        weights_from="the forward pass's own softmax (traced attention)" if tm.traced_attention
+        weights_from="softmax(q·kᵀ·scaling) of the forward pass's own Q and K (traced attention)"
+        if tm.traced_attention
         else "the model's eager output_attentions",
         dtype=str(tm.dtype).removeprefix("torch."), device=str(tm.device),
     )
     try:
         # .numpy() of a CPU float32 tensor shares its memory: no copy
         return AttentionTrace(
-            query_tokens=tokens, key_tokens=tokens, weights=weights.cpu().numpy(), scores=None,
+            query_tokens=tokens, key_tokens=tokens, scores=None,
+            weights=None if weights is None else weights.cpu().numpy(),
             queries=q.cpu().numpy(), keys=k.cpu().numpy(), values=v.cpu().numpy(), mask=None,
             name=f"{tm.name} self-attention", meta=meta, scaling=scaling, w_o=tm.w_o,
-            weights_checked_finite=finite,
         )
     except TraceError as err:
         raise TextInputError(

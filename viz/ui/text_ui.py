@@ -220,7 +220,7 @@ def _neuron(trace, req, layer, head):
     qi = c1.selectbox("Query token", range(T), key="text_neuron_q", format_func=_token_name(trace))
     ki = c2.selectbox("Key token", range(T), key="text_neuron_k", format_func=_token_name(trace))
     terms = score_terms(trace.queries[layer, head, qi], trace.keys[layer, head, ki], trace.meta["scaling"])
-    _chart(neuron_figure(terms, trace.weights[layer, head, qi], trace.key_tokens, trace.query_tokens[qi], ki),
+    _chart(neuron_figure(terms, trace.head(layer, head)[qi], trace.key_tokens, trace.query_tokens[qi], ki),
            "neuron", layer, head)
     st.caption(f"score = Σ_d q_d·k_d × {terms['scaling']:.4f} = {terms['score']:.4f}; the model's own score "
                f"for this cell: {trace.row_scores(layer, head, qi)[ki]:.4f}. The softmax of the row's scores "
@@ -390,7 +390,7 @@ def _qk(trace, req, layer, head):
     _valid("text_qk_q", T, min(T - 1, 1))
     qi = st.selectbox("Query whose attention to draw", range(T), key="text_qk_q", format_func=_token_name(trace))
     q2, k2, explained = qk_projection(trace.queries[layer, head], trace.keys[layer, head])
-    _chart(qk_figure(q2, k2, explained, trace.query_tokens, trace.key_tokens, trace.weights[layer, head, qi], qi,
+    _chart(qk_figure(q2, k2, explained, trace.query_tokens, trace.key_tokens, trace.head(layer, head)[qi], qi,
                      f"Layer {layer}, head {head}: queries and keys in one space"), "qk", layer, head)
     st.caption("AttentionViz's joint view, live on your input: every query (circle) and key (diamond) of this head, "
                "projected together on their two principal axes after moving the keys' mean onto the queries' "
@@ -415,7 +415,7 @@ def show_view(view: str, trace: AttentionTrace, req: TextRequest, layer: int, he
 def _head_csv(trace: AttentionTrace, layer: int, head: int) -> str:
     cols = [f"{i}:{t}" for i, t in enumerate(trace.key_tokens)]
     rows = [f"{i}:{t}" for i, t in enumerate(trace.query_tokens)]
-    return pd.DataFrame(trace.weights[layer, head], index=rows, columns=cols).to_csv(index_label="query \\ key")
+    return pd.DataFrame(trace.head(layer, head), index=rows, columns=cols).to_csv(index_label="query \\ key")
 
 
 def _all_npy(trace: AttentionTrace) -> bytes:
@@ -426,7 +426,7 @@ def _all_npy(trace: AttentionTrace) -> bytes:
 
 def downloads(trace: AttentionTrace, layer: int, head: int) -> None:
     """CSV of the head shown, NPY of every weight; built only when clicked."""
-    L, H, T, _ = trace.weights.shape
+    L, H, T = trace.n_layers, trace.n_heads, len(trace.query_tokens)
     c1, c2 = st.columns(2)
     c1.download_button(f"Layer {layer}, head {head} weights (CSV)", lambda: _head_csv(trace, layer, head),
                        f"attention_layer{layer}_head{head}.csv", "text/csv", key="text_dl_csv", on_click="ignore")
