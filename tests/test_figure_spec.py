@@ -38,8 +38,10 @@ MASKED = _trace(6, causal=True)
 FIGURES = {
     "head (heatmap)": lambda: text.head_figure(T17, 1, 2),
     "head (named heatmap, 90 tokens)": lambda: text.head_figure(T90, 0, 1),
-    "head (picture, 90 tokens)": lambda: text.matrix_figure(T90.head(0, 1), T90.query_tokens, T90.key_tokens,
-                                                             hover=False),
+    "head (whole percents, 90 tokens)": lambda: text.matrix_figure(T90.head(0, 1), T90.query_tokens,
+                                                                    T90.key_tokens, compact=True),
+    "head (picture, 90 tokens, masked)": lambda: text.matrix_figure(
+        np.where(np.tri(90, dtype=bool), T90.head(0, 1), np.nan), T90.query_tokens, T90.key_tokens, compact=True),
     "what moves (heatmaps)": lambda: moves.moves_figure(T17, T17.weights[::-1], 1, 2),
     "what moves (named heatmaps, 90 tokens)": lambda: moves.moves_figure(T90, T90.weights[::-1], 0, 1),
     "what moves (window)": lambda: moves.moves_figure(T90, T90.weights[::-1], 0, 1, window=(60, 5, 40)),
@@ -122,8 +124,12 @@ def test_what_moves_on_a_long_input_names_tokens_without_a_hover_string_per_cell
     assert fig.data[0].x[2] == "2: &lt;b&gt;x&lt;/b&gt;" and len(set(fig.data[0].x)) == 300
     np.testing.assert_array_equal(np.asarray(fig.data[1].z), t.weights[1, 2].astype(np.float32))
     assert len(fig.to_json()) < 1_100_000  # 2 x 300² float32 in base64 is 0.96 MB
-    t = _trace(400)  # two 400 x 400 panels exceed it: pictures, hover by position
+    t = _trace(400)  # two 400 x 400 panels exceed it: whole percents, one byte a cell, names on hover
     fig = moves.moves_figure(t, t.weights, 1, 2)
-    assert [d.type for d in fig.data] == ["image", "image", "scatter"]  # two panels and the shared colour bar
-    assert [d.hovertemplate.split(":")[0] for d in fig.data[:2]] == ["weight", "share moved"]
-    assert len(fig.to_json()) < 600_000
+    assert [d.type for d in fig.data] == ["heatmap", "heatmap"]
+    assert [d.hovertemplate.split("<br>")[1] for d in fig.data] == ["weight %{z}%<extra></extra>",
+                                                                   "share moved %{z}%<extra></extra>"]
+    assert fig.data[0].x[2] == "2: &lt;b&gt;x&lt;/b&gt;" and len(set(fig.data[0].y)) == 400
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), np.rint(t.weights[1, 2] * 100))
+    assert fig.layout.coloraxis.cmax == 100
+    assert len(fig.to_json()) < 600_000  # 2 x 400² bytes in base64 is 0.43 MB

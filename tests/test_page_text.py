@@ -135,6 +135,11 @@ def test_byte_budget_at_510_tokens():
         at.radio(key="text_view").set_value(view).run()
         assert_clean(at)
         assert sent_bytes(at) <= 2_000_000, view
+        if view in ("heatmap", "moves"):  # every matrix of 512 x 512 names its tokens and value on hover
+            matrices = [d for fig in plotly_figures(at)[:1] for d in fig["data"]]
+            assert matrices and all(d["type"] == "heatmap" and "key %{x}" in d["hovertemplate"]
+                                    and "%{z" in d["hovertemplate"] for d in matrices), view
+            assert len(matrices[0]["x"]) == 512
     at.radio(key="text_view").set_value("bertviz").run()
     assert "bertviz shows tokens 0 to 63 of 512" in all_text(at) and len(at.get("iframe")) == 1
     at.slider(key="text_bv_start").set_value(400).run()

@@ -131,17 +131,45 @@ def test_large_matrix_hover_names_both_tokens_and_the_weight_with_labels_not_cel
     assert len(sent) < 1_500_000  # 512 x 512 float32 as base64 (~1.4 MB) and 1024 labels
 
 
-def test_larger_matrix_or_hover_off_is_sent_as_an_image_with_the_same_colours():
-    for T, hover in ((100, False), (int(np.sqrt(HOVER_MAX_CELLS)) + 1, True)):
-        w = np.zeros((T, T))
-        w[np.arange(T), np.arange(T)] = 1.0
-        fig = matrix_figure(w, [f"t{i}" for i in range(T)], [f"t{i}" for i in range(T)], hover=hover)
-        assert [t.type for t in fig.data][0] == "image"
-        rgb = png_of(fig)
-        assert rgb.shape == (T, T, 3)
-        np.testing.assert_array_equal(rgb[5, 5], colorize(np.array([[1.0]]), 0, 1)[0, 0])  # diagonal: darkest
-        np.testing.assert_array_equal(rgb[5, 6], colorize(np.array([[0.0]]), 0, 1)[0, 0])
-        assert len(fig.to_json()) < 60_000
+def test_larger_matrix_or_compact_carries_whole_percents_with_names_on_hover():
+    """Past 512 x 512 cells, or compact=True where a view shows several matrices, each value is a
+    whole percent in one byte: the hover still names both tokens and the value."""
+    rng = np.random.default_rng(1)
+    for T, compact in ((100, True), (int(np.sqrt(HOVER_MAX_CELLS)) + 1, False)):
+        w = rng.dirichlet(np.ones(T) * 0.1, size=T)
+        tokens = [f"t{i}" for i in range(T - 1)] + ["<b>"]
+        fig = matrix_figure(w, tokens, tokens, compact=compact)
+        heat = fig.data[0]
+        assert [t.type for t in fig.data] == ["heatmap"] and heat.text is None
+        z = np.asarray(heat.z)
+        assert z.dtype == np.uint8 and z.shape == (T, T)
+        np.testing.assert_array_equal(z, np.rint(w * 100))  # independent: the weight in percent, rounded
+        assert heat.x[5] == "5: t5" and heat.y[-1] == f"{T - 1}: &lt;b&gt;" and len(set(heat.x)) == T
+        assert "query %{y}" in heat.hovertemplate and "key %{x}" in heat.hovertemplate
+        assert "weight %{z}%" in heat.hovertemplate
+        assert (heat.zmin, heat.zmax) == (0, 100) and heat.colorbar.title.text == "weight (%)"
+        assert fig.layout.xaxis.type == "category"
+        assert len(fig.to_json()) < 1.4 * T * T + 40 * T + 20_000  # one byte a cell, in base64
+    diff = rng.uniform(-1, 1, size=(70, 80))
+    heat = matrix_figure(diff, [f"q{i}" for i in range(70)], [f"k{i}" for i in range(80)], zmin=-1, zmax=1,
+                         compact=True).data[0]
+    assert np.asarray(heat.z).dtype == np.int8 and (heat.zmin, heat.zmax) == (-100, 100)
+    np.testing.assert_array_equal(np.asarray(heat.z), np.rint(diff * 100))
+
+
+def test_a_large_matrix_with_masked_cells_is_a_picture_with_the_same_colours():
+    T = 100
+    w = np.zeros((T, T))
+    w[np.arange(T), np.arange(T)] = 1.0
+    w[0, 1] = np.nan  # a masked cell: no byte for it, so a picture with it grey
+    fig = matrix_figure(w, [f"t{i}" for i in range(T)], [f"t{i}" for i in range(T)], compact=True)
+    assert [t.type for t in fig.data][0] == "image"
+    rgb = png_of(fig)
+    assert rgb.shape == (T, T, 3)
+    np.testing.assert_array_equal(rgb[5, 5], colorize(np.array([[1.0]]), 0, 1)[0, 0])  # diagonal: darkest
+    np.testing.assert_array_equal(rgb[5, 6], colorize(np.array([[0.0]]), 0, 1)[0, 0])
+    assert tuple(rgb[0, 1]) == (0xBD, 0xBD, 0xBD)
+    assert len(fig.to_json()) < 60_000
 
 
 def test_colorize_fixed_scale_and_masked_grey():

@@ -10,6 +10,7 @@ scratch page's What moves are opened here too.
 """
 
 import functools
+import re
 from urllib.parse import quote
 
 import pytest
@@ -151,6 +152,20 @@ def bertviz_tokens(page, not_first: str = "") -> list[str]:
             return tokens
         page.wait_for_timeout(500)
     return tokens
+
+
+def test_what_moves_at_512_tokens_names_tokens_and_values_on_hover(browser, app_url):
+    """At 512 tokens What moves' two panels are more cells than float32 numbers may carry: each
+    value travels as a whole percent, and the hover still names the query, the key and the value."""
+    page, log = new_page(browser, app_url, viewport=(1400, 1100))
+    page.goto(f"{app_url}/text?view=moves&layer=1&head=2&text={quote('a ' * 700)}")
+    wait_for_app(page)
+    assert wait_for_text(page, "6 layers × 12 heads, 512 tokens")
+    wait_for_plots(page, 2)
+    hover = hover_text(page, chart("text_chart_moves"), 0.2 / 512, 1 - 1 / 512)  # a bottom row, the first key
+    assert re.search(r"query 5\d\d: (a|\[SEP\])", hover) and "key 0: [CLS]" in hover, hover
+    assert re.search(r"weight \d{1,3}%", hover), hover
+    assert quiet(page, log) == []
 
 
 def test_text_page_sliders_on_a_long_input(browser, app_url):

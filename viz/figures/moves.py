@@ -16,6 +16,7 @@ from viz.figures.text import (
     _colorbar_trace,
     _position_names,
     colorize,
+    percent_heatmap,
     png_data_uri,
     window_names,
     window_slices,
@@ -30,7 +31,8 @@ def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: in
     """shares: (L, H, Tq, Tk) norm shares (viz.attention.norm_shares of weighted_norms). The panels
     follow matrix_figure's sizes: above HEATMAP_MAX_CELLS cells no per-cell hover strings (at 512
     tokens two heatmaps with one per cell were 39 MB) but float32 numbers on category axes named
-    "position: token", while both panels fit HOVER_MAX_CELLS; above that, pictures.
+    "position: token", while both panels fit HOVER_MAX_CELLS; above that, whole percents, one byte
+    a cell (text.percent_heatmap), or pictures where cells are masked.
     window=(q0, k0, size): only queries q0.. and keys k0.. (size of each), every token labelled
     with its position, as the heatmap view's window (text.window_figure)."""
     trace.head(layer, head)  # the readable range check
@@ -50,16 +52,21 @@ def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: in
                              value_names=["weight", "share moved"])
         layout.update(coloraxis=_coloraxis("weight · share"))
     else:
-        named = 2 * Tq * Tk <= HOVER_MAX_CELLS
+        precise = 2 * Tq * Tk <= HOVER_MAX_CELLS  # float32 numbers; else whole percents
+        pictures = not precise and mask is not None and not mask.all()  # NaN cannot be a byte
+        named = not pictures
         layout = spec.subplots(1, 2, titles, 0.08)
         data = []
         for i, (m, name) in enumerate(zip(matrices, ("weight", "share moved"), strict=True)):
             xa, ya = spec.axis_names(1, i + 1, 2)
             m = np.where(mask, m, np.nan) if mask is not None else m  # masked cells grey
-            if named:
+            if precise:
                 data.append(dict(type="heatmap", z=np.asarray(m, dtype=np.float32), x=_position_names(k_tokens),
                                  y=_position_names(q_tokens), coloraxis="coloraxis", xaxis=xa, yaxis=ya,
                                  hovertemplate=f"query %{{y}}  →  key %{{x}}<br>{name} %{{z:.3f}}<extra></extra>"))
+            elif named:
+                data.append(dict(percent_heatmap(m, _position_names(q_tokens), _position_names(k_tokens), name),
+                                 coloraxis="coloraxis", xaxis=xa, yaxis=ya))
             else:
                 data.append(dict(type="image", source=png_data_uri(colorize(m, 0.0, 1.0)),
                                  x0=0, dx=1, y0=0, dy=1, xaxis=xa, yaxis=ya,
@@ -68,8 +75,10 @@ def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: in
                                             zeroline=False, range=[-0.5, Tk - 0.5])
             layout["yaxis" + ya[1:]].update(**_axis_ticks(q_tokens, named), autorange="reversed",
                                             showgrid=False, zeroline=False)
-        if named:
+        if precise:
             layout.update(coloraxis=_coloraxis("weight · share"))
+        elif named:
+            layout.update(coloraxis=dict(_coloraxis("weight · share (%)"), cmin=0, cmax=100))
         else:
             data.append(_colorbar_trace(0.0, 1.0, COLORSCALE, "weight · share"))
     layout.update(title=spec.title(label(title)),

@@ -9,8 +9,12 @@ Three sizes of matrix (`matrix_figure`):
   sends numpy arrays as base64, 1.4 MB at 512 tokens) and whose axes are categories named
   "position: token", so the hover names the query, the key and the weight with O(T) labels, not T²
   strings (per-cell strings cost tens of MB at 512 tokens);
-- larger, or `hover=False` where a view shows several large matrices: one PNG (a data URI inside
-  a go.Image, ~100 kB at 512 tokens) whose hover gives positions only.
+- larger, or `compact=True` where a view shows several large matrices: the same go.Heatmap and
+  names, with each value as a whole percent in one byte (uint8, int8 for a scale below 0: 0.35 MB
+  at 512 tokens, a quarter of float32), so the hover still names both tokens and the value
+  ("weight 35%"); the colours are those 101 steps, finer than a picture's eye can tell;
+- a matrix with masked (NaN) cells that is too large for float32: one PNG (a data URI inside a
+  go.Image, ~100 kB at 512 tokens), masked cells grey, hover by position.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from viz.figures.heatmap import _ticks as token_ticks
 from viz.trace import AttentionTrace
 
 HEATMAP_MAX_CELLS = 64 * 64  # above this, no per-cell hover strings and no gaps between cells
-HOVER_MAX_CELLS = 512 * 512  # above this (or hover=False) a matrix is sent as a PNG image
+HOVER_MAX_CELLS = 512 * 512  # above this (or compact=True) a matrix's numbers are whole percents
 GRID_TILE = 96  # model grid: each head drawn at most this many pixels a side (max-pooled)
 DIVERGING = "RdBu_r"  # compare view: blue = B larger, red = A larger, white = equal
 HEAD_COLORS = pc.qualitative.D3  # bertviz's head view uses d3's category10: the same ten colours
@@ -116,14 +120,24 @@ def _axis_ticks(tokens: Sequence[str], named: bool) -> dict:
     return ticks
 
 
+def percent_heatmap(values: np.ndarray, q_names: list[str], k_names: list[str], name: str,
+                    zmin: float = 0.0, zmax: float = 1.0, colorscale: str = COLORSCALE) -> dict:
+    """A heatmap trace whose numbers are whole percents, one byte a cell, on category axes named
+    "position: token": hover says "query 3: the → key 7: cat, weight 35%". values without NaN."""
+    z = np.rint(np.clip(values, zmin, zmax) * 100).astype(np.int8 if zmin < 0 else np.uint8)
+    return dict(type="heatmap", z=z, x=k_names, y=q_names, zmin=100 * zmin, zmax=100 * zmax,
+                colorscale=spec.colorscale(colorscale),
+                hovertemplate=f"query %{{y}}  →  key %{{x}}<br>{label(name)} %{{z}}%<extra></extra>")
+
+
 def matrix_figure(
     values: np.ndarray, query_tokens: Sequence[str], key_tokens: Sequence[str], *,
     title: str = "", zmin: float = 0.0, zmax: float = 1.0, colorscale: str = COLORSCALE,
     colorbar_title: str = "weight", boundary: int | None = None, height: int | None = None,
-    hover: bool = True,
+    compact: bool = False,
 ) -> go.Figure:
-    """A (Tq, Tk) matrix on a fixed zmin..zmax scale (the three sizes: see the module's docstring).
-    hover=False: a large matrix is sent as a picture, for views that show several of them."""
+    """A (Tq, Tk) matrix on a fixed zmin..zmax scale (the sizes: see the module's docstring).
+    compact=True: a large matrix's numbers are whole percents, for views that show several."""
     values = np.asarray(values, dtype=np.float64)
     Tq, Tk = values.shape
     if (Tq, Tk) != (len(query_tokens), len(key_tokens)):
@@ -140,13 +154,17 @@ def matrix_figure(
             colorscale=spec.colorscale(colorscale), text=text, hoverinfo="text", xgap=1, ygap=1,
             colorbar=dict(title=spec.title(colorbar_title)),
         )]
-    elif hover and Tq * Tk <= HOVER_MAX_CELLS:
+    elif not compact and Tq * Tk <= HOVER_MAX_CELLS:
         q_names, k_names = _position_names(query_tokens), _position_names(key_tokens)
         data = [dict(
             type="heatmap", z=values.astype(np.float32), x=k_names, y=q_names, zmin=zmin, zmax=zmax,
             colorscale=spec.colorscale(colorscale), colorbar=dict(title=spec.title(colorbar_title)),
             hovertemplate=f"query %{{y}}  →  key %{{x}}<br>{label(colorbar_title)} %{{z:.3f}}<extra></extra>",
         )]
+    elif not np.isnan(values).any():
+        data = [percent_heatmap(values, _position_names(query_tokens), _position_names(key_tokens),
+                                colorbar_title, zmin, zmax, colorscale)]
+        data[0]["colorbar"] = dict(title=spec.title(f"{colorbar_title} (%)"))
     else:
         data = [
             dict(type="image", source=png_data_uri(colorize(values, zmin, zmax, colorscale)), x0=0, dx=1, y0=0, dy=1,
@@ -202,13 +220,13 @@ def window_figure(trace: AttentionTrace, layer: int, head: int, q0: int, k0: int
 
 
 def compare_figure(a: np.ndarray, b: np.ndarray, query_tokens, key_tokens, title: str,
-                   boundary: int | None = None) -> go.Figure:
+                   boundary: int | None = None, compact: bool = False) -> go.Figure:
     """A − B on a fixed −1..1 diverging scale: red where A attends more, blue where B does."""
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"cannot subtract attention of shape {b.shape} from {a.shape}")
     return matrix_figure(a - b, query_tokens, key_tokens, title=title, zmin=-1.0, zmax=1.0,
-                         colorscale=DIVERGING, colorbar_title="A − B", boundary=boundary)
+                         colorscale=DIVERGING, colorbar_title="A − B", boundary=boundary, compact=compact)
 
 
 def rollout_figure(rolled: np.ndarray, tokens, boundary: int | None = None) -> go.Figure:

@@ -310,14 +310,14 @@ def _compare_lengths(ta, tb, layer, head):
     """Two inputs of different lengths: both heads on the shared 0..1 scale, and A − B on the tokens
     they share in order."""
     ia, ib = aligned_positions(ta.query_tokens, tb.query_tokens)
-    # three matrices: hover on A and B only while all three fit one matrix's byte budget
-    hover = len(ta.query_tokens) ** 2 + len(tb.query_tokens) ** 2 + len(ia) ** 2 <= HOVER_MAX_CELLS
+    # three matrices: float32 numbers while all three fit one matrix's byte budget, else whole percents
+    compact = len(ta.query_tokens) ** 2 + len(tb.query_tokens) ** 2 + len(ia) ** 2 > HOVER_MAX_CELLS
     c1, c2 = st.columns(2)
     with c1:
-        _chart(matrix_figure(ta.head(layer, head), ta.query_tokens, ta.key_tokens, hover=hover,
+        _chart(matrix_figure(ta.head(layer, head), ta.query_tokens, ta.key_tokens, compact=compact,
                              title=f"A ({len(ta.query_tokens)} tokens)"), "compare_a", layer, head)
     with c2:
-        _chart(matrix_figure(tb.head(layer, head), tb.query_tokens, tb.key_tokens, hover=hover,
+        _chart(matrix_figure(tb.head(layer, head), tb.query_tokens, tb.key_tokens, compact=compact,
                              title=f"B ({len(tb.query_tokens)} tokens)"), "compare_b", layer, head)
     if len(ia) < 2:
         st.info("Fewer than two tokens of A and B line up, so there is no difference to draw: both heads are "
@@ -325,7 +325,8 @@ def _compare_lengths(ta, tb, layer, head):
         return
     a, b = ta.head(layer, head)[np.ix_(ia, ia)], tb.head(layer, head)[np.ix_(ib, ib)]
     _chart(compare_figure(a, b, [ta.query_tokens[i] for i in ia], [ta.key_tokens[i] for i in ia],
-                          f"A − B on the {len(ia)} tokens both inputs share, in order"), "compare", layer, head)
+                          f"A − B on the {len(ia)} tokens both inputs share, in order", compact=compact),
+           "compare", layer, head)
     st.caption(f"A has {len(ta.query_tokens)} tokens and B {len(tb.query_tokens)}; {len(ia)} line up (the same "
                "token in the same order, difflib's matching blocks). Red: A attends more; blue: B more.")
 
