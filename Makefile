@@ -33,7 +33,7 @@ $(VSTAMP): package.json package-lock.json
 	else echo "npm not found: bertviz's views will load their scripts from a CDN (install Node.js and npm, then rerun make)"; fi
 
 run: $(STAMP) $(VSTAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/streamlit run app.py --server.address=localhost --server.port=8501
+	HF_HUB_OFFLINE=1 $(BIN)/streamlit run server.py --server.address=localhost --server.port=8501
 
 test: $(STAMP) $(VSTAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest

@@ -2,7 +2,7 @@
 
     python -m deploy.serve --replicas 3 [--port 8500] [--address 127.0.0.1]
 
-Starts N `streamlit run app.py` replicas on 127.0.0.1, ports port+1 .. port+N, then HAProxy on
+Starts N `streamlit run server.py` replicas on 127.0.0.1, ports port+1 .. port+N, then HAProxy on
 address:port in the foreground (deploy/haproxy.cfg): sticky sessions by a SERVERID cookie, health
 checks on /_stcore/health, websocket-friendly timeouts, and redispatch to another replica when
 one is down. Ctrl+C stops everything.
@@ -124,7 +124,7 @@ def start_replica(name: str, port: int, secret: str, extra_args=(), class_db: st
     streamlit = Path(sys.executable).parent / "streamlit"
     with open(log, "wb") as out:  # a file, never a pipe nobody reads (it fills and blocks)
         proc = subprocess.Popen(
-            [str(streamlit), "run", "app.py", "--server.address=127.0.0.1", f"--server.port={port}",
+            [str(streamlit), "run", "server.py", "--server.address=127.0.0.1", f"--server.port={port}",
              "--server.headless=true", *extra_args],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     return Replica(name, port, proc, log)

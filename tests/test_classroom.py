@@ -259,3 +259,56 @@ def test_a_store_file_from_before_the_watch_token_still_opens(tmp_path):
     store = ClassStore(str(path))
     code, _ = store.start()
     assert store.state(code).watch
+
+
+# --- the waiting route (server.py): a student's page waits for the class's next version ----------
+
+def _ask(token: str, query: str = "") -> tuple[int, dict, float]:
+    """Call the route's endpoint as Starlette would; (status, JSON body, seconds it took)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from starlette.requests import Request
+
+    request = Request({"type": "http", "method": "GET", "path": f"/class-version/{token}", "headers": [],
+                       "query_string": query.encode(), "path_params": {"token": token}})
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own (a browser test may have one running here)
+        response = pool.submit(asyncio.run, beacon.wait_for_version(request)).result()
+    return response.status_code, json.loads(response.body), time.monotonic() - t0
+
+
+def test_the_route_answers_when_the_version_differs_or_the_wait_is_over(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(beacon, "FOLDER", tmp_path)
+    token = "t" * 24
+    beacon.write(token, 3, tmp_path)
+    assert _ask(token)[:2] == (200, {"v": 3})  # no ?since=: at once
+    assert _ask(token, "since=2")[:2] == (200, {"v": 3})  # another version than ours: at once
+    status, body, took = _ask(token, "since=3&wait=0.3")  # ours: the same number, after the wait
+    assert (status, body) == (200, {"v": 3}) and 0.25 <= took < 2
+    later = threading.Timer(0.3, beacon.write, (token, 4, tmp_path))  # the teacher moves meanwhile
+    later.start()
+    status, body, took = _ask(token, "since=3&wait=20")
+    assert (status, body) == (200, {"v": 4}) and 0.25 <= took < 5  # answered at the move, not at 20 s
+    later.join()
+    beacon.remove(token, tmp_path)
+    assert _ask(token, "since=4")[0] == 410  # the class ended: its page stops asking
+    for bad_token, query in (("../../etc/passwd", ""), ("t" * 24, "since=<script>"), ("t" * 24, "wait=x")):
+        assert _ask(bad_token, query)[0] == 404
+    monkeypatch.setattr(beacon, "MAX_WAITING", 0)
+    assert _ask(token, "since=4")[0] == 503  # a bounded number of waiting requests per process
+
+
+def test_server_py_serves_the_app_with_the_waiting_route():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "server.py"
+    spec = importlib.util.spec_from_file_location("attention_lens_server", path)
+    server = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(server)
+    routes = {r.path: r.endpoint for r in server.app._user_routes}
+    assert routes == {beacon.WAIT_ROUTE: beacon.wait_for_version}
+    assert beacon.wait_url("a" * 20) == "class-version/" + "a" * 20

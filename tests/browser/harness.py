@@ -58,14 +58,16 @@ class Server:
 
 
 @contextmanager
-def serve_app(port: int | None = None, timeout: float = 90.0, script: str | Path = "app.py"):
-    """Run `streamlit run app.py` on 127.0.0.1 (the flags of `make run`); yield a Server. `script`:
+def serve_app(port: int | None = None, timeout: float = 90.0, script: str | Path | None = None):
+    """Run `streamlit run server.py` on 127.0.0.1 (the flags of `make run`); yield a Server. `script`:
     another app to serve the same way (a broken page that proves a check fails, test_checks_fail.py).
+    An older checkout without server.py (a benchmark's baseline) serves its app.py.
 
     The server writes to a file in test-artifacts/, never to a pipe: a pipe nobody reads fills
     after 64 KB and then blocks whichever server thread logs next.
     """
     port = port or free_port()
+    script = script or ("server.py" if (ROOT / "server.py").exists() else "app.py")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     streamlit = Path(sys.executable).parent / "streamlit"
     ARTIFACTS.mkdir(exist_ok=True)

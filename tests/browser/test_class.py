@@ -1,7 +1,7 @@
 """A class in chromium: one teacher and three students, each in their own browser context (their
 own Streamlit session) on one server. The students follow three steps, answer, and the teacher's
-counts show exactly their answers; each student's page watches the class's version file with its
-own script (class_ui.WATCH_JS); a student cannot advance the class; a fourth student joining
+counts show exactly their answers; each student's page waits on the server's class-version route
+with its own script (class_ui.WATCH_JS), never falling back to fetching the file; a student cannot advance the class; a fourth student joining
 mid-lesson lands on the teacher's step; hostile text in the code and answer boxes is shown, never
 run. Screenshot of the teacher's counts: test-artifacts/class-teacher.png (the README's)."""
 
@@ -38,9 +38,11 @@ def _open_lesson(browser, app_url, viewport=(1400, 1000)):
 
 
 def _watch_fetches(page) -> list[int]:
-    """The HTTP statuses of the page's fetches of its class's version file (class_ui.WATCH_JS)."""
+    """The HTTP statuses of the page's requests for its class's version (class_ui.WATCH_JS): the
+    waiting route's answers, and -1 for each fetch of the version file (the fallback)."""
     statuses: list[int] = []
-    page.on("response", lambda r: statuses.append(r.status) if "/app/static/class/" in r.url else None)
+    page.on("response", lambda r: statuses.append(r.status if "/class-version/" in r.url else -1)
+            if "/class-version/" in r.url or "/app/static/class/" in r.url else None)
     return statuses
 
 
@@ -120,7 +122,8 @@ def test_a_teacher_and_three_students(browser, app_url):
             follow.append(time.monotonic() - moved)
         wait_for_app(teacher)
     print(f"follow latency (s): {[round(s, 2) for s in follow]}")
-    # Each student's browser watched the class's version file, by its own script, and got it each time.
+    # Each student's browser waited on the class's version, by its own script, and got it each time
+    # (-1 would be a fetch of the file: the script fell back to polling).
     for fetches in watched:
         assert len(fetches) >= 3 and set(fetches) == {200}, fetches
     assert max(follow) < 15  # the 2 s promise is the load run's (docs/capacity.md): this machine also runs 5 browsers

@@ -7,8 +7,8 @@
 Every session speaks Streamlit's own websocket protocol (tests/load/st_client.py), as a browser
 would: the teacher opens the Lesson page and presses "Start a class"; each student opens it,
 types the code and joins, then does what the student's browser does: fetch the class's version
-file every BEACON_MS (the page's JavaScript, class_ui.WATCH_JS) and send the page's trigger when the
-number changes, and rerun the safety-net fragment every 4 to 6 s. The teacher then presses ▶ `--steps`
+file every BEACON_MS, or wait on server.py's route for the next version (the page's JavaScript,
+class_ui.WATCH_JS), and send the page's trigger when the number changes, and rerun the safety-net fragment every 4 to 6 s. The teacher then presses ▶ `--steps`
 times, `--gap` seconds apart; on each question step every student sends an answer, at once
 (the worst case: thirty answers land with the next follows) or `--think` seconds later.
 
@@ -16,7 +16,8 @@ Follow latency: from the moment the teacher's ▶ is sent to the moment a studen
 received the new step's header (the end of the student's rerun; the browser then draws it).
 Prints one markdown row: students, steps, follows seen, missed, p50 / p95 / max latency, the
 server's CPU seconds during the steps and per student-step, and the answers the class store
-counted against those sent (a check that every answer landed once).
+counted against those sent (a check that every answer landed once); "(n closed)": answers the
+server refused because the teacher moved on while they were on their way, as a student is told.
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ import tempfile
 import threading
 import time
 
-from tests.load.procstat import cpu_seconds, peak_rss_mb
+from tests.load.procstat import cpu_seconds, machine_ticks, peak_rss_mb, steal_share
 from tests.load.servers import local_servers
 from tests.load.st_client import StreamlitSession
 from viz.classroom import ClassStore
 from viz.lesson import STEPS
 
 HEADER = ("| students | replicas | steps | follows | missed | p50 s | p95 s | max s | answers sent / counted "
-          "| server CPU s | CPU ms per student-step | server peak MB | load avg |")
+          "| server CPU s | CPU ms per student-step | server peak MB | load avg | host's steal |")
 RULE = "|" + "---|" * (HEADER.count("|") - 1)
 
 
@@ -60,7 +61,8 @@ class Student(threading.Thread):
         self.seen: dict[int, float] = {}  # step -> when its header first arrived
         self.errors: list[str] = []
         self.sent = 0
-        self.fetches = 0  # version-file GETs
+        self.closed = 0  # answers the server refused because the teacher had moved on meanwhile
+        self.fetches = 0  # version requests (the waiting route's or the file's)
         self.joined = threading.Event()
         self.answer_on: set[int] = set()
         self.think = 0.0  # seconds a student takes to answer (0.5x to 1.5x of it), 0: at once
@@ -82,8 +84,10 @@ class Student(threading.Thread):
         if "Send my answer" in self.s.widgets and max(self.seen, default=-1) == step:  # still that step
             self.s.set_string("Your answer", "7")
             self.s.press("Send my answer")
-            self._note(self.s.finish())
+            r = self.s.finish()
+            self._note(r)
             self.sent += 1
+            self.closed += r.contains("this question is closed")
 
     def run(self) -> None:
         try:
@@ -97,12 +101,22 @@ class Student(threading.Thread):
             self.joined.set()
             frag, interval = next(iter(self.s._auto_rerun.items()))
             safety_due = time.perf_counter() + interval
+            waiting = True  # the server has the waiting route (server.py); else poll the file
             while not self.stop.is_set():
-                # What the page's JavaScript does (class_ui.WATCH_JS): fetch the class's version
-                # file every every_ms, and send the component's trigger when the number changed.
+                # What the page's JavaScript does (class_ui.WATCH_JS): wait on the server's route
+                # for a version other than ours (or fetch the version file every every_ms), and
+                # send the component's trigger when the number changed. The browser's script does
+                # this beside the page; this thread has to come back for the answer and the
+                # safety net, so it asks the route to answer by then at the latest (?wait=).
                 comp, data = next((k, d) for k, d in self.s.components.items() if isinstance(d, dict) and "url" in d)
-                time.sleep(data["every_ms"] / 1000)
-                raw = self.s.get(data["url"])
+                due = min([safety_due] + ([self.answer_at[1]] if self.answer_at else []))
+                if waiting and "wait_url" in data:
+                    wait = min(max(due - time.perf_counter(), 0.05), 25.0)
+                    raw = self.s.get(f"{data['wait_url']}?since={data['version']}&wait={wait:.2f}")
+                    waiting = raw is not None
+                else:
+                    time.sleep(data["every_ms"] / 1000)
+                    raw = self.s.get(data["url"])
                 self.fetches += 1
                 v = json.loads(raw)["v"] if raw else None
                 if v is not None and v != data["version"]:
@@ -157,6 +171,7 @@ def measure(url: str, pids: list[int], students: int, steps: int, gap: float, re
           file=sys.stderr)
     time.sleep(2)
     cpu0, moved, teacher_runs = cpu_seconds(pids) if pids else None, {}, []
+    ticks0 = machine_ticks()
     own0 = sum(os.times()[:2])  # this process: the 31 clients' threads
     for step in range(1, steps + 1):
         teacher.press("▶")
@@ -164,6 +179,7 @@ def measure(url: str, pids: list[int], students: int, steps: int, gap: float, re
         teacher_runs.append(teacher.finish().seconds)
         time.sleep(gap)
     cpu = cpu_seconds(pids) - cpu0 if pids else None
+    steal = steal_share(ticks0, machine_ticks())
     own = sum(os.times()[:2]) - own0
     stop.set()
     for s in crowd:
@@ -180,6 +196,9 @@ def measure(url: str, pids: list[int], students: int, steps: int, gap: float, re
           file=sys.stderr)
     print("    the teacher's own run per step (s): " + ", ".join(f"{t:.2f}" for t in teacher_runs), file=sys.stderr)
     print(f"    the load generator itself used {own:.1f} CPU s of the same machine meanwhile", file=sys.stderr)
+    routed = any("wait_url" in str(student.s.components) for student in crowd)
+    print(f"    version requests: {sum(student.fetches for student in crowd)} "
+          f"({'the waiting route' if routed else 'the file'})", file=sys.stderr)
     store = ClassStore(os.environ["ATTENTION_LENS_CLASS_DB"])  # the file the server(s) write
     counted = sum(len(store.answers(code, step)) for step in moved)
     teacher.close()
@@ -187,17 +206,18 @@ def measure(url: str, pids: list[int], students: int, steps: int, gap: float, re
     lat = sorted(latencies) or [float("nan")]
     return dict(students=students, replicas=replicas, steps=steps, follows=len(latencies), missed=missed,
                 p50=statistics.median(lat), p95=lat[min(len(lat) - 1, int(0.95 * len(lat)))], max=lat[-1],
-                sent=sum(s.sent for s in crowd), counted=counted, cpu=cpu,
+                sent=sum(s.sent for s in crowd), counted=counted, closed=sum(s.closed for s in crowd), cpu=cpu,
                 cpu_per=None if cpu is None else 1000 * cpu / (students * steps),
-                peak=peak_rss_mb(pids) if pids else None, load=os.getloadavg()[0], errors=errors)
+                peak=peak_rss_mb(pids) if pids else None, load=os.getloadavg()[0], steal=steal, errors=errors)
 
 
 def fmt(r: dict) -> str:
     def n(v, f):
         return "n/a" if v is None else format(v, f)
     return (f"| {r['students']} | {r['replicas']} | {r['steps']} | {r['follows']} | {r['missed']} | {r['p50']:.2f} | "
-            f"{r['p95']:.2f} | {r['max']:.2f} | {r['sent']} / {r['counted']} | {n(r['cpu'], '.1f')} | "
-            f"{n(r['cpu_per'], '.0f')} | {n(r['peak'], '.0f')} | {r['load']:.1f} |")
+            f"{r['p95']:.2f} | {r['max']:.2f} | {r['sent']} / {r['counted']}"
+            f"{f' ({c} closed)' if (c := r.get('closed')) else ''} | {n(r['cpu'], '.1f')} | "
+            f"{n(r['cpu_per'], '.0f')} | {n(r['peak'], '.0f')} | {r['load']:.1f} | {100 * r['steal']:.0f}% |")
 
 
 def main(argv=None) -> int:

@@ -24,3 +24,15 @@ def peak_rss_mb(pids) -> float:
             if line.startswith("VmHWM:"):
                 total += int(line.split()[1]) / 1024
     return total
+
+
+def machine_ticks() -> list[int]:
+    """The machine's CPU time so far, by kind (the `cpu` line of /proc/stat)."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """Share of the machine's CPU time the host took for other guests between two machine_ticks()
+    (steal, the 8th field): on a shared VM, time this machine's load average does not show."""
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    return delta[7] / sum(delta) if sum(delta) > 0 else 0.0

@@ -7,10 +7,12 @@ The lesson page calls, in order:
     locked()                # why a following student's step buttons are off ("" when they are on)
     ask, publish            # passed to lesson_ui.show_step: the class's question, the teacher's moves
 
-A student's browser watches the class's version file (viz.classroom.beacon) every half second
-(BEACON_MS) with a few lines of JavaScript and reruns the page when the number changes, so it
-follows within about half a second plus one page run. A fragment that asks the class store every 4 to 6 s stays as a safety
-net (a browser whose script is blocked, a server that cannot write static/class/). Session keys start with `class_`;
+A student's browser waits on the server for the class's next version (viz.classroom.beacon's
+route, served by server.py) with a few lines of JavaScript and reruns the page when the number
+changes, so it follows within one page run; served as plain app.py, the script fetches the
+version file every half second (BEACON_MS) instead. A fragment that asks the class store every 4
+to 6 s stays as a safety net (a browser whose script is blocked, a server that cannot write
+static/class/). Session keys start with `class_`;
 the teacher key lives only in the teacher's session (and on their screen, folded, when asked).
 """
 
@@ -40,9 +42,9 @@ from viz.ui.lesson_ui import (
 from viz.ui.sources import CachedSources
 
 WATCH_S = 1.0  # how often the teacher's counts look at the class
-# How often a student's browser fetches the class's version file (ATTENTION_LENS_BEACON_MS): the
-# wait before a student's page sees the teacher's move is up to this long; each fetch costs the
-# server about 5 ms of CPU (docs/capacity.md).
+# Without server.py's waiting route: how often a student's browser fetches the class's version
+# file (ATTENTION_LENS_BEACON_MS); each fetch costs the server about 4 ms of CPU (docs/capacity.md).
+# Also the pause before asking the route again after a network error.
 BEACON_MS = int(os.environ.get("ATTENTION_LENS_BEACON_MS", "500"))
 # The safety-net fragment asks the store every SAFETY_MIN_S to SAFETY_MAX_S seconds, each student
 # at their own period, drawn once: with one period for all, the browsers' timers restart together
@@ -50,18 +52,31 @@ BEACON_MS = int(os.environ.get("ATTENTION_LENS_BEACON_MS", "500"))
 SAFETY_MIN_S, SAFETY_MAX_S = 4.0, 6.0
 WATCH_JS = """
 export default function ({ data, setTriggerValue, parentElement }) {
-  // Fetch the class's version file; rerun the page (a trigger) only when the number changes.
-  clearInterval(parentElement.__classWatch);
-  let seen = data.version;
-  parentElement.__classWatch = setInterval(async () => {
-    try {
-      const r = await fetch(data.url, { cache: "no-store" });
-      if (!r.ok) return;
-      const v = (await r.json()).v;
-      if (v !== seen) { seen = v; setTriggerValue("moved", v); }
-    } catch (e) { /* a network blip: the next tick tries again */ }
-  }, data.every_ms);
-  return () => clearInterval(parentElement.__classWatch);
+  // Rerun the page (a trigger) when the class's version changes. Ask the server's waiting route
+  // (server.py): it answers when the version differs from ours, or after 25 s, and we ask again.
+  // Without that route (the app run as app.py: 404), fetch the version file every every_ms.
+  parentElement.__classWatchStop?.();
+  const ctrl = new AbortController();
+  let seen = data.version, timer = null;
+  parentElement.__classWatchStop = () => { ctrl.abort(); clearInterval(timer); };
+  const moved = (v) => { if (v !== seen) { seen = v; setTriggerValue("moved", v); } };
+  const pause = () => new Promise((ok) => setTimeout(ok, data.every_ms));
+  const poll = () => { timer = setInterval(async () => {
+    try { const r = await fetch(data.url, { cache: "no-store" }); if (r.ok) moved((await r.json()).v); }
+    catch (e) { /* a network blip: the next tick tries again */ }
+  }, data.every_ms); };
+  (async () => {
+    while (!ctrl.signal.aborted) {
+      let r;
+      try { r = await fetch(`${data.wait_url}?since=${seen}`, { cache: "no-store", signal: ctrl.signal }); }
+      catch (e) { if (ctrl.signal.aborted) return; await pause(); continue; }
+      if (r.status === 404) { poll(); return; }  // no waiting route on this server
+      if (r.status === 410) return;  // the class ended: the page's own check says so
+      if (!r.ok) { await pause(); continue; }
+      moved((await r.json()).v);
+    }
+  })();
+  return () => parentElement.__classWatchStop();
 }
 """
 FOLLOW_TURNS = 2  # following students' page runs at once in this process (turn())
@@ -278,11 +293,13 @@ def _student_banner() -> None:
 
 
 def _watch_beacon() -> None:
-    """The JavaScript watcher: it fetches the class's version file and reruns the page when it changes."""
+    """The JavaScript watcher: it waits on the server for the class's next version (or fetches the
+    version file) and reruns the page when it changes."""
     state = _state()
     if state is None or not state.watch:
         return
-    _watcher()(data={"url": beacon.url(state.watch), "version": state.version, "every_ms": BEACON_MS},
+    _watcher()(data={"url": beacon.url(state.watch), "wait_url": beacon.wait_url(state.watch),
+                     "version": state.version, "every_ms": BEACON_MS},
                key="class_beacon", on_moved_change=_noop)
 
 
