@@ -4,8 +4,9 @@
     python -m benchmarks.soak --interactions 500 --config shipped nogc
 
 One headless chromium page per config on the text page: every third interaction is a new
-sentence (the trace cache holds 4, so old traces are evicted and must be freed), the others
-change the head. The configs take turns, as in benchmarks.interaction_cost. Every `--every`
+sentence, the others change the head. The shared trace cache keeps every trace up to its byte
+budget, and benchmarks.interaction_cost.sentence repeats after 112 sentences (336 interactions):
+memory grows with the cache until then, and a leak would show as a climb after it. The configs take turns, as in benchmarks.interaction_cost. Every `--every`
 interactions it reads the server's resident memory (VmRSS, /proc/<pid>/status) once the server
 is idle. Prints a markdown table of RSS against interactions, and the growth over the second
 half of the run, where a leak would show as a steady climb and a bounded heap as a plateau.
