@@ -295,7 +295,8 @@ def test_the_route_answers_when_the_version_differs_or_the_wait_is_over(tmp_path
     later.join()
     beacon.remove(token, tmp_path)
     assert _ask(token, "since=4")[0] == 410  # the class ended: its page stops asking
-    for bad_token, query in (("../../etc/passwd", ""), ("t" * 24, "since=<script>"), ("t" * 24, "wait=x")):
+    for bad_token, query in (("../../etc/passwd", ""), ("t" * 24, "since=<script>"), ("t" * 24, "wait=x"),
+                             ("t" * 24, "since=1&wait=nan")):
         assert _ask(bad_token, query)[0] == 404
     monkeypatch.setattr(beacon, "MAX_WAITING", 0)
     assert _ask(token, "since=4")[0] == 503  # a bounded number of waiting requests per process

@@ -102,7 +102,10 @@ async def wait_for_version(request):
         path = _path(request.path_params.get("token", ""), FOLDER)
         since = request.query_params.get("since")
         since = None if since is None else int(since)
-        wait = min(max(float(request.query_params.get("wait", WAIT_MAX_S)), 0.0), WAIT_MAX_S)
+        wait = float(request.query_params.get("wait", WAIT_MAX_S))
+        if wait != wait:  # NaN: it would never time out
+            raise ValueError("wait")
+        wait = min(max(wait, 0.0), WAIT_MAX_S)
     except ValueError:
         return JSONResponse({"error": "not a class version request"}, status_code=404, headers=headers)
     if _waiting >= MAX_WAITING:
