@@ -263,46 +263,53 @@ def test_a_store_file_from_before_the_watch_token_still_opens(tmp_path):
 
 # --- the waiting route (server.py): a student's page waits for the class's next version ----------
 
-def _ask(token: str, query: str = "") -> tuple[int, dict, float]:
-    """Call the route's endpoint as Starlette would; (status, JSON body, seconds it took)."""
+def _in_a_loop(coro):
+    """Run a coroutine in an event loop of its own (a browser test may have one running here)."""
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _next(token: str, since, wait: float, folder) -> tuple[int | None, float]:
+    t0 = time.monotonic()
+    return _in_a_loop(beacon.next_version(token, since, wait, folder)), time.monotonic() - t0
+
+
+def test_next_version_answers_when_the_version_differs_or_the_wait_is_over(tmp_path):
+    import threading
+
+    token = "t" * 24
+    beacon.write(token, 3, tmp_path)
+    assert _next(token, None, 20, tmp_path)[0] == 3  # no version of ours: at once
+    assert _next(token, 2, 20, tmp_path)[0] == 3  # another version than ours: at once
+    version, took = _next(token, 3, 0.3, tmp_path)  # ours: the same number, after the wait
+    assert version == 3 and 0.25 <= took < 2
+    later = threading.Timer(0.3, beacon.write, (token, 4, tmp_path))  # the teacher moves meanwhile
+    later.start()
+    version, took = _next(token, 3, 20, tmp_path)
+    assert version == 4 and 0.25 <= took < 5  # answered at the move, not after 20 s
+    later.join()
+    beacon.remove(token, tmp_path)
+    assert _next(token, 4, 20, tmp_path)[0] is None  # the class ended: its page stops asking
+    for bad in (("../../etc/passwd", None, 1), (token, 4, float("nan"))):
+        with pytest.raises(ValueError):
+            _next(bad[0], bad[1], bad[2], tmp_path)
+    assert beacon.WAIT_MAX_S <= 30  # below HAProxy's and browsers' idle timeouts
+
+
+def _get(server, token: str, query: str = "") -> tuple[int, dict]:
+    """Call server.py's endpoint as Starlette would."""
     from starlette.requests import Request
 
     request = Request({"type": "http", "method": "GET", "path": f"/class-version/{token}", "headers": [],
                        "query_string": query.encode(), "path_params": {"token": token}})
-    t0 = time.monotonic()
-    with ThreadPoolExecutor(1) as pool:  # a loop of its own (a browser test may have one running here)
-        response = pool.submit(asyncio.run, beacon.wait_for_version(request)).result()
-    return response.status_code, json.loads(response.body), time.monotonic() - t0
+    response = _in_a_loop(server.class_version(request))
+    return response.status_code, json.loads(response.body)
 
 
-def test_the_route_answers_when_the_version_differs_or_the_wait_is_over(tmp_path, monkeypatch):
-    import threading
-
-    monkeypatch.setattr(beacon, "FOLDER", tmp_path)
-    token = "t" * 24
-    beacon.write(token, 3, tmp_path)
-    assert _ask(token)[:2] == (200, {"v": 3})  # no ?since=: at once
-    assert _ask(token, "since=2")[:2] == (200, {"v": 3})  # another version than ours: at once
-    status, body, took = _ask(token, "since=3&wait=0.3")  # ours: the same number, after the wait
-    assert (status, body) == (200, {"v": 3}) and 0.25 <= took < 2
-    later = threading.Timer(0.3, beacon.write, (token, 4, tmp_path))  # the teacher moves meanwhile
-    later.start()
-    status, body, took = _ask(token, "since=3&wait=20")
-    assert (status, body) == (200, {"v": 4}) and 0.25 <= took < 5  # answered at the move, not at 20 s
-    later.join()
-    beacon.remove(token, tmp_path)
-    assert _ask(token, "since=4")[0] == 410  # the class ended: its page stops asking
-    for bad_token, query in (("../../etc/passwd", ""), ("t" * 24, "since=<script>"), ("t" * 24, "wait=x"),
-                             ("t" * 24, "since=1&wait=nan")):
-        assert _ask(bad_token, query)[0] == 404
-    monkeypatch.setattr(beacon, "MAX_WAITING", 0)
-    assert _ask(token, "since=4")[0] == 503  # a bounded number of waiting requests per process
-
-
-def test_server_py_serves_the_app_with_the_waiting_route():
+def test_server_py_serves_the_app_with_the_waiting_route(tmp_path, monkeypatch):
     import importlib.util
     from pathlib import Path
 
@@ -310,6 +317,19 @@ def test_server_py_serves_the_app_with_the_waiting_route():
     spec = importlib.util.spec_from_file_location("attention_lens_server", path)
     server = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(server)
-    routes = {r.path: r.endpoint for r in server.app._user_routes}
-    assert routes == {beacon.WAIT_ROUTE: beacon.wait_for_version}
+    assert {r.path: r.endpoint for r in server.app._user_routes} == {beacon.WAIT_ROUTE: server.class_version}
     assert beacon.wait_url("a" * 20) == "class-version/" + "a" * 20
+    monkeypatch.setattr(beacon, "FOLDER", tmp_path)
+    token = "t" * 24
+    beacon.write(token, 5, tmp_path)
+    assert _get(server, token, "since=4") == (200, {"v": 5})
+    assert _get(server, token, "since=5&wait=0.1") == (200, {"v": 5})
+    for bad_token, query in (("../../etc/passwd", ""), (token, "since=<script>"), (token, "wait=x"),
+                             (token, "since=1&wait=nan")):
+        assert _get(server, bad_token, query)[0] == 404, (bad_token, query)
+    monkeypatch.setattr(server, "MAX_WAITING", 0)
+    assert _get(server, token, "since=5")[0] == 503  # a bounded number of waiting requests
+    monkeypatch.setattr(server, "MAX_WAITING", 10)
+    beacon.remove(token, tmp_path)
+    assert _get(server, token, "since=5") == (410, {"gone": True})
+    assert server._waiting == 0  # every request gave its place back

@@ -166,6 +166,7 @@ def test_traced_weights_are_computed_when_read(minilm):
     read of .weights (then kept, read-only), and both equal transformers' eager weights."""
     trace = trace_text(minilm, SENTENCE)
     assert not trace.weights_computed and trace.meta["weights_from"].startswith("softmax")
+    assert trace.weights_fn is text_module.softmax_weights_torch
     L, H, T = trace.n_layers, trace.n_heads, len(trace.query_tokens)
     assert trace.nbytes >= 4 * L * H * T * T  # counted before they exist: a byte-bounded cache stays bounded
     head = trace.head(L - 1, H - 1)
@@ -324,3 +325,18 @@ def test_cuda_trace_matches_cpu():
     np.testing.assert_allclose(gpu.weights, cpu.weights, atol=1e-4)
     half = trace_text(load_text_model(None, device="cuda", dtype="float16"), SENTENCE)
     assert np.abs(half.weights - cpu.weights).max() < 0.05
+
+
+def test_torch_weights_of_a_traced_trace_equal_numpys():
+    """The traced path computes left-out weights with torch (softmax_weights_torch); the contract is
+    viz.trace.softmax_weights's, masks and rows with nothing to attend included."""
+    from viz.trace import softmax_weights
+
+    rng = np.random.default_rng(5)
+    q, k = rng.normal(size=(2, 3, 6, 8)).astype(np.float32), rng.normal(size=(2, 3, 7, 8)).astype(np.float32)
+    mask = rng.random((6, 7)) > 0.3
+    mask[4] = False  # a query with nothing to attend
+    for m in (None, mask):
+        np.testing.assert_allclose(text_module.softmax_weights_torch(q, k, 0.35, m), softmax_weights(q, k, 0.35, m),
+                                   atol=1e-6)
+    assert (text_module.softmax_weights_torch(q, k, 0.35, mask)[:, :, 4] == 0).all()

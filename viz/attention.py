@@ -262,8 +262,8 @@ def qk_projection(queries: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np
     queries (Tq, D), keys (Tk, D). Keys are first translated so that their mean is the queries'
     mean (a softmax row does not change when the same vector is added to every key, so only the
     keys' spread around their mean matters); then both sets are centred together and projected on
-    their two principal axes. Returns (queries (Tq, 2), keys (Tk, 2), the share of the variance
-    each axis explains (2,)).
+    their two principal axes, each signed so that its largest entry is positive. Returns
+    (queries (Tq, 2), keys (Tk, 2), the share of the variance each axis explains (2,)).
     """
     q = np.asarray(queries, dtype=np.float64)
     k = np.asarray(keys, dtype=np.float64)
@@ -274,6 +274,10 @@ def qk_projection(queries: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np
     centred = both - both.mean(axis=0)
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
     axes = vt[:2]  # (2, D)
+    # An SVD axis may come out as v or -v, and which one can change with the last bits of the
+    # input (the same sentence traced alone or in a padded batch): make each axis's largest
+    # entry positive, so the same input always gives the same picture, not its mirror image.
+    axes = axes * np.where(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)] < 0, -1.0, 1.0)[:, None]
     if axes.shape[0] < 2:  # D == 1: a second axis of zeros
         axes = np.vstack([axes, np.zeros_like(axes)])
         s = np.append(s, 0.0)

@@ -1,6 +1,6 @@
 """AttentionTrace: the one type passed from models to figures.
 
-numpy arrays (torch only computes weights that were left to be computed), batch removed, validated on creation, so a figure never receives a trace whose
+numpy only, batch removed, validated on creation, so a figure never receives a trace whose
 shapes disagree with its tokens.
 
 Shapes (L layers, H heads, Tq queries, Tk keys, D = d_head):
@@ -31,6 +31,7 @@ bytes stays bounded whichever views its users open.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,23 @@ _materialize = threading.Lock()  # one full-weights computation at a time (share
 
 class TraceError(ValueError):
     """An AttentionTrace was built from inconsistent parts; the message says which."""
+
+
+def softmax_weights(q: np.ndarray, k: np.ndarray, scaling: float, mask: np.ndarray | None) -> np.ndarray:
+    """softmax(q·kᵀ·scaling) over keys, float32: q (..., Tq, D), k (..., Tk, D), mask (Tq, Tk) bool
+    or None (True = may attend). Masked keys get 0; a row with no key left is all 0, not NaN. A NaN
+    or inf in q or k comes out as NaN or inf (the caller refuses it)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.multiply(q, scaling, dtype=np.float32) @ np.swapaxes(k.astype(np.float32, copy=False), -1, -2)
+        if mask is not None:
+            w[..., ~mask] = -np.inf
+        top = w.max(axis=-1, keepdims=True)
+        top[np.isneginf(top)] = 0.0  # a row with every key masked: exp(-inf) = 0 below, not NaN
+        w -= top
+        np.exp(w, out=w)
+        total = w.sum(axis=-1, keepdims=True)
+        np.divide(w, total, out=w, where=total > 0)
+    return w
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +78,11 @@ class AttentionTrace:
     # (L, H, D, C). Model weights, not activations: one array shared by every trace of a model, so
     # it is not counted in nbytes. None where the model's projection is unknown.
     w_o: np.ndarray | None = None
+    # How weights left out (weights=None) are computed: f(q, k, scaling, mask) with softmax_weights'
+    # contract. None: softmax_weights itself (numpy); viz.pretrained.text passes torch's, whose
+    # softmax is one pass where numpy's takes four (1.3x faster at 512 tokens).
+    weights_fn: Callable[[np.ndarray, np.ndarray, float, np.ndarray | None], np.ndarray] | None = field(
+        default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "query_tokens", tuple(str(t) for t in self.query_tokens))
@@ -147,23 +170,9 @@ class AttentionTrace:
         return "weights" in self.__dict__
 
     def _softmax(self, q: np.ndarray, k: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """softmax(q·kᵀ·scaling) over keys, masked keys 0, a row with no key left all 0; float32.
-        q (..., Tq, D), k (..., Tk, D): one head or all of them, the same arithmetic either way
-        (torch's: its softmax is one pass, numpy's takes four; 1.4x faster at 512 tokens)."""
-        import torch
-
-        # fresh, writable copies (a cached trace's arrays are read-only, which torch warns about)
-        q = torch.from_numpy(np.multiply(q, self.scaling, dtype=np.float32))
-        k_t = torch.from_numpy(np.swapaxes(k, -1, -2).astype(np.float32))
-        with torch.no_grad():
-            w = torch.matmul(q, k_t)
-            if mask is not None:
-                allowed = torch.from_numpy(mask)
-                w.masked_fill_(~allowed, float("-inf"))
-            torch.softmax(w, -1, out=w)
-            if mask is not None:
-                w[..., ~allowed.any(-1), :] = 0.0  # a row with nothing to attend: 0, not softmax's NaN
-        return w.numpy()
+        """The weights of q (..., Tq, D) against k (..., Tk, D), one head or all of them, by
+        weights_fn (the producer's) or softmax_weights (numpy's); float32."""
+        return (self.weights_fn or softmax_weights)(q, k, float(self.scaling), mask)
 
     @property
     def n_layers(self) -> int:

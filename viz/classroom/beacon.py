@@ -29,12 +29,10 @@ from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parents[2] / "static" / "class"
 URL_PREFIX = "app/static/class/"  # relative to the page, as Streamlit serves ./static
-WAIT_ROUTE = "/class-version/{token}"  # server.py's route (wait_for_version)
+WAIT_ROUTE = "/class-version/{token}"  # server.py's route (next_version)
 WAIT_MAX_S = 25.0  # longest a request waits (proxies' and browsers' idle timeouts are longer)
 WAIT_CHECK_S = 0.05  # how often a waiting request looks at the file (a stat; a read when it changed)
-MAX_WAITING = 1000  # waiting requests in one process; more get 503 and try again later
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
-_waiting = 0
 
 
 def _path(token: str, folder: Path) -> Path:
@@ -90,41 +88,26 @@ def prune(max_age_s: float, folder: Path = FOLDER, now: float | None = None) -> 
     return gone
 
 
-async def wait_for_version(request):
-    """Starlette endpoint of WAIT_ROUTE: {"v": version} once the class's file holds a version other
-    than ?since= (at once without it), or after ?wait= seconds (default and at most WAIT_MAX_S);
-    404 for a token that is not one, 410 once the file is gone (the class ended or expired)."""
-    from starlette.responses import JSONResponse
-
-    global _waiting
-    headers = {"Cache-Control": "no-store"}
-    try:
-        path = _path(request.path_params.get("token", ""), FOLDER)
-        since = request.query_params.get("since")
-        since = None if since is None else int(since)
-        wait = float(request.query_params.get("wait", WAIT_MAX_S))
-        if wait != wait:  # NaN: it would never time out
-            raise ValueError("wait")
-        wait = min(max(wait, 0.0), WAIT_MAX_S)
-    except ValueError:
-        return JSONResponse({"error": "not a class version request"}, status_code=404, headers=headers)
-    if _waiting >= MAX_WAITING:
-        return JSONResponse({"error": "busy"}, status_code=503, headers={**headers, "Retry-After": "1"})
-    _waiting += 1  # the event loop is one thread: no lock needed
-    try:
-        deadline = time.monotonic() + wait
-        stamp, version = None, None
-        while True:
-            try:
-                info = path.stat()
-            except OSError:
-                info = None
-            if info is not None and (info.st_mtime_ns, info.st_ino) != stamp:  # write() renames a new file in
-                stamp, version = (info.st_mtime_ns, info.st_ino), read(path.stem, path.parent)
-            if info is None or version is None:
-                return JSONResponse({"gone": True}, status_code=410, headers=headers)
-            if version != since or time.monotonic() >= deadline:
-                return JSONResponse({"v": version}, headers=headers)
-            await asyncio.sleep(WAIT_CHECK_S)
-    finally:
-        _waiting -= 1
+async def next_version(token: str, since: int | None, wait_s: float, folder: Path | None = None) -> int | None:
+    """The class's version once it differs from `since` (at once when since is None), or the
+    same number after `wait_s` seconds (0 to WAIT_MAX_S); None once the file is gone (the class
+    ended or expired). Waits in the event loop that awaits it, looking at the file's stamp every
+    WAIT_CHECK_S and reading it only when it changed. ValueError for a token that is not one, or
+    a wait that is not a number."""
+    path = _path(token, folder or FOLDER)
+    if not wait_s == wait_s:  # NaN would never time out
+        raise ValueError("wait must be a number of seconds")
+    deadline = time.monotonic() + min(max(float(wait_s), 0.0), WAIT_MAX_S)
+    stamp, version = None, None
+    while True:
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        if (info.st_mtime_ns, info.st_ino) != stamp:  # write() renames a new file in
+            stamp, version = (info.st_mtime_ns, info.st_ino), read(path.stem, path.parent)
+        if version is None:
+            return None
+        if version != since or time.monotonic() >= deadline:
+            return version
+        await asyncio.sleep(WAIT_CHECK_S)

@@ -276,6 +276,23 @@ def _trace_attention(module, query, key, value, attention_mask, dropout=0.0, sca
                                   scaling=scaling, is_causal=is_causal, **kwargs)
 
 
+def softmax_weights_torch(q: np.ndarray, k: np.ndarray, scaling: float, mask: np.ndarray | None) -> np.ndarray:
+    """viz.trace.softmax_weights with torch (AttentionTrace.weights_fn of the traced path): the same
+    contract and arithmetic, its softmax one pass instead of numpy's four."""
+    # fresh, writable copies (a cached trace's arrays are read-only, which torch warns about)
+    qs = torch.from_numpy(np.multiply(q, scaling, dtype=np.float32))
+    k_t = torch.from_numpy(np.swapaxes(k, -1, -2).astype(np.float32))
+    with torch.no_grad():
+        w = torch.matmul(qs, k_t)
+        if mask is not None:
+            allowed = torch.from_numpy(mask)
+            w.masked_fill_(~allowed, float("-inf"))
+        torch.softmax(w, -1, out=w)
+        if mask is not None:
+            w[..., ~allowed.any(-1), :] = 0.0  # a row with nothing to attend: 0, not softmax's NaN
+    return w.numpy()
+
+
 def _register_trace_attention() -> None:
     """Make TRACE_ATTENTION known to transformers (its masks: SDPA's). Idempotent."""
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
@@ -536,6 +553,7 @@ def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, pa
             weights=None if weights is None else weights.cpu().numpy(),
             queries=q.cpu().numpy(), keys=k.cpu().numpy(), values=v.cpu().numpy(), mask=None,
             name=f"{tm.name} self-attention", meta=meta, scaling=scaling, w_o=tm.w_o,
+            weights_fn=softmax_weights_torch if weights is None else None,
         )
     except TraceError as err:
         raise TextInputError(
