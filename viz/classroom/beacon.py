@@ -13,8 +13,9 @@ Fetching that file twice a second from thirty pages cost the server about 4 ms o
 server has one route more (server.py): GET class-version/<token>?since=<v> waits, in the event
 loop, until the file holds another number than v, and answers with it (or with the same number
 after `wait` seconds, at most WAIT_MAX_S): one request per student per move instead of two a
-second, and no waiting for the next poll. A page served without that route (`streamlit run
-app.py`) falls back to fetching the file (viz/ui/class_ui.py's script does both).
+second, and no waiting for the next poll. The waiting is next_version() here (stdlib only); the
+HTTP endpoint around it is server.py's. A page served without that route (`streamlit run app.py`)
+falls back to fetching the file (viz/ui/class_ui.py's script does both).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ The lesson page calls, in order:
     locked()                # why a following student's step buttons are off ("" when they are on)
     ask, publish            # passed to lesson_ui.show_step: the class's question, the teacher's moves
 
-A student's browser waits on the server for the class's next version (viz.classroom.beacon's
-route, served by server.py) with a few lines of JavaScript and reruns the page when the number
+A student's browser waits on the server for the class's next version (server.py's route, which
+awaits viz.classroom.beacon.next_version) with a few lines of JavaScript and reruns the page when the number
 changes, so it follows within one page run; served as plain app.py, the script fetches the
 version file every half second (BEACON_MS) instead. A fragment that asks the class store every 4
 to 6 s stays as a safety net (a browser whose script is blocked, a server that cannot write
