@@ -24,3 +24,16 @@ def test_scratch_model_on_cuda_matches_cpu():
     assert a.output_text == b.output_text
     torch.testing.assert_close(torch.from_numpy(a.cross.weights), torch.from_numpy(b.cross.weights),
                                atol=1e-4, rtol=1e-3)
+
+
+def test_gpu_trace_benchmark_traces_on_cuda_and_agrees_with_the_cpu(capsys):
+    """benchmarks.gpu_trace (docs/benchmarks.md's GPU rows) on a MiniLM-shaped random BERT: one row,
+    the traced attention on the GPU, its weights within 1e-6 of the CPU's."""
+    from benchmarks import gpu_trace
+    from viz.pretrained import default_model_dir
+
+    gpu_trace.main(["--model-dir", str(default_model_dir()), "--sizes", "30", "--repeats", "2"])
+    out = capsys.readouterr().out
+    assert "traced attention on the GPU: True" in out
+    row = next(line for line in out.splitlines() if line.startswith("| 32 |"))
+    assert float(row.split("|")[-2].split(",")[0]) < 1e-6
