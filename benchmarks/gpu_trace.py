@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
             torch.cuda.synchronize()
 
         def every_weight(text=text):
-            trace_text(gpu, text).weights
+            _ = trace_text(gpu, text).weights
             torch.cuda.synchronize()
 
         for fn in (forward, trace, every_weight):

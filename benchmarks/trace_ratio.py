@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
             trace_text(tm, text)
 
         def every_weight(text=text):  # what the head table or the rollout reads the first time
-            trace_text(tm, text).weights
+            _ = trace_text(tm, text).weights
 
         forward(), trace()
         w = {"f": [], "t": [], "a": []}

@@ -136,7 +136,7 @@ class AttentionTrace:
         if lazy:
             object.__delattr__(self, "weights")  # now the first read goes to __getattr__
             if not self._scores_surely_finite():
-                self.weights  # computes every weight now, and raises if one is NaN or inf
+                _ = self.weights  # computes every weight now, and raises if one is NaN or inf
         elif not np.isfinite(self.weights).all():
             raise TraceError("weights contain NaN or inf")
 

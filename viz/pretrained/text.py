@@ -434,7 +434,7 @@ def _forward(tm: TextModel, inputs: dict, lengths: list[int]):
 def _traced_forward(tm: TextModel, inputs: dict, lengths: list[int]):
     """_forward with TRACE_ATTENTION: the attention function writes every layer's Q, K and V into
     one _Recorder, so nothing is hooked or stacked afterwards, and no weights are made."""
-    L, (B, T) = tm.n_layers, inputs["input_ids"].shape
+    L, B = tm.n_layers, inputs["input_ids"].shape[0]
     rec = _local.recorder = _Recorder(L)
     try:
         tm.model(**inputs)
