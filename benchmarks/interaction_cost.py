@@ -1,17 +1,21 @@
-"""Server CPU per interaction, measured on the real app server driven by a real browser.
+"""Server CPU per interaction, measured on the real app server driven by a browser (or its protocol).
 
     python -m benchmarks.interaction_cost                              # the app as it ships
     python -m benchmarks.interaction_cost --config before shipped      # before/after, one run
     python -m benchmarks.interaction_cost --config shipped --only text_input layer_head --repeats 9
+    python -m benchmarks.interaction_cost --client protocol --config shipped no-gpu   # a GPU machine
 
-Every config is its own `streamlit run app.py` (tests/browser/harness.serve_app, the flags of
-`make run`) with its own headless chromium page. The configs take turns: repeat 1 of config A,
+Every config is its own `streamlit run server.py` (tests/browser/harness.serve_app, the flags of
+`make run`) with its own headless chromium page, or with `--client protocol` its own session
+speaking Streamlit's websocket protocol (tests/load/st_client.py, what the load test uses): no
+browser, for a machine without chromium. The configs take turns: repeat 1 of config A,
 repeat 1 of config B, repeat 2 of A, ..., so a busy neighbour on the machine hits both alike and
 the ratio between them holds even when the absolute numbers do not.
 
 For one interaction: wait until the server is idle (its CPU clock stops moving), read its CPU
 seconds (utime + stime of every thread, /proc/<pid>/stat, plus any child process), act in the
-browser, wait until the page has settled, wait until the server is idle again (Streamlit's
+browser, wait until the page has settled (without a browser: until the run's script_finished,
+and the answer carries what the browser waits for), wait until the server is idle again (Streamlit's
 after-run garbage collection runs after the page already shows the result), read again. The
 difference is that interaction's server CPU. Wall time runs from the action to the settled page.
 
@@ -48,6 +52,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     "1thread": {"OMP_NUM_THREADS": "1"},
     # the app now, but torch with its default threads (one per core)
     "torch-default-threads": {"ATTENTION_LENS_TORCH_THREADS": "0"},
+    # on a GPU machine: the same server with the GPU hidden, so it runs everything on the CPU
+    "no-gpu": {"CUDA_VISIBLE_DEVICES": ""},
 }
 TICK = os.sysconf("SC_CLK_TCK")
 ANIMALS = ("zebra horse camel whale shark eagle tiger rabbit parrot turtle monkey spider dolphin goose "
@@ -114,6 +120,8 @@ class Interaction:
     open: Callable
     act: Callable
     max_repeats: int = 100
+    proto_open: Callable | None = None  # the same without a browser: open(url) -> StreamlitSession
+    proto_act: Callable | None = None  # act(session, i) -> units
 
 
 def _goto(page, url: str, plots: int = 1) -> None:
@@ -232,14 +240,127 @@ def _train_act(page, i):
     return TRAIN_STEPS
 
 
+# --- the same interactions without a browser (--client protocol) ------------------------------
+# tests/load/st_client.StreamlitSession speaks Streamlit's websocket protocol, as a browser's page
+# does, and `open(url)` returns one; `act(session, i)` checks that the answer carries what the
+# browser version waits for. For a machine without chromium (a GPU machine, say).
+
+def _session(url: str, page: str):
+    from tests.load.st_client import StreamlitSession  # websockets + streamlit's protobufs only
+
+    s = StreamlitSession(url, page, timeout=900)  # a first visit loads a model
+    s.open()
+    return s
+
+
+def _answer(result, needle: str, what: str):
+    from tests.load.st_client import ProtocolError
+
+    if not result.contains(needle):
+        raise ProtocolError(f"{what}: the answer does not carry {needle!r}")
+    return 1
+
+
+def _p_text_open(url):
+    s = _session(url, "text")
+    _p_text_act(s, 1000)
+    return s
+
+
+def _p_text_act(s, i):
+    r = s.submit("Your text", sentence(i))
+    if r.charts < 1:
+        from tests.load.st_client import ProtocolError
+
+        raise ProtocolError("text_input: no chart in the answer")
+    return _answer(r, ANIMALS[i % len(ANIMALS)], "text_input")  # a token of this sentence's
+
+
+def _p_head_act(s, i):
+    layer = s.widget("Layer", "selectbox").proto.options[-1]  # stays put: the head changes
+    head = str((i + 1) % 12)
+    s.set_string("Layer", layer)
+    s.set_string("Head", head)
+    return _answer(s.run(), f"layer{layer}_head{head}", "layer_head")  # the chart's export name
+
+
+def _p_image_open(url):
+    return _session(url, "image")  # the first sample is traced on the way
+
+
+def _p_image_act(s, i):
+    r = s.submit("Sample image (scikit-image's bundled data)", IMAGE_SAMPLES[i])
+    if r.charts < 2:
+        from tests.load.st_client import ProtocolError
+
+        raise ProtocolError(f"image_sample: {r.charts} charts for {IMAGE_SAMPLES[i]!r}")
+    return 1
+
+
+def _p_scratch_open(url):
+    s = _session(url, "scratch")
+    _p_scratch_act(s, 1000)
+    return s
+
+
+def _p_scratch_act(s, i):
+    word = "".join("abcdefghijklmnopqrstuvwxyz"[(i * 7 + 3 * j) % 26] for j in range(10))
+    return _answer(s.submit("Your input", word), word[::-1], "scratch_input")
+
+
+SOFTMAX_SLIDER = "Temperature T (log scale)"
+
+
+def _p_softmax_open(url):
+    s = _session(url, "softmax")
+    _p_softmax_act(s, 1000)
+    return s
+
+
+def _p_softmax_act(s, i):
+    """One notch right of T = 1, then back (the browser's arrow keys)."""
+    options = list(s.widget(SOFTMAX_SLIDER, "slider").proto.options)
+    one = options.index("1.0")
+    s.set_choice(SOFTMAX_SLIDER, options[one + 1 if i % 2 == 0 else one])
+    r = s.run()
+    if r.charts < 5:
+        from tests.load.st_client import ProtocolError
+
+        raise ProtocolError(f"softmax_slider: {r.charts} charts in the answer, not 5")
+    return 1
+
+
+def _p_train_open(url):
+    s = _session(url, "scratch")
+    s.set_number("Steps", TRAIN_STEPS)
+    s.run()
+    return s
+
+
+def _p_train_act(s, i):
+    done = f"Done: {TRAIN_STEPS} steps in"
+    s.press("Train a fresh model")
+    r = s.finish()
+    if not r.contains(done) and s.follow(done, timeout=600) is None:
+        from tests.load.st_client import ProtocolError
+
+        raise ProtocolError("train_step: the training ended without its result")
+    return TRAIN_STEPS
+
+
 INTERACTIONS = [
-    Interaction("text_input", "text page: a new 15-token sentence", _text_open, _text_act),
-    Interaction("layer_head", "text page: another head", lambda p, u: _text_open(p, u), _head_act),
-    Interaction("image_sample", "image page: another sample image", _image_open, _image_act, max_repeats=4),
-    Interaction("scratch_input", "scratch page: a new word", _scratch_open, _scratch_act),
-    Interaction("softmax_slider", "softmax page: temperature slider one notch", _softmax_open, _softmax_act),
+    Interaction("text_input", "text page: a new 15-token sentence", _text_open, _text_act,
+                proto_open=_p_text_open, proto_act=_p_text_act),
+    Interaction("layer_head", "text page: another head", lambda p, u: _text_open(p, u), _head_act,
+                proto_open=_p_text_open, proto_act=_p_head_act),
+    Interaction("image_sample", "image page: another sample image", _image_open, _image_act, max_repeats=4,
+                proto_open=_p_image_open, proto_act=_p_image_act),
+    Interaction("scratch_input", "scratch page: a new word", _scratch_open, _scratch_act,
+                proto_open=_p_scratch_open, proto_act=_p_scratch_act),
+    Interaction("softmax_slider", "softmax page: temperature slider one notch", _softmax_open, _softmax_act,
+                proto_open=_p_softmax_open, proto_act=_p_softmax_act),
     Interaction("train_step", f"scratch page: Train live, {TRAIN_STEPS} steps (per step)", _train_open, _train_act,
-                max_repeats=3),
+                max_repeats=3, proto_open=_p_train_open, proto_act=_p_train_act),
 ]
 
 
@@ -286,26 +407,31 @@ def _plain_page(browser):
 
 
 def measure(servers: dict, browser, interactions, repeats: int, train_repeats: int) -> dict[tuple[str, str], Sample]:
+    """Every interaction on every server, the configs taking turns. `browser`: a chromium to drive
+    pages in, or None to speak Streamlit's protocol instead (proto_open / proto_act)."""
     results: dict[tuple[str, str], Sample] = {}
     for it in interactions:
-        pages = {}
+        clients = {}
         for name, server in servers.items():
-            page = _plain_page(browser)
-            it.open(page, server.url)
-            pages[name] = page
+            if browser is None:
+                clients[name] = it.proto_open(server.url)
+            else:
+                clients[name] = _plain_page(browser)
+                it.open(clients[name], server.url)
+        act = it.act if browser is not None else it.proto_act
         n = min(train_repeats if it.name == "train_step" else repeats, it.max_repeats)
         for i in range(n):
             for name, server in servers.items():  # the configs take turns
-                page, s = pages[name], results.setdefault((it.name, name), Sample())
+                client, s = clients[name], results.setdefault((it.name, name), Sample())
                 wait_idle(server.pid)
                 cpu0, t0 = cpu_seconds(server.pid), time.perf_counter()
-                units = it.act(page, i)
+                units = act(client, i)
                 wall = time.perf_counter() - t0
                 wait_idle(server.pid)
                 s.cpu_ms.append(1000 * (cpu_seconds(server.pid) - cpu0) / units)
                 s.wall_ms.append(1000 * wall / units)
-        for page in pages.values():
-            page.context.close()
+        for client in clients.values():
+            client.context.close() if browser is not None else client.close()
         print(f"  {it.name}: done ({n} each)", flush=True)
     return results
 
@@ -360,6 +486,9 @@ def main(argv=None) -> None:
     ap.add_argument("--baseline", type=Path, metavar="CHECKOUT",
                     help="also measure the app in this other checkout as config 'baseline' (first), e.g. the code "
                          "before a change: git worktree add /tmp/base main && ln -s $PWD/.venv /tmp/base/.venv")
+    ap.add_argument("--client", choices=["browser", "protocol"], default="browser",
+                    help="drive the pages in headless chromium (default), or speak Streamlit's websocket protocol "
+                         "as the load test does (tests/load/st_client.py): for a machine without chromium")
     args = ap.parse_args(argv)
     configs = {c: (CONFIGS[c], None) for c in args.config}
     if args.baseline:
@@ -368,19 +497,21 @@ def main(argv=None) -> None:
         configs = {"baseline": ({}, args.baseline.resolve())} | configs
     interactions = [it for it in INTERACTIONS if not args.only or it.name in args.only]
 
-    from playwright.sync_api import sync_playwright
-
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with ExitStack() as stack:
         servers = {c: stack.enter_context(_server_with(env, root)) for c, (env, root) in configs.items()}
-        p = stack.enter_context(sync_playwright())
-        browser = open_browser(p)
-        stack.callback(browser.close)
+        browser = None
+        if args.client == "browser":
+            from playwright.sync_api import sync_playwright
+
+            browser = open_browser(stack.enter_context(sync_playwright()))
+            stack.callback(browser.close)
         results = measure(servers, browser, interactions, args.repeats, args.train_repeats)
     load_after = Path("/proc/loadavg").read_text().split()[:3]
 
-    print(f"\nServer CPU per interaction, {started}, {machine()}.")
+    client = "a headless chromium page" if args.client == "browser" else "Streamlit's protocol (no browser)"
+    print(f"\nServer CPU per interaction, {started}, {machine()}; driven by {client}.")
     print(f"Load average (1, 5, 15 min) before: {' '.join(load_before)}; after: {' '.join(load_after)}.")
     for c, (env, root) in configs.items():
         print(f"- {c}: " + (f"the app in {root}, as shipped there" if root else str(env or "as shipped")))

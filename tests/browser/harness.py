@@ -69,12 +69,14 @@ def serve_app(port: int | None = None, timeout: float = 90.0, script: str | Path
     port = port or free_port()
     script = script or ("server.py" if (ROOT / "server.py").exists() else "app.py")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    streamlit = Path(sys.executable).parent / "streamlit"
+    streamlit = [str(Path(sys.executable).parent / "streamlit")]
+    if not Path(streamlit[0]).exists():  # streamlit installed outside a venv (--target, --user)
+        streamlit = [sys.executable, "-m", "streamlit"]
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"server-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(streamlit), "run", str(script), "--server.address=127.0.0.1", f"--server.port={port}",
+            [*streamlit, "run", str(script), "--server.address=127.0.0.1", f"--server.port={port}",
              "--server.headless=true"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )

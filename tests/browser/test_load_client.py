@@ -55,3 +55,30 @@ def test_load_driver_prints_a_row_without_failures(server):
         _, users, _, _, inputs, failures, p50, p95, _, cpu, _, peak, _ = cells
         assert (users, inputs, failures) == ("2", "2", "0"), out.stdout
         assert 0 < float(p50) <= float(p95) and float(cpu) > 0 and float(peak) > 100
+
+
+def test_a_select_slider_moves_by_its_formatted_option(server):
+    """Streamlit sends a select_slider's value as its option's text (string_array_value)."""
+    s = StreamlitSession(server.url, "softmax")
+    try:
+        s.open()
+        s.set_choice("Temperature T (log scale)", "1.12")
+        r = s.run()
+        assert r.exceptions == 0 and r.charts >= 5 and "temperature=1.12" in s.query_string
+        with pytest.raises(Exception, match="no option"):
+            s.set_choice("Temperature T (log scale)", "1.13")
+    finally:
+        s.close()
+
+
+def test_server_cost_benchmark_runs_without_a_browser(server):
+    """benchmarks.interaction_cost --client protocol (how the GPU rows are taken): every interaction
+    but the image page's and training's (minutes on this machine) checks its answer and is timed."""
+    from benchmarks import interaction_cost as ic
+
+    its = [it for it in ic.INTERACTIONS if it.name not in ("image_sample", "train_step")]
+    results = ic.measure({"shipped": server}, None, its, repeats=2, train_repeats=1)
+    assert sorted(name for name, _ in results) == sorted(it.name for it in its)
+    for sample in results.values():
+        assert len(sample.cpu_ms) == 2 and all(w > 0 for w in sample.wall_ms)
+    assert "| text_input | shipped | 2 |" in ic.table(results, its, ["shipped"])

@@ -336,6 +336,15 @@ class StreamlitSession:
         ws.double_array_value.data.append(float(value))
         self.states[w.id] = ws
 
+    def set_choice(self, label: str, option: str) -> None:
+        """Move a select_slider to `option` (its formatted string, as the frontend sends it)."""
+        w = self.widget(label, "slider")
+        if option not in w.proto.options:
+            raise ProtocolError(f"{label!r} has no option {option!r}")
+        ws = WidgetState(id=w.id)
+        ws.string_array_value.data.append(option)
+        self.states[w.id] = ws
+
     def press(self, label: str) -> None:
         """Press a button and start the run (a trigger holds for this one run, as in the
         frontend); `finish` reads the run."""
