@@ -322,6 +322,8 @@ def test_cuda_trace_matches_cpu():
     cpu = trace_text(load_text_model(), SENTENCE)
     gpu = trace_text(load_text_model(None, device="cuda"), SENTENCE)
     assert gpu.meta["device"].startswith("cuda")
+    assert gpu.weights_fn.keywords == {"device": "cuda"}  # left-out weights are computed on the GPU
+    np.testing.assert_allclose(gpu.head(2, 3), cpu.head(2, 3), atol=1e-5)
     np.testing.assert_allclose(gpu.weights, cpu.weights, atol=1e-4)
     half = trace_text(load_text_model(None, device="cuda", dtype="float16"), SENTENCE)
     assert np.abs(half.weights - cpu.weights).max() < 0.05
@@ -340,3 +342,29 @@ def test_torch_weights_of_a_traced_trace_equal_numpys():
         np.testing.assert_allclose(text_module.softmax_weights_torch(q, k, 0.35, m), softmax_weights(q, k, 0.35, m),
                                    atol=1e-6)
     assert (text_module.softmax_weights_torch(q, k, 0.35, mask)[:, :, 4] == 0).all()
+
+
+def test_torch_weights_on_a_device_that_fails_come_from_the_cpu():
+    """A GPU trace computes its left-out weights on its device; where that device cannot (here: no
+    such GPU, on a machine with or without CUDA), the CPU computes the same numbers instead."""
+    from viz.trace import softmax_weights
+
+    rng = np.random.default_rng(6)
+    q, k = rng.normal(size=(2, 5, 8)).astype(np.float32), rng.normal(size=(2, 5, 8)).astype(np.float32)
+    mask = np.tril(np.ones((5, 5), bool))
+    for device in ("cuda:99", "no-such-device"):
+        np.testing.assert_allclose(text_module.softmax_weights_torch(q, k, 0.35, mask, device=device),
+                                   softmax_weights(q, k, 0.35, mask), atol=1e-6)
+
+
+def test_the_recorder_refuses_q_k_v_of_different_shapes():
+    """The traced attention keeps Q, K and V in one buffer; a model whose K or V differ in shape
+    from Q (grouped heads, say) cannot be traced that way, and says so."""
+    rec = text_module._Recorder(2)
+    q = torch.zeros(1, 4, 3, 8)
+    with pytest.raises(ModelLoadError, match="differ in shape"):
+        rec.record(q, torch.zeros(1, 2, 3, 8), torch.zeros(1, 2, 3, 8), 0.35)
+    rec.record(q, q, q, 0.35)
+    with pytest.raises(ModelLoadError, match="different shapes"):
+        rec.record(torch.zeros(1, 4, 5, 8), torch.zeros(1, 4, 5, 8), torch.zeros(1, 4, 5, 8), 0.35)
+    assert rec.layer == 1 and rec.qkv.shape == (3, 2, 1, 4, 3, 8)

@@ -29,6 +29,7 @@ The traced path costs about as much as a plain SDPA forward at every length (doc
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import threading
@@ -222,7 +223,7 @@ def _choose_weights_path(tm: TextModel) -> TextModel:
     if traced is not None:
         q, k, v = traced[:3]
         weights = torch.softmax(q * scaling @ k.transpose(-1, -2), dim=-1)
-        if all((a - b).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]
+        if all((a.cpu() - b.cpu()).abs().max().item() <= PROBE_TOLERANCE[tm.dtype]
                for a, b in zip((q, k, v, weights), own[:4], strict=True)):
             return fast
     tm.model.set_attn_implementation("eager")
@@ -235,24 +236,27 @@ _local = threading.local()  # .recorder: the _Recorder of the trace this thread 
 
 @dataclass(eq=False)
 class _Recorder:
-    """What one traced forward pass writes, layer by layer, into buffers made once for the pass."""
+    """What one traced forward pass writes, layer by layer, into one buffer made once for the pass."""
     L: int
-    # (L, B, H, T, D) float32: the Q, K and V the attention function received (made at layer 0)
-    q: torch.Tensor | None = None
-    k: torch.Tensor | None = None
-    v: torch.Tensor | None = None
+    # (3, L, B, H, T, D) float32: the Q, K and V the attention function received (made at layer 0).
+    # One buffer, so that a trace on a GPU comes to the host in one copy.
+    qkv: torch.Tensor | None = None
     layer: int = 0
     scaling: float | None = None  # the factor the model passed with q and k
 
     def record(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scaling: float) -> None:
         if self.layer >= self.L:
             raise ModelLoadError(f"the model ran its attention function more than {self.L} times (its layers)")
-        if self.q is None:
-            self.q, self.k, self.v = (torch.empty(self.L, *x.shape, dtype=torch.float32, device=x.device)
-                                      for x in (query, key, value))
+        if not query.shape == key.shape == value.shape:
+            raise ModelLoadError(f"the model's Q, K and V differ in shape ({tuple(query.shape)}, "
+                                 f"{tuple(key.shape)}, {tuple(value.shape)}); it cannot be traced this way")
+        if self.qkv is None:
+            self.qkv = torch.empty(3, self.L, *query.shape, dtype=torch.float32, device=query.device)
             self.scaling = scaling
-        for buf, x in ((self.q, query), (self.k, key), (self.v, value)):
-            buf[self.layer].copy_(x)  # (B, H, T, D) as the model passes them: no hooks, no restacking
+        elif query.shape != self.qkv.shape[2:]:
+            raise ModelLoadError("the model's layers pass Q, K and V of different shapes")
+        for i, x in enumerate((query, key, value)):
+            self.qkv[i, self.layer].copy_(x)  # (B, H, T, D) as the model passes them: no hooks, no restacking
         self.layer += 1
 
 
@@ -276,21 +280,34 @@ def _trace_attention(module, query, key, value, attention_mask, dropout=0.0, sca
                                   scaling=scaling, is_causal=is_causal, **kwargs)
 
 
-def softmax_weights_torch(q: np.ndarray, k: np.ndarray, scaling: float, mask: np.ndarray | None) -> np.ndarray:
+def softmax_weights_torch(q: np.ndarray, k: np.ndarray, scaling: float, mask: np.ndarray | None,
+                          device: str = "cpu") -> np.ndarray:
     """viz.trace.softmax_weights with torch (AttentionTrace.weights_fn of the traced path): the same
-    contract and arithmetic, its softmax one pass instead of numpy's four."""
+    contract and arithmetic, its softmax one pass instead of numpy's four. On `device`, the trace's:
+    a GPU computes them in a fraction of the time and the host only copies them back; where the
+    GPU fails (out of memory, driver gone), the CPU computes the same numbers."""
+    if device != "cpu":
+        try:
+            return _softmax_torch(q, k, scaling, mask, torch.device(device))
+        except (RuntimeError, AssertionError):  # as viz.device.run_on_device: CUDA errors, no CUDA build
+            pass
+    return _softmax_torch(q, k, scaling, mask, torch.device("cpu"))
+
+
+def _softmax_torch(q: np.ndarray, k: np.ndarray, scaling: float, mask: np.ndarray | None,
+                   device: torch.device) -> np.ndarray:
     # fresh, writable copies (a cached trace's arrays are read-only, which torch warns about)
-    qs = torch.from_numpy(np.multiply(q, scaling, dtype=np.float32))
-    k_t = torch.from_numpy(np.swapaxes(k, -1, -2).astype(np.float32))
+    qs = torch.from_numpy(np.multiply(q, scaling, dtype=np.float32)).to(device)
+    k_t = torch.from_numpy(k.astype(np.float32)).to(device).transpose(-1, -2)
     with torch.no_grad():
         w = torch.matmul(qs, k_t)
         if mask is not None:
-            allowed = torch.from_numpy(mask)
+            allowed = torch.from_numpy(mask).to(device)
             w.masked_fill_(~allowed, float("-inf"))
         torch.softmax(w, -1, out=w)
         if mask is not None:
             w[..., ~allowed.any(-1), :] = 0.0  # a row with nothing to attend: 0, not softmax's NaN
-    return w.numpy()
+    return w.cpu().numpy()
 
 
 def _register_trace_attention() -> None:
@@ -445,11 +462,12 @@ def _traced_forward(tm: TextModel, inputs: dict, lengths: list[int]):
             f"{tm.name} ran its attention function for {rec.layer} of {L} layers; it cannot be traced "
             "this way. Load it with attn_implementation='eager'."
         )
+    qkv = rec.qkv.cpu()  # on a GPU one copy to the host for the whole pass; on the CPU no copy
     result = []
     for b, n in enumerate(lengths):
         # views when B == 1 (no copy); a padded batch's sequences are copied out of it. No weights:
         # the trace computes them from Q and K (cropped to the sequence, so padding plays no part).
-        parts = [x[:, b, :, :n] for x in (rec.q, rec.k, rec.v)]
+        parts = [x[:, b, :, :n] for x in qkv]
         result.append((*(x if B == 1 else x.contiguous() for x in parts), None))
     return result, float(rec.scaling)
 
@@ -553,7 +571,8 @@ def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, pa
             weights=None if weights is None else weights.cpu().numpy(),
             queries=q.cpu().numpy(), keys=k.cpu().numpy(), values=v.cpu().numpy(), mask=None,
             name=f"{tm.name} self-attention", meta=meta, scaling=scaling, w_o=tm.w_o,
-            weights_fn=softmax_weights_torch if weights is None else None,
+            weights_fn=None if weights is not None else softmax_weights_torch if tm.device.type == "cpu"
+            else functools.partial(softmax_weights_torch, device=str(tm.device)),
         )
     except TraceError as err:
         raise TextInputError(
