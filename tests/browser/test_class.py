@@ -53,6 +53,16 @@ def _join(page, code: str) -> None:
     assert wait_for_text(page, f"In class {code}"), "did not join"
 
 
+def _set_hidden(page, hidden: bool) -> None:
+    """What the browser does when the tab goes to the background (or comes back): headless
+    chromium never hides a page, so document.hidden is set by hand and the event sent."""
+    page.evaluate("""h => {
+        Object.defineProperty(document, "hidden", { configurable: true, get: () => h });
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => h ? "hidden" : "visible" });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""", hidden)
+
+
 def _header(page) -> str:
     return page.locator("[data-testid='stMain'] h2").first.inner_text()
 
@@ -131,6 +141,26 @@ def test_a_teacher_and_three_students(browser, app_url):
     late, late_log = _open_lesson(browser, app_url)
     _join(late, code)
     assert wait_for_text(late, f"4. {STEPS[3].title}")  # lands on the teacher's step
+
+    # A student's tab goes to the background: its wait in flight is answered at the next step, then
+    # it asks nothing while hidden (no connection held; the safety net still follows, every 4-6 s).
+    # Shown again, it waits on the route again and follows the next step.
+    hidden, hidden_fetches = students[2][0], watched[2]
+    _set_hidden(hidden, True)
+    asked = len(hidden_fetches)
+    for i in (4, 5):
+        teacher.get_by_role("button", name="▶", exact=True).click()
+        assert wait_for_text(students[0][0], f"{i + 1}. {STEPS[i].title}", timeout_ms=15_000)
+    time.sleep(2)
+    assert len(hidden_fetches) <= asked + 1, hidden_fetches  # at most the one in flight when it hid
+    asked = len(hidden_fetches)
+    _set_hidden(hidden, False)
+    teacher.get_by_role("button", name="▶", exact=True).click()
+    assert wait_for_text(hidden, f"7. {STEPS[6].title}", timeout_ms=15_000), _header(hidden)
+    deadline = time.monotonic() + 10
+    while len(hidden_fetches) == asked and time.monotonic() < deadline:
+        hidden.wait_for_timeout(100)
+    assert len(hidden_fetches) > asked and set(hidden_fetches) == {200}, hidden_fetches
 
     for page, log in [(teacher, tlog), *students, (late, late_log)]:
         assert not failed_on_page(page)

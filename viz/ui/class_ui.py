@@ -55,18 +55,33 @@ export default function ({ data, setTriggerValue, parentElement }) {
   // Rerun the page (a trigger) when the class's version changes. Ask the server's waiting route
   // (server.py): it answers when the version differs from ours, or after 25 s, and we ask again.
   // Without that route (the app run as app.py: 404), fetch the version file every every_ms.
+  // A hidden tab asks nothing (a browser opens at most 6 connections to one server, and a page
+  // nobody sees need not rerun at every step): once shown again, it catches up at once.
   parentElement.__classWatchStop?.();
   const ctrl = new AbortController();
   let seen = data.version, timer = null;
   parentElement.__classWatchStop = () => { ctrl.abort(); clearInterval(timer); };
   const moved = (v) => { if (v !== seen) { seen = v; setTriggerValue("moved", v); } };
   const pause = () => new Promise((ok) => setTimeout(ok, data.every_ms));
+  const shown = () => new Promise((ok) => {
+    if (!document.hidden) return ok();
+    const on = () => {
+      if (document.hidden && !ctrl.signal.aborted) return;
+      document.removeEventListener("visibilitychange", on);
+      ok();
+    };
+    document.addEventListener("visibilitychange", on);
+    ctrl.signal.addEventListener("abort", on);
+  });
   const poll = () => { timer = setInterval(async () => {
+    if (document.hidden) return;
     try { const r = await fetch(data.url, { cache: "no-store" }); if (r.ok) moved((await r.json()).v); }
     catch (e) { /* a network blip: the next tick tries again */ }
   }, data.every_ms); };
   (async () => {
     while (!ctrl.signal.aborted) {
+      await shown();
+      if (ctrl.signal.aborted) return;
       let r;
       try { r = await fetch(`${data.wait_url}?since=${seen}`, { cache: "no-store", signal: ctrl.signal }); }
       catch (e) { if (ctrl.signal.aborted) return; await pause(); continue; }
