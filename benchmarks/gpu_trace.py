@@ -23,17 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoModel, AutoTokenizer, BertModel
+from transformers import AutoModel
 
+from benchmarks.standin_model import build
 from benchmarks.text_trace import text_of
-
-
-def build(model_dir: Path, out: Path) -> Path:
-    """A random-weight copy of the model in model_dir, with its tokenizer, saved in out."""
-    torch.manual_seed(0)
-    BertModel(AutoConfig.from_pretrained(model_dir)).save_pretrained(out)
-    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out)
-    return out
 
 
 def main(argv: list[str] | None = None) -> None:
