@@ -44,7 +44,8 @@ for m in ("numpy", "pandas", "pyarrow", "PIL", "streamlit", "plotly", "websocket
 EOF
     ;;
   tests)
-    $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py
+    # every gpu-marked test but tests/test_gpu_image.py's: the image model (93 MB) cannot travel
+    $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py tests/test_pretrained_text.py tests/test_tracecache.py
     ;;
   trace)
     $PY -m benchmarks.gpu_trace --model-dir .gpu/minilm "${@:2}"
