@@ -82,3 +82,18 @@ def test_server_cost_benchmark_runs_without_a_browser(server):
     for sample in results.values():
         assert len(sample.cpu_ms) == 2 and all(w > 0 for w in sample.wall_ms)
     assert "| text_input | shipped | 2 |" in ic.table(results, its, ["shipped"])
+
+
+def test_a_lesson_step_writes_its_url_in_one_message(server):
+    """The lesson page writes its step and inputs into the URL at the end of each run: one
+    page_info_changed per run (it was one per parameter, five a run, 50 a class step for ten)."""
+    s = StreamlitSession(server.url, "lesson", timeout=600)
+    try:
+        s.open()
+        for step in (2, 3):
+            s.press("▶")
+            r = s.finish()
+            assert r.messages["page_info_changed"] == 1, r.messages
+            assert s.query_string.startswith(f"step={step}&"), s.query_string  # with the step's inputs
+    finally:
+        s.close()

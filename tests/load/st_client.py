@@ -36,6 +36,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -69,6 +70,7 @@ class RunResult:
     deltas: list[bytes] = field(default_factory=list)  # every delta of the run, serialized
     elements: list[str] = field(default_factory=list)  # element types in arrival order
     texts: list[str] = field(default_factory=list)  # markdown, alerts, progress texts
+    messages: Counter = field(default_factory=Counter)  # ForwardMsg type -> how many the run sent
 
     def contains(self, needle: str) -> bool:
         """True when `needle` is in any delta of the run (text, chart specs, widget values)."""
@@ -234,6 +236,7 @@ class StreamlitSession:
 
     def _absorb(self, fm: ForwardMsg, result: RunResult) -> None:
         kind = fm.WhichOneof("type")
+        result.messages[kind] += 1
         if kind == "new_session":
             self.session_id = fm.new_session.initialize.session_id or self.session_id
         elif kind == "navigation":

@@ -241,8 +241,7 @@ def _save_url(index: int, step: Step, values: dict[str, str], present: bool) -> 
     """The step, presenter mode and the step's inputs into the URL: the link reopens this view."""
     want = {"step": str(index + 1)} | ({"present": "1"} if present else {})
     want |= {k: v for k, v in values.items() if len(v) <= URL_TEXT_MAX}
-    for k in [k for k in st.query_params if k in URL_KEYS and k not in want]:
-        del st.query_params[k]
-    for k, v in want.items():
-        if st.query_params.get(k) != v:
-            st.query_params[k] = v
+    now = st.query_params.to_dict()
+    new = {k: v for k, v in now.items() if k not in URL_KEYS} | want
+    if new != now:
+        st.query_params.from_dict(new)  # one message to the browser, not one per parameter
