@@ -122,7 +122,8 @@ def bertviz_bytes(trace) -> int:
     import torch
     from bertviz import model_view
 
-    attention = [torch.from_numpy(trace.weights[i:i + 1]) for i in range(trace.n_layers)]
+    # torch.tensor copies: a trace's weights are read-only, which torch.from_numpy warns about
+    attention = [torch.tensor(trace.weights[i:i + 1]) for i in range(trace.n_layers)]
     return len(model_view(attention, list(trace.query_tokens), html_action="return").data)
 
 
