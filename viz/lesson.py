@@ -278,7 +278,7 @@ def _attention_question(d):
     ranked = _ranked(t, d["layer"], d["head"], d["i"])
     rank = min(2, len(ranked) - 1)
     nth = ("largest", "second-largest", "third-largest")[rank]
-    return Question(f"In the head shown, which word takes the {nth} share of '{d['word']}''s attention "
+    return Question(f"In the head shown, which word takes the {nth} share of the attention of '{d['word']}' "
                     "(not counting itself, [CLS], [SEP] and punctuation)?", "token", t.key_tokens[ranked[rank]],
                     hint="Read the word's row from left to right and rank the darker cells.")
 
