@@ -133,3 +133,17 @@ def test_what_moves_on_a_long_input_names_tokens_without_a_hover_string_per_cell
     np.testing.assert_array_equal(np.asarray(fig.data[0].z), np.rint(t.weights[1, 2] * 100))
     assert fig.layout.coloraxis.cmax == 100
     assert len(fig.to_json()) < 600_000  # 2 x 400² bytes in base64 is 0.43 MB
+
+
+def test_what_moves_labels_half_as_many_keys_per_panel_as_queries():
+    """Two panels side by side have half the width of one heatmap: on a long input each panel's key
+    axis gets at most 20 labels (the query axis 40); a 40-token window still labels every key."""
+    from viz.figures.heatmap import MAX_TICKS
+
+    t = _trace(400)
+    fig = moves.moves_figure(t, t.weights, 1, 2)
+    for xaxis in (fig.layout.xaxis, fig.layout.xaxis2):
+        assert MAX_TICKS // 2 - 1 <= len(xaxis.tickvals) <= MAX_TICKS // 2
+    assert MAX_TICKS - 1 <= len(fig.layout.yaxis.tickvals) <= MAX_TICKS
+    fig = moves.moves_figure(T90, T90.weights[::-1], 0, 1, window=(60, 5, 40))
+    assert len(fig.layout.xaxis.ticktext) == 40

@@ -32,8 +32,8 @@ def label(token: str) -> str:
     return html.escape(str(token), quote=False)
 
 
-def _ticks(tokens: Sequence[str]) -> dict:
-    step = max(1, int(np.ceil(len(tokens) / MAX_TICKS)))
+def _ticks(tokens: Sequence[str], max_ticks: int = MAX_TICKS) -> dict:
+    step = max(1, int(np.ceil(len(tokens) / max_ticks)))
     idx = list(range(0, len(tokens), step))
     return dict(tickmode="array", tickvals=idx, ticktext=[label(tokens[i]) for i in idx])
 

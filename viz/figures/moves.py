@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.figures import spec
-from viz.figures.heatmap import COLORSCALE, _coloraxis, _grid, label
+from viz.figures.heatmap import COLORSCALE, MAX_TICKS, _coloraxis, _grid, label
 from viz.figures.text import (
     HEATMAP_MAX_CELLS,
     HOVER_MAX_CELLS,
@@ -71,7 +71,10 @@ def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: in
                 data.append(dict(type="image", source=png_data_uri(colorize(m, 0.0, 1.0)),
                                  x0=0, dx=1, y0=0, dy=1, xaxis=xa, yaxis=ya,
                                  hovertemplate=f"{name}: query %{{y}} → key %{{x}}<extra></extra>"))
-            layout["xaxis" + xa[1:]].update(**_axis_ticks(k_tokens, named), tickangle=-60, showgrid=False,
+            # two panels side by side: half the key labels of one full-width heatmap (a window's
+            # 40 keys are all labelled, as everywhere)
+            x_ticks = _axis_ticks(k_tokens, named, MAX_TICKS if Tk <= MAX_TICKS else MAX_TICKS // 2)
+            layout["xaxis" + xa[1:]].update(**x_ticks, tickangle=-60, showgrid=False,
                                             zeroline=False, range=[-0.5, Tk - 0.5])
             layout["yaxis" + ya[1:]].update(**_axis_ticks(q_tokens, named), autorange="reversed",
                                             showgrid=False, zeroline=False)

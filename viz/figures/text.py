@@ -30,7 +30,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from viz.figures import spec
-from viz.figures.heatmap import COLORSCALE, MASKED_COLOR, label
+from viz.figures.heatmap import COLORSCALE, MASKED_COLOR, MAX_TICKS, label
 from viz.figures.heatmap import _ticks as token_ticks
 from viz.trace import AttentionTrace
 
@@ -111,9 +111,9 @@ def _position_names(tokens: Sequence[str]) -> list[str]:
     return [f"{i}: {label(t)}" for i, t in enumerate(tokens)]
 
 
-def _axis_ticks(tokens: Sequence[str], named: bool) -> dict:
+def _axis_ticks(tokens: Sequence[str], named: bool, max_ticks: int = MAX_TICKS) -> dict:
     """Thinned token tick labels; on a category axis the tick values are the category names."""
-    ticks = token_ticks(tokens)
+    ticks = token_ticks(tokens, max_ticks)
     if named:
         names = _position_names(tokens)
         ticks = dict(ticks, type="category", tickvals=[names[i] for i in ticks["tickvals"]])
