@@ -24,8 +24,6 @@ import string
 import time
 from dataclasses import dataclass
 
-from playwright.async_api import async_playwright
-
 from tests.browser.harness import CHROMIUM_ARGS, chromium_path, serve_app
 
 
@@ -139,6 +137,10 @@ def loadavg() -> str:
 
 
 async def main_async(sessions: int, page_name: str, rounds: int, trainer: bool = False) -> dict:
+    # here, not at the top: the protocol load test imports this module's inputs on machines
+    # without playwright (a GPU machine, benchmarks/on_gpu.sh)
+    from playwright.async_api import async_playwright
+
     work = WORKLOADS[page_name]
     out = dict(page=page_name, sessions=sessions)
     with serve_app() as server:
