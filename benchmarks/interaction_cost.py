@@ -253,27 +253,30 @@ def _session(url: str, page: str):
     return s
 
 
-def _answer(result, needle: str, what: str):
+def _checked(result, what: str, needle: str | None = None, charts: int = 0) -> int:
+    """1 (one unit of work) when the run's answer has `charts` charts or more and carries `needle`."""
     from tests.load.st_client import ProtocolError
 
-    if not result.contains(needle):
+    if result.charts < charts:
+        raise ProtocolError(f"{what}: {result.charts} charts in the answer, not {charts}")
+    if needle is not None and not result.contains(needle):
         raise ProtocolError(f"{what}: the answer does not carry {needle!r}")
     return 1
 
 
-def _p_text_open(url):
-    s = _session(url, "text")
-    _p_text_act(s, 1000)
-    return s
+def _p_opener(page: str, warm_up: Callable | None = None) -> Callable:
+    """open(url) for `page`: a session on it, with one warm-up act (input 1000) when given."""
+    def open_(url):
+        s = _session(url, page)
+        if warm_up is not None:
+            warm_up(s, 1000)
+        return s
+    return open_
 
 
 def _p_text_act(s, i):
     r = s.submit("Your text", sentence(i))
-    if r.charts < 1:
-        from tests.load.st_client import ProtocolError
-
-        raise ProtocolError("text_input: no chart in the answer")
-    return _answer(r, ANIMALS[i % len(ANIMALS)], "text_input")  # a token of this sentence's
+    return _checked(r, "text_input", ANIMALS[i % len(ANIMALS)], charts=1)  # a token of this sentence's
 
 
 def _p_head_act(s, i):
@@ -281,40 +284,20 @@ def _p_head_act(s, i):
     head = str((i + 1) % 12)
     s.set_string("Layer", layer)
     s.set_string("Head", head)
-    return _answer(s.run(), f"layer{layer}_head{head}", "layer_head")  # the chart's export name
-
-
-def _p_image_open(url):
-    return _session(url, "image")  # the first sample is traced on the way
+    return _checked(s.run(), "layer_head", f"layer{layer}_head{head}")  # the chart's export name
 
 
 def _p_image_act(s, i):
     r = s.submit("Sample image (scikit-image's bundled data)", IMAGE_SAMPLES[i])
-    if r.charts < 2:
-        from tests.load.st_client import ProtocolError
-
-        raise ProtocolError(f"image_sample: {r.charts} charts for {IMAGE_SAMPLES[i]!r}")
-    return 1
-
-
-def _p_scratch_open(url):
-    s = _session(url, "scratch")
-    _p_scratch_act(s, 1000)
-    return s
+    return _checked(r, "image_sample", charts=2)
 
 
 def _p_scratch_act(s, i):
     word = "".join("abcdefghijklmnopqrstuvwxyz"[(i * 7 + 3 * j) % 26] for j in range(10))
-    return _answer(s.submit("Your input", word), word[::-1], "scratch_input")
+    return _checked(s.submit("Your input", word), "scratch_input", word[::-1])
 
 
 SOFTMAX_SLIDER = "Temperature T (log scale)"
-
-
-def _p_softmax_open(url):
-    s = _session(url, "softmax")
-    _p_softmax_act(s, 1000)
-    return s
 
 
 def _p_softmax_act(s, i):
@@ -322,12 +305,7 @@ def _p_softmax_act(s, i):
     options = list(s.widget(SOFTMAX_SLIDER, "slider").proto.options)
     one = options.index("1.0")
     s.set_choice(SOFTMAX_SLIDER, options[one + 1 if i % 2 == 0 else one])
-    r = s.run()
-    if r.charts < 5:
-        from tests.load.st_client import ProtocolError
-
-        raise ProtocolError(f"softmax_slider: {r.charts} charts in the answer, not 5")
-    return 1
+    return _checked(s.run(), "softmax_slider", charts=5)
 
 
 def _p_train_open(url):
@@ -350,15 +328,15 @@ def _p_train_act(s, i):
 
 INTERACTIONS = [
     Interaction("text_input", "text page: a new 15-token sentence", _text_open, _text_act,
-                proto_open=_p_text_open, proto_act=_p_text_act),
+                proto_open=_p_opener("text", _p_text_act), proto_act=_p_text_act),
     Interaction("layer_head", "text page: another head", lambda p, u: _text_open(p, u), _head_act,
-                proto_open=_p_text_open, proto_act=_p_head_act),
+                proto_open=_p_opener("text", _p_text_act), proto_act=_p_head_act),
     Interaction("image_sample", "image page: another sample image", _image_open, _image_act, max_repeats=4,
-                proto_open=_p_image_open, proto_act=_p_image_act),
+                proto_open=_p_opener("image"), proto_act=_p_image_act),
     Interaction("scratch_input", "scratch page: a new word", _scratch_open, _scratch_act,
-                proto_open=_p_scratch_open, proto_act=_p_scratch_act),
+                proto_open=_p_opener("scratch", _p_scratch_act), proto_act=_p_scratch_act),
     Interaction("softmax_slider", "softmax page: temperature slider one notch", _softmax_open, _softmax_act,
-                proto_open=_p_softmax_open, proto_act=_p_softmax_act),
+                proto_open=_p_opener("softmax", _p_softmax_act), proto_act=_p_softmax_act),
     Interaction("train_step", f"scratch page: Train live, {TRAIN_STEPS} steps (per step)", _train_open, _train_act,
                 max_repeats=3, proto_open=_p_train_open, proto_act=_p_train_act),
 ]
