@@ -1,14 +1,15 @@
 """What benchmarks/on_gpu.sh needs on a GPU machine without network, gathered here in .gpu/.
 
-    python -m benchmarks.gpu_kit [--python 3.12] [--leave-out numpy pyarrow pydeck]
+    python -m benchmarks.gpu_kit [--python 3.12] [--leave-out numpy pandas ...]
 
 .gpu/wheels: wheels for the GPU machine's Python of the serving and load-test packages and their
-dependencies (the versions installed here), but those left out: numpy, which every machine with
-transformers has, and pyarrow (54 MB) and pydeck (11 MB), which do not fit in what may be sent
-(64 MiB with the working tree). Without pyarrow Streamlit cannot draw a dataframe, so on_gpu.sh
-leaves out the softmax page (its table) where the GPU machine lacks it. .gpu/minilm: the bundled
-model's config and tokenizer files, not its weights (benchmarks/standin_model.py builds random
-ones there). The total is printed.
+dependencies (the versions installed here), but those left out: numpy, pandas, pyarrow and pillow,
+which the lent machines' image has (its package list, read there on 2026-11-17), and pydeck (the
+app draws no map). Their own torch and transformers stay in use. Everything sent to such a
+machine must fit in 64 MiB with the working tree, and pyarrow alone is 54 MB. On a machine
+without pyarrow, Streamlit cannot draw a dataframe, so on_gpu.sh then leaves out the softmax page
+(its table). .gpu/minilm: the bundled model's config and tokenizer files, not its weights
+(benchmarks/standin_model.py builds random ones there). The total is printed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from viz.pretrained import default_model_dir
 
 KIT = Path(".gpu")
 PACKAGES = ("streamlit", "plotly", "websockets", "locust")  # what the app and the load test add
-LEAVE_OUT = ("numpy", "pyarrow", "pydeck")
+LEAVE_OUT = ("numpy", "pandas", "pyarrow", "pillow", "pydeck")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 
 
