@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +24,7 @@ import torch
 from transformers import AutoModel
 
 from benchmarks.standin_model import build
-from benchmarks.text_trace import text_of
+from benchmarks.text_trace import alternating_ms, text_of
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,15 +63,7 @@ def main(argv: list[str] | None = None) -> None:
             _ = trace_text(gpu, text).weights
             torch.cuda.synchronize()
 
-        for fn in (forward, trace, every_weight):
-            fn()
-        t = {"f": [], "t": [], "a": []}
-        for _ in range(args.repeats):
-            for key, fn in (("f", forward), ("t", trace), ("a", every_weight)):
-                t0 = time.perf_counter()
-                fn()
-                t[key].append(time.perf_counter() - t0)
-        ms = {k: statistics.median(v) * 1000 for k, v in t.items()}
+        ms = alternating_ms({"f": forward, "t": trace, "a": every_weight}, args.repeats)["wall"]
         g, c = trace_text(gpu, text), trace_text(cpu, text)
         dw = float(np.abs(g.weights - c.weights).max())
         dq = float(np.abs(g.queries - c.queries).max())

@@ -55,6 +55,23 @@ def _median_ms(samples: list[float]) -> float:
     return round(1000 * statistics.median(samples), 1)
 
 
+def alternating_ms(fns: dict[str, Callable[[], object]], repeats: int,
+                   clocks: dict[str, Callable[[], float]] | None = None) -> dict[str, dict[str, float]]:
+    """Each fn once to warm up, then all of them in turn `repeats` times, so that a busy machine
+    hits them alike. {clock: {fn's name: median ms}}; clocks default to the wall clock alone."""
+    clocks = clocks or {"wall": time.perf_counter}
+    for fn in fns.values():
+        fn()
+    samples = {c: {k: [] for k in fns} for c in clocks}
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            start = {c: clock() for c, clock in clocks.items()}
+            fn()
+            for c, clock in clocks.items():
+                samples[c][key].append(clock() - start[c])
+    return {c: {k: statistics.median(v) * 1000 for k, v in per.items()} for c, per in samples.items()}
+
+
 def text_of(tokenizer, n: int) -> str:
     """A text of exactly n word pieces (n + 2 tokens with [CLS] and [SEP])."""
     words = ("the model reads every word of this sentence and attends to the words around it " * 80).split()

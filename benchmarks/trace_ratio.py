@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 
 import torch
 from transformers import AutoModel
 
-from benchmarks.text_trace import text_of
+from benchmarks.text_trace import alternating_ms, text_of
 from viz.pretrained import default_model_dir, load_text_model, trace_text
 
 
@@ -48,17 +47,9 @@ def main(argv: list[str] | None = None) -> None:
         def every_weight(text=text):  # what the head table or the rollout reads the first time
             _ = trace_text(tm, text).weights
 
-        forward(), trace()
-        w = {"f": [], "t": [], "a": []}
-        c = {"f": [], "t": [], "a": []}
-        for _ in range(args.repeats):
-            for key, fn in (("f", forward), ("t", trace), ("a", every_weight)):
-                w0, c0 = time.perf_counter(), time.thread_time()
-                fn()
-                w[key].append(time.perf_counter() - w0)
-                c[key].append(time.thread_time() - c0)
-        mw = {k: statistics.median(v) * 1000 for k, v in w.items()}
-        mc = {k: statistics.median(v) * 1000 for k, v in c.items()}
+        ms = alternating_ms({"f": forward, "t": trace, "a": every_weight}, args.repeats,
+                            {"wall": time.perf_counter, "cpu": time.thread_time})
+        mw, mc = ms["wall"], ms["cpu"]
         print(f"| {n + 2} | {mw['f']:.1f} | {mw['t']:.1f} | {mw['t'] / mw['f']:.2f} | {mc['f']:.1f} | "
               f"{mc['t']:.1f} | {mc['t'] / mc['f']:.2f} | {mc['a']:.1f} | {mc['a'] / mc['f']:.2f} |", flush=True)
     print(f"\nloadavg after: {os.getloadavg()[0]:.1f}")
