@@ -564,6 +564,10 @@ def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, pa
         else "the model's eager output_attentions",
         dtype=str(tm.dtype).removeprefix("torch."), device=str(tm.device),
     )
+    weights_fn = None  # the eager path's weights are the model's own
+    if weights is None:  # the traced path: computed when a view reads them, on the model's device
+        weights_fn = (softmax_weights_torch if tm.device.type == "cpu"
+                      else functools.partial(softmax_weights_torch, device=str(tm.device)))
     try:
         # .numpy() of a CPU float32 tensor shares its memory: no copy
         return AttentionTrace(
@@ -571,8 +575,7 @@ def _trace_of(tm: TextModel, enc: dict, notes: list[str], special, text_pair, pa
             weights=None if weights is None else weights.cpu().numpy(),
             queries=q.cpu().numpy(), keys=k.cpu().numpy(), values=v.cpu().numpy(), mask=None,
             name=f"{tm.name} self-attention", meta=meta, scaling=scaling, w_o=tm.w_o,
-            weights_fn=None if weights is not None else softmax_weights_torch if tm.device.type == "cpu"
-            else functools.partial(softmax_weights_torch, device=str(tm.device)),
+            weights_fn=weights_fn,
         )
     except TraceError as err:
         raise TextInputError(
