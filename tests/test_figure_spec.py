@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from viz.figures import heatmap, moves, spec, teaching, text
+from viz.figures import heatmap, image, moves, spec, teaching, text
+from viz.patches import PatchGrid
 from viz.trace import AttentionTrace
 
 TOKENS = ("[CLS]", "</s>", "<b>x</b>", "the", "cat", "sat", "on", "the", "mat", ".", "it", "was", "tired", "[SEP]",
@@ -35,6 +36,12 @@ T17 = _trace(17, pair_start=14)
 T90 = _trace(90)
 T400 = _trace(400)
 MASKED = _trace(6, causal=True)
+_rng = np.random.default_rng(0)
+GRID, GRID_WIDE = PatchGrid(rows=16, cols=16, patch=14), PatchGrid(rows=4, cols=6, patch=8)
+PIXELS = _rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
+PIXELS_WIDE = _rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+MAP, MAP_WIDE = _rng.random((16, 16)), _rng.random((4, 6))
+SIMILARITY = np.corrcoef(_rng.random((24, 10)))
 FIGURES = {
     "head (heatmap)": lambda: text.head_figure(T17, 1, 2),
     "head (named heatmap, 90 tokens)": lambda: text.head_figure(T90, 0, 1),
@@ -62,6 +69,18 @@ FIGURES = {
     "a real model's scores": lambda: teaching.real_scores_and_weights(
         ["<s>", "a", "b"], np.array([1.0, -2.0, 0.5]), np.array([0.6, 0.1, 0.3]), np.array([0.5, 0.2, 0.3]), 2.0,
         "layer 0, head 1, query 'x'"),
+    "image with its patch grid": lambda: image.image_with_grid(PIXELS, GRID, "a <b>cat</b>"),
+    "image, clickable patches": lambda: image.image_with_grid(PIXELS_WIDE, GRID_WIDE, clickable=True, height=300),
+    "attention overlay": lambda: image.attention_overlay_figure(PIXELS, MAP, GRID, "CLS <i>x</i>", 0.6),
+    "attention overlay, a patch outlined": lambda: image.attention_overlay_figure(PIXELS_WIDE, MAP_WIDE, GRID_WIDE,
+                                                                                 "", 0.3, highlight=(1, 2)),
+    "attention map": lambda: image.attention_map(MAP, GRID, "map"),
+    "attention map, a patch outlined": lambda: image.attention_map(MAP_WIDE, GRID_WIDE, highlight=(2, 5)),
+    "overlays grid (6 heads)": lambda: image.overlays_grid(PIXELS, [MAP, MAP ** 2, 1 - MAP, MAP, MAP, MAP], GRID,
+                                                           [f"head {h}" for h in range(6)], title="every head"),
+    "overlays grid (4 of 3 columns)": lambda: image.overlays_grid(PIXELS_WIDE, [MAP_WIDE] * 4, GRID_WIDE,
+                                                                  ["a", "b<", "c", "d"], 0.4),
+    "position similarity": lambda: image.position_similarity_figure(SIMILARITY, GRID_WIDE, "cosine"),
 }
 
 

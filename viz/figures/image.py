@@ -12,6 +12,7 @@ maximum, said on the colour bar: over 256 patches a fixed 0..1 scale would show 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections.abc import Sequence
 
@@ -19,8 +20,8 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 from plotly.colors import sample_colorscale, unlabel_rgb
-from plotly.subplots import make_subplots
 
+from viz.figures import spec
 from viz.figures.heatmap import label
 from viz.patches import PatchGrid, upsample
 
@@ -39,13 +40,18 @@ _LUTS = {name: _lut(name) for name in (ATTENTION_SCALE, SIMILARITY_SCALE)}
 
 
 def plotly_scale(name: str, n: int = 11) -> list[list]:
-    """A colour scale as [position, "rgb(r, g, b)"] pairs.
+    """A colour scale as [position, "rgb(r, g, b)"] pairs (a fresh list: sampled once per name).
 
     Not plotly's hex list: Streamlit's theme uses "#000001" ... "#000019" as placeholders that its
     frontend swaps for theme colours, and Inferno starts with "#000004", which came out pink.
     """
-    t = np.linspace(0, 1, n)
-    return [[float(x), c] for x, c in zip(t, sample_colorscale(name, t), strict=True)]
+    return [list(step) for step in _sampled_scale(name, n)]
+
+
+@functools.cache
+def _sampled_scale(name: str, n: int) -> tuple[tuple[float, str], ...]:
+    t = np.linspace(0, 1, n)  # sample_colorscale costs ~5 ms a call, and every overlay asks
+    return tuple((float(x), c) for x, c in zip(t, sample_colorscale(name, t), strict=True))
 
 
 def colorize(values: np.ndarray, vmin: float, vmax: float, scale: str = ATTENTION_SCALE) -> np.ndarray:
@@ -82,10 +88,11 @@ def data_uri(rgb: np.ndarray, fmt: str = "JPEG", scale: int = 1) -> str:
     return f"data:image/{fmt.lower()};base64,{base64.b64encode(buf.getvalue()).decode()}"
 
 
-def _picture(rgb: np.ndarray, side: int) -> go.Image:
+def _picture(rgb: np.ndarray, side: int, axes: tuple[str, str] | None = None) -> dict:
     """A picture trace covering data coordinates 0..side (it may be sent larger for sharpness)."""
     h = np.asarray(rgb).shape[0]
-    return go.Image(source=data_uri(rgb), dx=side / h, dy=side / h, hoverinfo="skip")
+    trace = dict(type="image", source=data_uri(rgb), dx=side / h, dy=side / h, hoverinfo="skip")
+    return trace | (dict(xaxis=axes[0], yaxis=axes[1]) if axes else {})
 
 
 def _grid_path(grid: PatchGrid) -> str:
@@ -95,27 +102,28 @@ def _grid_path(grid: PatchGrid) -> str:
     return "".join(vs + hs)
 
 
-def _colorbar_trace(vmax: float, title: str, scale: str = ATTENTION_SCALE, vmin: float = 0.0) -> go.Scatter:
+def _colorbar_trace(vmax: float, title: str, scale: str = ATTENTION_SCALE, vmin: float = 0.0) -> dict:
     """An invisible point that only carries the colour bar of a picture."""
-    return go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
-                      marker=dict(color=[vmin], cmin=vmin, cmax=vmax, colorscale=plotly_scale(scale), showscale=True,
-                                  colorbar=dict(title=dict(text=title, side="right"), thickness=12)))
+    return dict(type="scatter", x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+                marker=dict(color=[vmin], cmin=vmin, cmax=vmax, colorscale=plotly_scale(scale), showscale=True,
+                            colorbar=dict(title=dict(text=title, side="right"), thickness=12)))
 
 
-def _image_layout(fig: go.Figure, side_x: int, side_y: int, title: str, height: int) -> None:
-    fig.update_xaxes(range=[0, side_x], visible=False, constrain="domain")
-    fig.update_yaxes(range=[side_y, 0], visible=False, scaleanchor="x", constrain="domain")
-    fig.update_layout(title=label(title), height=height, margin=dict(l=0, r=0, t=40 if title else 0, b=0),
-                      plot_bgcolor="white", showlegend=False)
+def _image_layout(side_x: int, side_y: int, title: str, height: int) -> dict:
+    return dict(xaxis=dict(range=[0, side_x], visible=False, constrain="domain"),
+                yaxis=dict(range=[side_y, 0], visible=False, scaleanchor="x", constrain="domain"),
+                title=spec.title(label(title)), height=height, margin=dict(l=0, r=0, t=40 if title else 0, b=0),
+                plot_bgcolor="white", showlegend=False)
 
 
-def _highlight(fig: go.Figure, grid: PatchGrid, cell: tuple[int, int] | None, **where) -> None:
+def _highlight(cell: tuple[int, int] | None, size: float = 1.0, offset: float = 0.0) -> list[dict]:
+    """The chosen patch's outline (a list of at most one shape): `size` data units per patch,
+    shifted by `offset` (-0.5 on a heatmap, whose cells are centred on their index)."""
     if cell is None:
-        return
+        return []
     r, c = cell
-    p = grid.patch
-    fig.add_shape(type="rect", x0=c * p, x1=(c + 1) * p, y0=r * p, y1=(r + 1) * p,
-                  line=dict(color=HIGHLIGHT_COLOR, width=3), **where)
+    return [dict(type="rect", x0=c * size + offset, x1=(c + 1) * size + offset, y0=r * size + offset,
+                 y1=(r + 1) * size + offset, line=dict(color=HIGHLIGHT_COLOR, width=3))]
 
 
 def image_with_grid(image: np.ndarray, grid: PatchGrid, title: str = "", clickable: bool = False,
@@ -126,13 +134,14 @@ def image_with_grid(image: np.ndarray, grid: PatchGrid, title: str = "", clickab
     so a click selects that patch (plotly selection events only come from point traces).
     """
     S_w, S_h = grid.cols * grid.patch, grid.rows * grid.patch
-    fig = go.Figure(_picture(image, S_h))
-    fig.add_shape(type="path", path=_grid_path(grid), line=dict(color=GRID_COLOR, width=1))
+    data = [_picture(image, S_h)]
+    layout = _image_layout(S_w, S_h, title, height)
+    layout["shapes"] = [dict(type="path", path=_grid_path(grid), line=dict(color=GRID_COLOR, width=1))]
     if clickable:
         rows, cols = np.divmod(np.arange(grid.n_patches), grid.cols)
         tokens = grid.tokens()[grid.n_prefix:]
-        fig.add_trace(go.Scatter(
-            x=(cols + 0.5) * grid.patch, y=(rows + 0.5) * grid.patch, mode="markers",
+        data.append(dict(
+            type="scatter", x=(cols + 0.5) * grid.patch, y=(rows + 0.5) * grid.patch, mode="markers",
             customdata=np.arange(grid.n_patches) + grid.n_prefix,
             text=[f"patch {label(t)}" for t in tokens], hovertemplate="%{text}<extra></extra>",
             marker=dict(symbol="square", size=max(6, int(0.95 * grid.patch * (height - 40) / S_h)),
@@ -140,9 +149,8 @@ def image_with_grid(image: np.ndarray, grid: PatchGrid, title: str = "", clickab
             selected=dict(marker=dict(color="rgba(0,229,255,0.45)")),
             unselected=dict(marker=dict(opacity=0)),
         ))
-        fig.update_layout(clickmode="event+select", dragmode=False, hovermode="closest")
-    _image_layout(fig, S_w, S_h, title, height)
-    return fig
+        layout.update(clickmode="event+select", dragmode=False, hovermode="closest")
+    return spec.figure(data, layout)
 
 
 def attention_overlay_figure(image: np.ndarray, grid_weights: np.ndarray, grid: PatchGrid, title: str = "",
@@ -150,11 +158,12 @@ def attention_overlay_figure(image: np.ndarray, grid_weights: np.ndarray, grid: 
                              height: int = 460) -> go.Figure:
     """One query's attention over the patches, tinted onto the image, with a colour bar."""
     vmax = float(np.max(grid_weights))
-    fig = go.Figure(_picture(attention_overlay(image, grid_weights, grid.patch, opacity, vmax), grid.rows * grid.patch))
-    fig.add_trace(_colorbar_trace(vmax, "weight"))
-    _highlight(fig, grid, highlight)
-    _image_layout(fig, grid.cols * grid.patch, grid.rows * grid.patch, title, height)
-    return fig
+    data = [_picture(attention_overlay(image, grid_weights, grid.patch, opacity, vmax), grid.rows * grid.patch),
+            _colorbar_trace(vmax, "weight")]
+    layout = _image_layout(grid.cols * grid.patch, grid.rows * grid.patch, title, height)
+    if highlight is not None:
+        layout["shapes"] = _highlight(highlight, grid.patch)
+    return spec.figure(data, layout)
 
 
 def attention_map(grid_weights: np.ndarray, grid: PatchGrid, title: str = "",
@@ -163,18 +172,17 @@ def attention_map(grid_weights: np.ndarray, grid: PatchGrid, title: str = "",
     w = np.asarray(grid_weights, dtype=float)
     names = np.array([[f"r{r}c{c}" for c in range(grid.cols)] for r in range(grid.rows)], dtype=object)
     text = "patch " + names + "<br>weight " + np.char.mod("%.4f", w).astype(object)
-    fig = go.Figure(go.Heatmap(z=w, zmin=0, zmax=float(w.max()), colorscale=plotly_scale(ATTENTION_SCALE), text=text,
-                               hoverinfo="text", colorbar=dict(title=dict(text="weight", side="right"), thickness=12)))
+    data = [dict(type="heatmap", z=w, zmin=0, zmax=float(w.max()), colorscale=plotly_scale(ATTENTION_SCALE),
+                 text=text, hoverinfo="text", colorbar=dict(title=dict(text="weight", side="right"), thickness=12))]
+    layout = dict(
+        xaxis=dict(title=spec.title("patch column"), constrain="domain", showgrid=False, zeroline=False),
+        yaxis=dict(title=spec.title("patch row"), autorange="reversed", scaleanchor="x", constrain="domain",
+                   showgrid=False, zeroline=False),
+        title=spec.title(label(title)), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        plot_bgcolor="white")
     if highlight is not None:
-        r, c = highlight
-        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-                      line=dict(color=HIGHLIGHT_COLOR, width=3))
-    fig.update_xaxes(title_text="patch column", constrain="domain", showgrid=False, zeroline=False)
-    fig.update_yaxes(title_text="patch row", autorange="reversed", scaleanchor="x", constrain="domain",
-                     showgrid=False, zeroline=False)
-    fig.update_layout(title=label(title), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      plot_bgcolor="white")
-    return fig
+        layout["shapes"] = _highlight(highlight, offset=-0.5)
+    return spec.figure(data, layout)
 
 
 def overlays_grid(image: np.ndarray, maps: Sequence[np.ndarray], grid: PatchGrid, titles: Sequence[str],
@@ -186,17 +194,17 @@ def overlays_grid(image: np.ndarray, maps: Sequence[np.ndarray], grid: PatchGrid
     n = len(maps)
     cols = min(n, max_cols)
     rows = int(np.ceil(n / cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[label(t) for t in titles],
-                        horizontal_spacing=0.01, vertical_spacing=0.06)
+    layout = spec.subplots(rows, cols, [label(t) for t in titles], horizontal_spacing=0.01, vertical_spacing=0.06)
     side = grid.rows * grid.patch
+    data = []
     for i, m in enumerate(maps):
-        r, c = i // cols + 1, i % cols + 1
-        fig.add_trace(_picture(attention_overlay(image, m, grid.patch, opacity), side), row=r, col=c)
-        fig.update_xaxes(range=[0, grid.cols * grid.patch], visible=False, row=r, col=c)
-        fig.update_yaxes(range=[side, 0], visible=False, scaleanchor=f"x{i + 1 if i else ''}", row=r, col=c)
-    fig.update_layout(title=label(title), height=int(rows * 1000 / cols) + 80, margin=dict(l=0, r=0, t=70, b=0),
-                      plot_bgcolor="white")
-    return fig
+        xa, ya = spec.axis_names(i // cols + 1, i % cols + 1, cols)
+        data.append(_picture(attention_overlay(image, m, grid.patch, opacity), side, axes=(xa, ya)))
+        layout["xaxis" + xa[1:]].update(range=[0, grid.cols * grid.patch], visible=False)
+        layout["yaxis" + ya[1:]].update(range=[side, 0], visible=False, scaleanchor=xa)
+    layout.update(title=spec.title(label(title)), height=int(rows * 1000 / cols) + 80,
+                  margin=dict(l=0, r=0, t=70, b=0), plot_bgcolor="white")
+    return spec.figure(data, layout)
 
 
 def position_similarity_mosaic(similarity: np.ndarray, grid: PatchGrid) -> np.ndarray:
@@ -221,14 +229,16 @@ def position_similarity_figure(similarity: np.ndarray, grid: PatchGrid, title: s
     to those of all patches, each as a small map placed where that patch is."""
     mosaic = position_similarity_mosaic(similarity, grid)
     h, w = mosaic.shape[:2]
-    fig = go.Figure(go.Image(source=data_uri(mosaic, "PNG", scale=2), dx=1 / 2, dy=1 / 2, hoverinfo="skip"))
-    fig.add_trace(_colorbar_trace(1.0, "cosine similarity", SIMILARITY_SCALE, vmin=-1.0))
+    data = [dict(type="image", source=data_uri(mosaic, "PNG", scale=2), dx=1 / 2, dy=1 / 2, hoverinfo="skip"),
+            _colorbar_trace(1.0, "cosine similarity", SIMILARITY_SCALE, vmin=-1.0)]
     centres_r = [r * (grid.rows + 1) + grid.rows / 2 for r in range(grid.rows)]
     centres_c = [c * (grid.cols + 1) + grid.cols / 2 for c in range(grid.cols)]
-    fig.update_xaxes(range=[0, w], tickvals=centres_c, ticktext=[str(c) for c in range(grid.cols)],
-                     title_text="input patch column", constrain="domain", showgrid=False, zeroline=False, side="top")
-    fig.update_yaxes(range=[h, 0], tickvals=centres_r, ticktext=[str(r) for r in range(grid.rows)],
-                     title_text="input patch row", scaleanchor="x", constrain="domain", showgrid=False, zeroline=False)
-    fig.update_layout(title=label(title), height=height, margin=dict(l=10, r=10, t=90 if title else 50, b=10),
-                      plot_bgcolor="white", showlegend=False)
-    return fig
+    return spec.figure(data, dict(
+        xaxis=dict(range=[0, w], tickvals=centres_c, ticktext=[str(c) for c in range(grid.cols)],
+                   title=spec.title("input patch column"), constrain="domain", showgrid=False, zeroline=False,
+                   side="top"),
+        yaxis=dict(range=[h, 0], tickvals=centres_r, ticktext=[str(r) for r in range(grid.rows)],
+                   title=spec.title("input patch row"), scaleanchor="x", constrain="domain", showgrid=False,
+                   zeroline=False),
+        title=spec.title(label(title)), height=height, margin=dict(l=10, r=10, t=90 if title else 50, b=10),
+        plot_bgcolor="white", showlegend=False))
