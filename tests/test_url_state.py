@@ -163,6 +163,37 @@ def test_always_and_non_widget_bindings():
     assert state["p_patch"] == 137  # a new visit starts from the default, like the widgets
 
 
+class RecordingState(dict):
+    """A session state that records which keys the page assigned (Streamlit sends a widget the
+    value assigned to its key in the run; other values the browser is trusted to hold)."""
+
+    def __init__(self):
+        super().__init__()
+        self.assigned = set()
+
+    def __setitem__(self, key, value):
+        self.assigned.add(key)
+        super().__setitem__(key, value)
+
+
+def test_a_widget_not_drawn_last_run_is_sent_its_value_again():
+    """A run that ends in st.stop() before some widgets (the image page waiting for an upload) drops
+    no state, but the browser forgets those widgets: drawn again, they must be sent their values."""
+    state, params = RecordingState(), FakeParams()
+    draw(state, params).save()
+    state["p_layer"] = 2  # the user's choice
+    draw(state, params).save()
+    state.assigned.clear()
+    draw(state, params).save()
+    assert "p_layer" not in state.assigned  # drawn every run: the browser holds it
+    url = PageState("p", state, params)  # a run that stops before the layer widget
+    url.bind("p_word", "word", Text(40), "attention")
+    url.save()
+    state.assigned.clear()
+    draw(state, params).save()
+    assert "p_layer" in state.assigned and state["p_layer"] == 2 and "p_word" not in state.assigned
+
+
 def test_a_reconnecting_browsers_widget_values_are_not_overwritten():
     """After a server restart (or a failover to another replica) the browser reconnects to a fresh
     session and sends its widgets' values; Streamlit holds them under element ids until the widgets

@@ -39,7 +39,9 @@ import streamlit as st
 MAX_RAW = 2000  # characters of one URL value considered at all; Text specs cap lower
 _INT = re.compile(r"-?[0-9]{1,12}")  # ASCII only: int() would also take "９"
 _FLOAT = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]{1,3})?")  # no inf, nan, "1_0" or "１"
-_STATE = "_url_state"  # session_state: {"keys": {page: set of widget keys}, "last": (page, params)}
+# session_state: {"keys": {page: set of widget keys}, "last": (page, params),
+#                 "drawn": {page: widget keys bound in the page's last run}}
+_STATE = "_url_state"
 
 
 # --- parsing and formatting one value: plain Python --------------------------------------------
@@ -199,6 +201,7 @@ class PageState:
     def __post_init__(self) -> None:
         reg = self.state.setdefault(_STATE, {"keys": {}, "last": None})
         self._keys: set[str] = reg["keys"].setdefault(self.name, set())
+        self._drawn_before: set[str] = reg.setdefault("drawn", {}).get(self.name, set())
         url = self.params.to_dict()
         drawn_last_run = any(k in self.state for k in self._keys)
         last = reg["last"]
@@ -225,6 +228,11 @@ class PageState:
             self.state[key] = value
         elif key not in self.state or not spec.fits(self.state[key]) or (self.entry and not widget):
             self.state[key] = default
+        elif widget and key not in self._drawn_before:
+            # Not drawn last run, yet its value survived (a run that ended in st.stop() drops no
+            # widget's state): the browser has forgotten it and would show the widget's first
+            # option until this value is sent again, and a value set through session_state is.
+            self.state[key] = self.state[key]
         self.bindings.append(_Binding(key, name, spec, default, always))
         return key
 
@@ -246,6 +254,7 @@ class PageState:
         if self.params.to_dict() != want:
             self.params.from_dict(want)
         self.state[_STATE]["last"] = (self.name, want)
+        self.state[_STATE]["drawn"][self.name] = {b.key for b in self.bindings}
 
 
 class Unbound:
