@@ -42,60 +42,69 @@ opacity = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=url.bind("image_
 TABS = dict(zip(["cls", "heads", "rollout", "click", "positions", "moves", "qk"],
                 ["CLS attention", "All heads", "Rollout", "Click a patch", "Position embeddings", "What moves",
                  "Queries & keys"], strict=True))
+# Only the open tab is drawn (the others' figures would cost the server and the network on every
+# run: 570 kB for all seven); its widgets keep their values while closed (url.bind's keep).
 cls_tab, heads_tab, rollout_tab, click_tab, pos_tab, moves_tab, qk_tab = st.tabs(
     list(TABS.values()), on_change="rerun", key=url.bind("image_tab", "tab", Choice(TABS), "CLS attention"))
 
-with cls_tab:
-    cls_map = grid.to_grid(trace.head(layer, head)[0])
-    left, right = st.columns(2)
-    left.plotly_chart(attention_overlay_figure(  # the model's name in the figure's own title
-        pixels, cls_map, grid, f"{trace.meta['model']}: CLS → patches, layer {layer}, head {head}", opacity),
-        key="image_cls_overlay")
-    right.plotly_chart(attention_map(cls_map, grid, "the same weights as a map"), key="image_cls_map")
-    st.caption(f"Where the CLS token reads from, colour from 0 to this map's largest weight "
-               f"({cls_map.max():.3f}); CLS keeps {trace.head(layer, head)[0, 0]:.3f} for itself."
-               + ("" if model_name else " In late layers DINOv2 puts much weight on a few background patches "
-                  "that it uses as scratch space (Darcet et al. 2024, 'Vision Transformers Need Registers')."))
+if cls_tab.open:
+    with cls_tab:
+        cls_map = grid.to_grid(trace.head(layer, head)[0])
+        left, right = st.columns(2)
+        left.plotly_chart(attention_overlay_figure(  # the model's name in the figure's own title
+            pixels, cls_map, grid, f"{trace.meta['model']}: CLS → patches, layer {layer}, head {head}", opacity),
+            key="image_cls_overlay")
+        right.plotly_chart(attention_map(cls_map, grid, "the same weights as a map"), key="image_cls_map")
+        st.caption(f"Where the CLS token reads from, colour from 0 to this map's largest weight "
+                   f"({cls_map.max():.3f}); CLS keeps {trace.head(layer, head)[0, 0]:.3f} for itself."
+                   + ("" if model_name else " In late layers DINOv2 puts much weight on a few background patches "
+                      "that it uses as scratch space (Darcet et al. 2024, 'Vision Transformers Need Registers')."))
 
-with heads_tab:
-    maps = [grid.to_grid(trace.head(layer, h)[0]) for h in range(trace.n_heads)]
-    st.plotly_chart(overlays_grid(pixels, maps, grid, [f"head {h}" for h in range(trace.n_heads)], opacity,
-                                  title=f"CLS attention of every head in layer {layer}"), key="image_heads")
-    st.caption("Each head is coloured from 0 to its own largest weight.")
+if heads_tab.open:
+    with heads_tab:
+        maps = [grid.to_grid(trace.head(layer, h)[0]) for h in range(trace.n_heads)]
+        st.plotly_chart(overlays_grid(pixels, maps, grid, [f"head {h}" for h in range(trace.n_heads)], opacity,
+                                      title=f"CLS attention of every head in layer {layer}"), key="image_heads")
+        st.caption("Each head is coloured from 0 to its own largest weight.")
 
-with rollout_tab:
-    r1, r2 = st.columns(2)
-    fusion = r1.radio("Head fusion", ["mean", "max", "min"], horizontal=True,
-                      key=url.bind("image_fusion", "fusion", Choice.of(["mean", "max", "min"]), "mean"))
-    discard = r2.slider("Discard ratio (lowest weights per row dropped)", 0.0, 0.95, step=0.05,
-                        key=url.bind("image_discard", "discard", Float(0, 0.95), 0.0))
-    rolled = image_rollout(model_name, device, image_key, fusion, discard, trace)
-    st.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(rolled[0]), grid,
-                                             f"Attention rollout to CLS ({fusion} of heads, discard {discard:.0%})",
-                                             opacity), key="image_rollout")
-    st.caption("Rollout (Abnar & Zuidema 2020) multiplies the layers' attention, each with the identity added "
-               "for the residual path and rows renormalised: how much CLS draws on each input patch overall.")
+if rollout_tab.open:
+    with rollout_tab:
+        r1, r2 = st.columns(2)
+        fusion = r1.radio("Head fusion", ["mean", "max", "min"], horizontal=True, key=url.bind(
+            "image_fusion", "fusion", Choice.of(["mean", "max", "min"]), "mean", keep=True))
+        discard = r2.slider("Discard ratio (lowest weights per row dropped)", 0.0, 0.95, step=0.05,
+                            key=url.bind("image_discard", "discard", Float(0, 0.95), 0.0, keep=True))
+        rolled = image_rollout(model_name, device, image_key, fusion, discard, trace)
+        st.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(rolled[0]), grid,
+                                                 f"Attention rollout to CLS ({fusion} of heads, discard {discard:.0%})",
+                                                 opacity), key="image_rollout")
+        st.caption("Rollout (Abnar & Zuidema 2020) multiplies the layers' attention, each with the identity added "
+                   "for the residual path and rows renormalised: how much CLS draws on each input patch overall.")
 
-with click_tab:
-    left, right = st.columns(2)
-    event = left.plotly_chart(image_with_grid(pixels, grid, "click a patch", clickable=True), key="image_click",
-                              on_select="rerun", selection_mode="points")
-    token = clicked_patch(url, event.selection.points, grid)
-    cell = grid.cell_of(token)
-    right.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(trace.head(layer, head)[token]), grid,
-                                                f"where patch {trace.query_tokens[token]} attends, layer {layer}, "
-                                                f"head {head}", opacity, highlight=cell), key="image_patch")
+if click_tab.open:
+    with click_tab:
+        left, right = st.columns(2)
+        event = left.plotly_chart(image_with_grid(pixels, grid, "click a patch", clickable=True), key="image_click",
+                                  on_select="rerun", selection_mode="points")
+        token = clicked_patch(url, event.selection.points, grid)
+        cell = grid.cell_of(token)
+        right.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(trace.head(layer, head)[token]), grid,
+                                                    f"where patch {trace.query_tokens[token]} attends, layer {layer}, "
+                                                    f"head {head}", opacity, highlight=cell), key="image_patch")
 
-with pos_tab:
-    st.plotly_chart(position_figure(model_name, device, grid.rows, grid.cols, trace), key="image_positions")
-    st.caption("Tile (r, c) shows how similar the position embedding of patch r{r}c{c} is to every patch's: "
-               "the model learned the 2-D grid from 1-D positions (Dosovitskiy et al. 2021, figure 7).")
+if pos_tab.open:
+    with pos_tab:
+        st.plotly_chart(position_figure(model_name, device, grid.rows, grid.cols, trace), key="image_positions")
+        st.caption("Tile (r, c) shows how similar the position embedding of patch r{r}c{c} is to every patch's: "
+                   "the model learned the 2-D grid from 1-D positions (Dosovitskiy et al. 2021, figure 7).")
 
-with moves_tab:
-    views.moves_tab((model_name, device, image_key), trace, layer, head, opacity)
+if moves_tab.open:
+    with moves_tab:
+        views.moves_tab((model_name, device, image_key), trace, layer, head, opacity)
 
-with qk_tab:
-    views.qk_tab(trace, layer, head, url)
+if qk_tab.open:
+    with qk_tab:
+        views.qk_tab(trace, layer, head, url)
 
 st.download_button("Download the attention weights (NPY: layers x heads x tokens x tokens)",
                    data=lambda: npy_bytes(trace.weights), file_name="attention.npy",

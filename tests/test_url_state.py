@@ -163,6 +163,46 @@ def test_always_and_non_widget_bindings():
     assert state["p_patch"] == 137  # a new visit starts from the default, like the widgets
 
 
+def test_a_kept_widget_gets_its_value_back_when_its_tab_opens_again():
+    """A widget in a tab drawn only while open (keep=True): Streamlit drops its value in the runs
+    that do not draw it; it comes back when the tab opens again, and is out of the link meanwhile.
+    A new visit starts from the URL and the defaults, not from what was kept."""
+    fusion = ("p_fusion", "fusion", Choice.of(["mean", "max"]), "mean")
+    state, params = {}, FakeParams()
+    url = draw(state, params)
+    url.bind(*fusion, keep=True)
+    url.save()
+    state["p_fusion"] = "max"  # the user picks max in the tab
+    url = draw(state, params)
+    url.bind(*fusion, keep=True)
+    url.save()
+    assert params.params == {"fusion": "max"}
+    del state["p_fusion"]  # another tab opened: the widget is not drawn and Streamlit drops it
+    draw(state, params).save()
+    assert params.params == {}  # the link holds what is on screen
+    url = draw(state, params)  # the tab opens again
+    url.bind(*fusion, keep=True)
+    url.save()
+    assert state["p_fusion"] == "max" and params.params == {"fusion": "max"}
+    del state["p_fusion"]
+    draw(state, params).save()
+    url = draw(state, params)
+    url.bind(*fusion)  # without keep: the default, as before
+    assert state["p_fusion"] == "mean"
+    state["p_fusion"] = "max"
+    url = draw(state, params)
+    url.bind(*fusion, keep=True)
+    url.save()
+    for k in ("p_layer", "p_word", "p_fusion"):
+        del state[k]  # the page was left, then opened again from the sidebar
+    draw(state, params, page="q").save()
+    params.params = {}
+    draw(state, params).save()
+    url = draw(state, params)
+    url.bind(*fusion, keep=True)
+    assert state["p_fusion"] == "mean"
+
+
 class RecordingState(dict):
     """A session state that records which keys the page assigned (Streamlit sends a widget the
     value assigned to its key in the run; other values the browser is trusted to hold)."""

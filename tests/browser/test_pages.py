@@ -257,8 +257,16 @@ def test_image_page_sample_click_upload_download(browser, app_url, tmp_path):
     page.get_by_text("halves.png").first.wait_for(timeout=60_000)
     page.get_by_text("Choose an image file").wait_for(state="detached", timeout=60_000)
     wait_for_app(page)
-    _wait_for_title(page, "CLS → patches")
+    _wait_for_title(page, "where patch r3c12 attends, layer 11")  # the open tab, on the new image
+    # The run that showed the empty upload box drew no layer, head or opacity widget; they must come
+    # back showing the server's values (they showed their first option and 0.00, and the next click
+    # sent those back: layer 0, an invisible overlay).
+    assert "0.60" in page.locator(".st-key-image_opacity").inner_text()
+    assert page.locator(".st-key-image_layer input").input_value() == "11"
+    page.get_by_role("tab", name="CLS attention").click()  # only the open tab is drawn: this one now
+    _wait_for_title(page, "CLS → patches, layer 11, head 0")
     wait_for_plots(page, 2)
+    assert "0.60" in page.locator(".st-key-image_opacity").inner_text()
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
     page.screenshot(path=ARTIFACTS / "image-upload.png", full_page=True)
     assert_quiet(log, page)

@@ -19,7 +19,7 @@ from viz.ui.url_state import Choice
 
 def _moved(key: tuple, trace: AttentionTrace) -> tuple[np.ndarray, dict] | None:
     """(shares (L, H, T, T) of what each head moves, per-layer shares of CLS and the most looked-at
-    patches), once per image for the whole server: every tab draws on every rerun of the page."""
+    patches), once per image for the whole server: every run with the tab open draws it."""
     if trace.w_o is None:
         return None
 
@@ -63,7 +63,7 @@ def _most_looked_at(trace: AttentionTrace, n: int) -> list[int]:
 def qk_tab(trace: AttentionTrace, layer: int, head: int, url: url_state.PageState) -> None:
     grid = trace.meta["grid"]
     by = st.radio("Colour patches by", ["row", "column"], horizontal=True,
-                  key=url.bind("image_qk_colour", "qk_colour", Choice.of(["row", "column"]), "row"))
+                  key=url.bind("image_qk_colour", "qk_colour", Choice.of(["row", "column"]), "row", keep=True))
     cells = [grid.cell_of(t) for t in range(len(trace.query_tokens))]
     colour = np.array([-1 if c is None else c[0 if by == "row" else 1] for c in cells], dtype=float) + 1
     q2, k2, explained = qk_projection(trace.queries[layer, head], trace.keys[layer, head])

@@ -40,6 +40,7 @@ MAX_RAW = 2000  # characters of one URL value considered at all; Text specs cap 
 _INT = re.compile(r"-?[0-9]{1,12}")  # ASCII only: int() would also take "９"
 _FLOAT = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]{1,3})?")  # no inf, nan, "1_0" or "１"
 # session_state: {"keys": {page: set of widget keys}, "last": (page, params),
+#                 "kept": {page: {widget key: value}} (values of keep=True widgets, see bind),
 #                 "drawn": {page: widget keys bound in the page's last run}}
 _STATE = "_url_state"
 
@@ -185,6 +186,7 @@ class _Binding:
     spec: Spec
     default: Any
     always: bool
+    keep: bool = False
 
 
 @dataclass
@@ -201,6 +203,7 @@ class PageState:
     def __post_init__(self) -> None:
         reg = self.state.setdefault(_STATE, {"keys": {}, "last": None})
         self._keys: set[str] = reg["keys"].setdefault(self.name, set())
+        self._kept: dict[str, Any] = reg.setdefault("kept", {}).setdefault(self.name, {})
         self._drawn_before: set[str] = reg.setdefault("drawn", {}).get(self.name, set())
         url = self.params.to_dict()
         drawn_last_run = any(k in self.state for k in self._keys)
@@ -208,21 +211,30 @@ class PageState:
         foreign = bool(url) and last is not None and last[0] != self.name and last[1] == url
         self.entry = not drawn_last_run  # the first run of a visit to the page
         self.incoming: dict[str, str] = url if self.entry and not foreign else {}
+        if self.entry:
+            self._kept.clear()  # a new visit starts from the URL and the defaults
 
     def bind(self, key: str, name: str, spec: Spec, default: Any, *, always: bool = False,
-             widget: bool = True) -> str:
+             widget: bool = True, keep: bool = False) -> str:
         """Bind widget `key` to URL parameter `name`; returns the key for the widget's key=.
 
         always: write the value even when it is the default. widget=False: a plain session value
         (Streamlit keeps it when the page is left, so it cannot tell whether the page was drawn).
+        keep: a widget that some runs do not draw (it sits in a tab drawn only while open).
+        Streamlit drops a widget's value when a run does not draw it; with keep, the value it had
+        when last drawn comes back when it is drawn again during the same visit. Meanwhile it is
+        not in the URL: a link holds what is on screen.
         """
         if widget:
             self._keys.add(key)
+        binding = _Binding(key, name, spec, default, always, keep)
         if widget and key not in self.state and self.from_browser(key):
             # The browser holds this widget's value (it reconnected to a new session): neither the
             # URL nor the default may overwrite it, or the page would jump back to them.
-            self.bindings.append(_Binding(key, name, spec, default, always))
+            self.bindings.append(binding)
             return key
+        if keep and key not in self.state and key in self._kept:
+            self.state[key] = self._kept[key]  # checked below like any value in the session
         value = parse(spec, self.incoming.get(name))
         if value is not None:
             self.state[key] = value
@@ -233,7 +245,7 @@ class PageState:
             # widget's state): the browser has forgotten it and would show the widget's first
             # option until this value is sent again, and a value set through session_state is.
             self.state[key] = self.state[key]
-        self.bindings.append(_Binding(key, name, spec, default, always))
+        self.bindings.append(binding)
         return key
 
     def wanted(self) -> dict[str, str]:
@@ -254,6 +266,7 @@ class PageState:
         if self.params.to_dict() != want:
             self.params.from_dict(want)
         self.state[_STATE]["last"] = (self.name, want)
+        self._kept.update({b.key: self.state.get(b.key, b.default) for b in self.bindings if b.keep})
         self.state[_STATE]["drawn"][self.name] = {b.key for b in self.bindings}
 
 
