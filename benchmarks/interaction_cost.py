@@ -179,6 +179,14 @@ def _image_act(page, i):
     return 1
 
 
+def _image_head_act(page, i):
+    head = str(1 + i % 5)  # never the default head (0), which the URL leaves out; never the last one
+    _pick(page, "image_head", head)
+    _url_param_is(page, "head", head)
+    wait_for_plots(page, 2)
+    return 1
+
+
 def _scratch_open(page, url):
     _goto(page, f"{url}/scratch", plots=2)
     _scratch_act(page, 1000)
@@ -292,6 +300,11 @@ def _p_image_act(s, i):
     return _checked(r, "image_sample", charts=2)
 
 
+def _p_image_head_act(s, i):
+    head = str(1 + i % 5)
+    return _checked(s.submit("Head", head), "image_head", f"head {head}", charts=2)  # the overlay's title
+
+
 def _p_scratch_act(s, i):
     word = "".join("abcdefghijklmnopqrstuvwxyz"[(i * 7 + 3 * j) % 26] for j in range(10))
     return _checked(s.submit("Your input", word), "scratch_input", word[::-1])
@@ -333,6 +346,8 @@ INTERACTIONS = [
                 proto_open=_p_opener("text", _p_text_act), proto_act=_p_head_act),
     Interaction("image_sample", "image page: another sample image", _image_open, _image_act, max_repeats=4,
                 proto_open=_p_opener("image"), proto_act=_p_image_act),
+    Interaction("image_head", "image page: another head", _image_open, _image_head_act,
+                proto_open=_p_opener("image"), proto_act=_p_image_head_act),
     Interaction("scratch_input", "scratch page: a new word", _scratch_open, _scratch_act,
                 proto_open=_p_opener("scratch", _p_scratch_act), proto_act=_p_scratch_act),
     Interaction("softmax_slider", "softmax page: temperature slider one notch", _softmax_open, _softmax_act,
