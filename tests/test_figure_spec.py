@@ -15,6 +15,7 @@ import pytest
 
 from viz.figures import heatmap, image, moves, spec, teaching, text
 from viz.patches import PatchGrid
+from viz.softmax_lab import scaling_sample
 from viz.trace import AttentionTrace
 
 TOKENS = ("[CLS]", "</s>", "<b>x</b>", "the", "cat", "sat", "on", "the", "mat", ".", "it", "was", "tired", "[SEP]",
@@ -42,6 +43,7 @@ PIXELS = _rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
 PIXELS_WIDE = _rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
 MAP, MAP_WIDE = _rng.random((16, 16)), _rng.random((4, 6))
 SIMILARITY = np.corrcoef(_rng.random((24, 10)))
+SCALING = scaling_sample(64, n_rows=50)
 FIGURES = {
     "head (heatmap)": lambda: text.head_figure(T17, 1, 2),
     "head (named heatmap, 90 tokens)": lambda: text.head_figure(T90, 0, 1),
@@ -66,6 +68,8 @@ FIGURES = {
     "softmax bars": lambda: teaching.softmax_bars([2.0, 1.0, -0.5], [0.6, 0.3, 0.1], "softmax at T = 1 <b>"),
     "temperature sweep": lambda: teaching.temperature_sweep(np.geomspace(0.05, 10, 7), np.full((7, 2), 0.5),
                                                             [2.0, -1.0], 0.5),
+    "scaling histograms": lambda: teaching.scaling_histograms(SCALING.dots, SCALING.scaled, SCALING.max_weight_raw,
+                                                              SCALING.max_weight_scaled, 64),
     "a real model's scores": lambda: teaching.real_scores_and_weights(
         ["<s>", "a", "b"], np.array([1.0, -2.0, 0.5]), np.array([0.6, 0.1, 0.3]), np.array([0.5, 0.2, 0.3]), 2.0,
         "layer 0, head 1, query 'x'"),
