@@ -217,6 +217,23 @@ def _softmax_act(page, i):
     return 1
 
 
+def _positional_open(page, url):
+    _goto(page, f"{url}/positional", plots=7)
+    _positional_act(page, 1000)
+
+
+def _positional_k(i: int) -> int:
+    """offset k after act i: 3 (the default) -> 4 (the warm-up, i = 1000) -> 5 -> 4 -> 5 ..."""
+    return 4 if i == 1000 or i % 2 else 5
+
+
+def _positional_act(page, i):
+    page.locator(".st-key-pos_k input[type=range]").press("ArrowLeft" if _positional_k(i) == 4 and i != 1000
+                                                          else "ArrowRight")
+    _url_param_is(page, "k", str(_positional_k(i)))  # every section of the page is drawn again
+    return 1
+
+
 TRAIN_STEPS = 100
 
 
@@ -313,6 +330,12 @@ def _p_scratch_act(s, i):
 SOFTMAX_SLIDER = "Temperature T (log scale)"
 
 
+def _p_positional_act(s, i):
+    k = _positional_k(i)
+    s.set_number("offset k", k)
+    return _checked(s.run(), "positional_slider", f"R_k for k = {k}", charts=7)
+
+
 def _p_softmax_act(s, i):
     """One notch right of T = 1, then back (the browser's arrow keys)."""
     options = list(s.widget(SOFTMAX_SLIDER, "slider").proto.options)
@@ -352,6 +375,9 @@ INTERACTIONS = [
                 proto_open=_p_opener("scratch", _p_scratch_act), proto_act=_p_scratch_act),
     Interaction("softmax_slider", "softmax page: temperature slider one notch", _softmax_open, _softmax_act,
                 proto_open=_p_opener("softmax", _p_softmax_act), proto_act=_p_softmax_act),
+    Interaction("positional_slider", "positional page: the offset k slider one step (the whole page)",
+                _positional_open, _positional_act, proto_open=_p_opener("positional", _p_positional_act),
+                proto_act=_p_positional_act),
     Interaction("train_step", f"scratch page: Train live, {TRAIN_STEPS} steps (per step)", _train_open, _train_act,
                 max_repeats=3, proto_open=_p_train_open, proto_act=_p_train_act),
 ]

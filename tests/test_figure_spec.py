@@ -44,6 +44,7 @@ PIXELS_WIDE = _rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
 MAP, MAP_WIDE = _rng.random((16, 16)), _rng.random((4, 6))
 SIMILARITY = np.corrcoef(_rng.random((24, 10)))
 SCALING = scaling_sample(64, n_rows=50)
+PE = _rng.standard_normal((16, 8))
 FIGURES = {
     "head (heatmap)": lambda: text.head_figure(T17, 1, 2),
     "head (named heatmap, 90 tokens)": lambda: text.head_figure(T90, 0, 1),
@@ -73,6 +74,22 @@ FIGURES = {
     "a real model's scores": lambda: teaching.real_scores_and_weights(
         ["<s>", "a", "b"], np.array([1.0, -2.0, 0.5]), np.array([0.6, 0.1, 0.3]), np.array([0.5, 0.2, 0.3]), 2.0,
         "layer 0, head 1, query 'x'"),
+    "positional encoding table": lambda: teaching.pe_heatmap(PE, "PE <b>", x_title="column", y_title="row"),
+    "positional encoding curves": lambda: teaching.pe_curves(PE, [0, 1, 5], [6.28, 6.28, 62.8]),
+    "similarity and offset": lambda: teaching.similarity_and_offset(PE @ PE.T, np.arange(8), PE[:3, :8], "<i>s</i>",
+                                                                   [0, 2, 4]),
+    "matrix pair (one scale)": lambda: teaching.matrix_pair(PE[:8, :8], PE[8:, :8], ("a<", "b"), "key n", "query m", "t"),
+    "matrix pair (two scales)": lambda: teaching.matrix_pair(PE[:8, :8], 5 * PE[8:, :8], ("a", "b"), "x", "y",
+                                                             shared=False),
+    "attention pair": lambda: teaching.attention_pair([("one", T17.head(0, 0), T17.query_tokens, T17.key_tokens),
+                                                       ("two <", T17.head(1, 1), T17.query_tokens, T17.key_tokens),
+                                                       ("three", T17.head(0, 2), T17.query_tokens, T17.key_tokens)],
+                                                      "encoder"),
+    "tensor grid": lambda: teaching.tensor_grid([
+        teaching.Panel("X <i>", PE[:6, :8], TOKENS[:6], [str(i) for i in range(8)], "d_model index"),
+        teaching.Panel("W", T17.head(0, 0)[:6, :6], TOKENS[:6], TOKENS[:6], "key", weights=True),
+        teaching.Panel("zero", np.zeros((2, 2)), ["a", "b"], ["a", "b"], "x")], cols=2, title="tensors"),
+    "shape diagram": lambda: teaching.shape_diagram([(f"W_{i} <", f"({i}, d)", "note") for i in range(7)], "shapes"),
     "image with its patch grid": lambda: image.image_with_grid(PIXELS, GRID, "a <b>cat</b>"),
     "image, clickable patches": lambda: image.image_with_grid(PIXELS_WIDE, GRID_WIDE, clickable=True, height=300),
     "attention overlay": lambda: image.attention_overlay_figure(PIXELS, MAP, GRID, "CLS <i>x</i>", 0.6),

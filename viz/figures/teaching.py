@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from viz.figures import spec
 from viz.figures.heatmap import COLORSCALE, _axes, _head_traces, _ticks, label
@@ -158,53 +157,56 @@ def tensor_grid(panels: Sequence[Panel], cols: int = 3, title: str = "") -> go.F
     """Small heatmaps side by side. Values on a diverging scale centred at 0, each with its own
     range (X, Q, K, V, scores); attention weights on the app's 0..1 scale."""
     n_rows = int(np.ceil(len(panels) / cols))
-    fig = make_subplots(rows=n_rows, cols=cols, subplot_titles=[label(p.title) for p in panels],
-                        horizontal_spacing=0.06, vertical_spacing=0.16)
+    layout = spec.subplots(n_rows, cols, [label(p.title) for p in panels], horizontal_spacing=0.06,
+                           vertical_spacing=0.16)
+    data = []
     for i, p in enumerate(panels):
-        r, c = i // cols + 1, i % cols + 1
+        xa, ya = spec.axis_names(i // cols + 1, i % cols + 1, cols)
         z = np.asarray(p.z, dtype=float)
         if p.weights:
-            scale = dict(colorscale=COLORSCALE, zmin=0, zmax=1)
+            scale = dict(colorscale=spec.colorscale(COLORSCALE), zmin=0, zmax=1)
         else:
             m = float(np.abs(z).max()) or 1.0
-            scale = dict(colorscale=DIVERGING, zmin=-m, zmax=m)
-        fig.add_trace(go.Heatmap(z=z, x=np.arange(z.shape[1]), y=np.arange(z.shape[0]), showscale=False,
-                                 hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>", **scale),
-                      row=r, col=c)
-        fig.update_xaxes(**_few_ticks(p.cols), title_text=p.x_title, row=r, col=c, showgrid=False)
-        fig.update_yaxes(**_few_ticks(p.rows), autorange="reversed", title_text="token", row=r, col=c,
-                         showgrid=False)
-    return _layout(fig, title, 330 * n_rows)
+            scale = dict(colorscale=spec.colorscale(DIVERGING), zmin=-m, zmax=m)
+        data.append(dict(type="heatmap", z=z, x=np.arange(z.shape[1]), y=np.arange(z.shape[0]), showscale=False,
+                         hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>", xaxis=xa, yaxis=ya, **scale))
+        layout["xaxis" + xa[1:]].update(**_few_ticks(p.cols), title=spec.title(p.x_title), showgrid=False)
+        layout["yaxis" + ya[1:]].update(**_few_ticks(p.rows), autorange="reversed", title=spec.title("token"),
+                                        showgrid=False)
+    return spec.figure(data, layout | _layout_dict(title, 330 * n_rows))
 
 
 def shape_diagram(nodes: Sequence[tuple[str, str, str]], title: str = "") -> go.Figure:
     """A left-to-right chain of boxes: (name, shape, note) each, joined by arrows."""
-    fig = go.Figure()
     n = len(nodes)
     per_row = 5
+    shapes, notes = [], []
     for i, (name, shape, note) in enumerate(nodes):
         r, c = divmod(i, per_row)
         c = c if r % 2 == 0 else per_row - 1 - c  # snake so the arrows stay short
         x, y = c * 2.2, -r * 1.6
-        fig.add_shape(type="rect", x0=x - 0.95, x1=x + 0.95, y0=y - 0.55, y1=y + 0.55,
-                      line_color="#1f77b4", fillcolor="#eef4fb")
-        fig.add_annotation(x=x, y=y, showarrow=False, align="center",
-                           text=f"<b>{label(name)}</b><br>{label(shape)}<br><span style='font-size:11px;color:#555'>{label(note)}</span>")
+        shapes.append(dict(type="rect", x0=x - 0.95, x1=x + 0.95, y0=y - 0.55, y1=y + 0.55,
+                           line=dict(color="#1f77b4"), fillcolor="#eef4fb"))
+        notes.append(dict(x=x, y=y, showarrow=False, align="center",
+                          text=f"<b>{label(name)}</b><br>{label(shape)}<br>"
+                               f"<span style='font-size:11px;color:#555'>{label(note)}</span>"))
         if i + 1 < n:
             r2, c2 = divmod(i + 1, per_row)
             c2 = c2 if r2 % 2 == 0 else per_row - 1 - c2
             x2, y2 = c2 * 2.2, -r2 * 1.6
+            arrow = dict(xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2, arrowcolor="#555",
+                         text="")
             if r2 == r:
                 sx, ex = (x + 0.95, x2 - 0.95) if x2 > x else (x - 0.95, x2 + 0.95)
-                fig.add_annotation(x=ex, y=y2, ax=sx, ay=y, xref="x", yref="y", axref="x", ayref="y",
-                                   showarrow=True, arrowhead=2, arrowcolor="#555", text="")
+                notes.append(dict(x=ex, y=y2, ax=sx, ay=y, **arrow))
             else:
-                fig.add_annotation(x=x2, y=y2 + 0.55, ax=x, ay=y - 0.55, xref="x", yref="y", axref="x",
-                                   ayref="y", showarrow=True, arrowhead=2, arrowcolor="#555", text="")
+                notes.append(dict(x=x2, y=y2 + 0.55, ax=x, ay=y - 0.55, **arrow))
     rows = int(np.ceil(n / per_row))
-    fig.update_xaxes(visible=False, range=[-1.1, (per_row - 1) * 2.2 + 1.1])
-    fig.update_yaxes(visible=False, range=[-(rows - 1) * 1.6 - 0.8, 0.8])
-    return _layout(fig, title, 150 * rows + 80)
+    return spec.figure([], dict(
+        shapes=shapes, annotations=notes,
+        xaxis=dict(visible=False, range=[-1.1, (per_row - 1) * 2.2 + 1.1]),
+        yaxis=dict(visible=False, range=[-(rows - 1) * 1.6 - 0.8, 0.8]),
+    ) | _layout_dict(title, 150 * rows + 80))
 
 
 # ---------------------------------------------------------------- positional encodings
@@ -214,79 +216,76 @@ def pe_heatmap(table: np.ndarray, title: str, x_title: str = "dimension", y_titl
     """(positions, dimensions) on a diverging scale centred at 0; position 0 at the top."""
     z = np.asarray(table, dtype=float)
     m = float(np.abs(z).max()) or 1.0
-    fig = go.Figure(go.Heatmap(z=z, colorscale=DIVERGING, zmin=-m, zmax=m, colorbar=dict(title="value"),
-                               hovertemplate="position %{y}, dim %{x}: %{z:.3f}<extra></extra>"))
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title, autorange="reversed")
-    return _layout(fig, title, 380)
+    return spec.figure([dict(type="heatmap", z=z, colorscale=spec.colorscale(DIVERGING), zmin=-m, zmax=m,
+                             colorbar=dict(title=spec.title("value")),
+                             hovertemplate="position %{y}, dim %{x}: %{z:.3f}<extra></extra>")],
+                       dict(xaxis=dict(title=spec.title(x_title)),
+                            yaxis=dict(title=spec.title(y_title), autorange="reversed")) | _layout_dict(title, 380))
 
 
 def pe_curves(table: np.ndarray, dims: Sequence[int], wavelengths: Sequence[float]) -> go.Figure:
-    fig = go.Figure()
     pos = np.arange(table.shape[0])
-    for d, wl in zip(dims, wavelengths, strict=True):
-        kind = "sin" if d % 2 == 0 else "cos"
-        fig.add_trace(go.Scatter(x=pos, y=table[:, d], mode="lines+markers", marker_size=4,
-                                 name=f"dim {d} ({kind}, wavelength {wl:.3g})"))
-    fig.update_xaxes(title_text="position", gridcolor="#eee")
-    fig.update_yaxes(title_text="PE value", range=[-1.1, 1.1], gridcolor="#eee")
-    return _layout(fig, "Each dimension is a wave; the wavelength grows with the dimension", 340)
+    data = [dict(type="scatter", x=pos, y=table[:, d], mode="lines+markers", marker=dict(size=4),
+                 name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'}, wavelength {wl:.3g})")
+            for d, wl in zip(dims, wavelengths, strict=True)]
+    return spec.figure(data, dict(
+        xaxis=dict(title=spec.title("position"), gridcolor="#eee"),
+        yaxis=dict(title=spec.title("PE value"), range=[-1.1, 1.1], gridcolor="#eee"),
+    ) | _layout_dict("Each dimension is a wave; the wavelength grows with the dimension", 340))
 
 
 def similarity_and_offset(sim: np.ndarray, offsets: np.ndarray, by_offset: np.ndarray,
                           title: str, from_positions: Sequence[int]) -> go.Figure:
     """Left: cosine similarity of every pair of positions. Right: similarity against offset,
     one line per starting position (the lines coincide: it depends on the offset only)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("cosine similarity of positions",
-                                                        "similarity against offset k"),
-                        horizontal_spacing=0.2)
-    fig.add_trace(go.Heatmap(z=sim, colorscale=DIVERGING, zmin=-1, zmax=1, colorbar=dict(x=0.4, thickness=12),
-                             hovertemplate="pos %{y} · pos %{x}: %{z:.3f}<extra></extra>"), 1, 1)
-    for p, row in zip(from_positions, by_offset, strict=True):
-        fig.add_trace(go.Scatter(x=offsets, y=row, mode="lines", name=f"from position {p}"), 1, 2)
-    fig.update_xaxes(title_text="position", row=1, col=1)
-    fig.update_yaxes(title_text="position", autorange="reversed", row=1, col=1)
-    fig.update_xaxes(title_text="offset k", row=1, col=2, gridcolor="#eee")
-    fig.update_yaxes(title_text="cosine similarity", row=1, col=2, gridcolor="#eee")
-    return _layout(fig, title, 380)
+    layout = spec.subplots(1, 2, ["cosine similarity of positions", "similarity against offset k"],
+                           horizontal_spacing=0.2)
+    data = [dict(type="heatmap", z=sim, colorscale=spec.colorscale(DIVERGING), zmin=-1, zmax=1,
+                 colorbar=dict(x=0.4, thickness=12), hovertemplate="pos %{y} · pos %{x}: %{z:.3f}<extra></extra>",
+                 xaxis="x", yaxis="y")]
+    data += [dict(type="scatter", x=offsets, y=row, mode="lines", name=f"from position {p}", xaxis="x2", yaxis="y2")
+             for p, row in zip(from_positions, by_offset, strict=True)]
+    layout["xaxis"].update(title=spec.title("position"))
+    layout["yaxis"].update(title=spec.title("position"), autorange="reversed")
+    layout["xaxis2"].update(title=spec.title("offset k"), gridcolor="#eee")
+    layout["yaxis2"].update(title=spec.title("cosine similarity"), gridcolor="#eee")
+    return spec.figure(data, layout | _layout_dict(title, 380))
 
 
 def matrix_pair(left: np.ndarray, right: np.ndarray, titles: tuple[str, str], x_title: str,
                 y_title: str, title: str = "", shared: bool = True) -> go.Figure:
     """Two matrices side by side on diverging scales centred at 0: one shared scale, or
     (shared=False) one per matrix, for two quantities of different size."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[label(t) for t in titles],
-                        horizontal_spacing=0.1 if shared else 0.2)
-    scales = {}
+    layout = spec.subplots(1, 2, [label(t) for t in titles], horizontal_spacing=0.1 if shared else 0.2)
+    data, scales = [], {}
     for c, z in ((1, left), (2, right)):
+        xa, ya = spec.axis_names(1, c, 2)
         axis = "coloraxis" if shared or c == 1 else "coloraxis2"
-        fig.add_trace(go.Heatmap(z=z, coloraxis=axis,
-                                 hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}: %{{z:.4f}}<extra></extra>"),
-                      1, c)
+        data.append(dict(type="heatmap", z=z, coloraxis=axis, xaxis=xa, yaxis=ya,
+                         hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}: %{{z:.4f}}<extra></extra>"))
         both = (left, right) if shared else (z,)
         m = float(max(np.abs(np.asarray(a)).max() for a in both)) or 1.0
-        scales[axis] = dict(colorscale=DIVERGING, cmin=-m, cmax=m,
+        scales[axis] = dict(colorscale=spec.colorscale(DIVERGING), cmin=-m, cmax=m,
                             colorbar=dict(x=1.0 if axis == "coloraxis2" or shared else 0.41, thickness=12))
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title, autorange="reversed")
-    return _layout(fig, title, 380, **scales)
+        layout["xaxis" + xa[1:]].update(title=spec.title(x_title))
+        layout["yaxis" + ya[1:]].update(title=spec.title(y_title), autorange="reversed")
+    return spec.figure(data, layout | _layout_dict(title, 380, **scales))
 
 
 def attention_pair(panels: Sequence[tuple[str, np.ndarray, Sequence[str], Sequence[str]]],
                    title: str = "", cols: int = 2) -> go.Figure:
     """Attention heatmaps in a grid, in the app's convention (rows queries, 0..1 Blues)."""
     rows = int(np.ceil(len(panels) / cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[label(p[0]) for p in panels],
-                        horizontal_spacing=0.1, vertical_spacing=0.18)
+    layout = spec.subplots(rows, cols, [label(p[0]) for p in panels], horizontal_spacing=0.1, vertical_spacing=0.18)
+    data = []
     for i, (_, w, q, k) in enumerate(panels):
-        r, c = i // cols + 1, i % cols + 1
-        for tr in _head_traces(np.asarray(w), q, k, None, axes=None):
-            fig.add_trace(tr, row=r, col=c)
+        xa, ya = spec.axis_names(i // cols + 1, i % cols + 1, cols)
+        data += _head_traces(np.asarray(w), q, k, None, axes=(xa, ya))
         xaxis, yaxis = _axes(q, k)
-        fig.update_xaxes(xaxis, row=r, col=c)
-        fig.update_yaxes(yaxis, row=r, col=c)
-    return _layout(fig, title, 360 * rows, coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1,
-                                                   colorbar=dict(title="weight")))
+        layout["xaxis" + xa[1:]].update(xaxis)
+        layout["yaxis" + ya[1:]].update(yaxis)
+    return spec.figure(data, layout | _layout_dict(title, 360 * rows, coloraxis=dict(
+        colorscale=spec.colorscale(COLORSCALE), cmin=0, cmax=1, colorbar=dict(title=spec.title("weight")))))
 
 
 def first_layer_tensors(x: np.ndarray, trace, head: int, title: str = "") -> go.Figure:
