@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from viz.figures import heatmap, image, moves, spec, teaching, text
+from viz.figures import classroom, heatmap, image, moves, spec, teaching, text
 from viz.patches import PatchGrid
 from viz.softmax_lab import scaling_sample
 from viz.trace import AttentionTrace
@@ -90,6 +90,8 @@ FIGURES = {
         teaching.Panel("W", T17.head(0, 0)[:6, :6], TOKENS[:6], TOKENS[:6], "key", weights=True),
         teaching.Panel("zero", np.zeros((2, 2)), ["a", "b"], ["a", "b"], "x")], cols=2, title="tensors"),
     "shape diagram": lambda: teaching.shape_diagram([(f"W_{i} <", f"({i}, d)", "note") for i in range(7)], "shapes"),
+    "a class's answers": lambda: classroom.answer_counts_figure(
+        [("12", 10, True), ("<b>11</b>", 5, False)] + [(str(i), 1, False) for i in range(14)], 30, True, font_size=18),
     "image with its patch grid": lambda: image.image_with_grid(PIXELS, GRID, "a <b>cat</b>"),
     "image, clickable patches": lambda: image.image_with_grid(PIXELS_WIDE, GRID_WIDE, clickable=True, height=300),
     "attention overlay": lambda: image.attention_overlay_figure(PIXELS, MAP, GRID, "CLS <i>x</i>", 0.6),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from viz.figures import spec
 from viz.figures.heatmap import label
 
 RIGHT, WRONG, OPEN = "#2ca02c", "#c7c7c7", "#1f77b4"
@@ -34,18 +35,19 @@ def answer_counts_figure(rows: Sequence[tuple[str, int, bool]], students: int, r
     names = [label(_short(r[0])) for r in rows][::-1]  # most frequent on top
     counts = [r[1] for r in rows][::-1]
     colours = [(RIGHT if r[2] else WRONG) if revealed else OPEN for r in rows][::-1]
-    fig = go.Figure(go.Bar(x=counts, y=list(range(len(rows))), orientation="h", marker_color=colours,
-                           text=[str(c) for c in counts], textposition="outside", customdata=names,
-                           hovertemplate="%{customdata}: %{x} students<extra></extra>"))
-    # Sizes set on the axes and title themselves: Streamlit's plotly theme overrides layout.font there.
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=names, automargin=True,
-                     tickfont_size=font_size)
-    fig.update_xaxes(title_text="students", rangemode="tozero", dtick=max(1, (max(counts, default=1) + 4) // 5),
-                     range=[0, max(counts, default=1) * 1.2 + 0.5], tickfont_size=font_size - 2,
-                     title_font_size=font_size - 1)
+    top = max(counts, default=1)
     bar = int(2.6 * font_size)
-    fig.update_layout(title=dict(text=label(f"{title}: {answered} of {students} answered"), font_size=font_size + 2),
-                      font=dict(size=font_size),
-                      height=max(220, 80 + bar * len(rows)), margin=dict(l=10, r=10, t=50, b=10),
-                      plot_bgcolor="white", showlegend=False)
-    return fig
+    return spec.figure([dict(
+        type="bar", x=counts, y=list(range(len(rows))), orientation="h", marker=dict(color=colours),
+        text=[str(c) for c in counts], textposition="outside", customdata=names,
+        hovertemplate="%{customdata}: %{x} students<extra></extra>",
+    )], dict(
+        # Sizes set on the axes and title themselves: Streamlit's plotly theme overrides layout.font there.
+        yaxis=dict(tickmode="array", tickvals=list(range(len(rows))), ticktext=names, automargin=True,
+                   tickfont=dict(size=font_size)),
+        xaxis=dict(title=dict(text="students", font=dict(size=font_size - 1)), rangemode="tozero",
+                   dtick=max(1, (top + 4) // 5), range=[0, top * 1.2 + 0.5], tickfont=dict(size=font_size - 2)),
+        title=dict(text=label(f"{title}: {answered} of {students} answered"), font=dict(size=font_size + 2)),
+        font=dict(size=font_size), height=max(220, 80 + bar * len(rows)), margin=dict(l=10, r=10, t=50, b=10),
+        plot_bgcolor="white", showlegend=False,
+    ))
