@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from viz.figures import classroom, heatmap, image, moves, spec, teaching, text
+from viz.context import WeightedParts, WordDrift
+from viz.figures import classroom, context, heatmap, image, moves, spec, teaching, text
 from viz.patches import PatchGrid
 from viz.softmax_lab import scaling_sample
 from viz.trace import AttentionTrace
@@ -90,6 +91,15 @@ FIGURES = {
         teaching.Panel("W", T17.head(0, 0)[:6, :6], TOKENS[:6], TOKENS[:6], "key", weights=True),
         teaching.Panel("zero", np.zeros((2, 2)), ["a", "b"], ["a", "b"], "x")], cols=2, title="tensors"),
     "shape diagram": lambda: teaching.shape_diagram([(f"W_{i} <", f"({i}, d)", "note") for i in range(7)], "shapes"),
+    "lines": lambda: text.lines_figure(T17, 1, [0, 2], 0.05),
+    "lines, one query, the strongest kept": lambda: text.lines_figure(T90, 0, [1, 2], 0.0, max_lines=300, query=3),
+    "neuron": lambda: text.neuron_figure({"q": PE[0], "k": PE[1], "product": PE[0] * PE[1], "dot": 1.5, "scaling": 0.125,
+                                          "score": 0.19}, T17.head(0, 0)[3], T17.key_tokens, "it <", 5),
+    "combined tokens": lambda: text.combined_figure(T17.head(0, 0)[2], T17.weights[:, 0, 2], T17.key_tokens,
+                                                    ["a", "<b>"] * 5, 1, 2),
+    "context vectors": lambda: context.context_figure(
+        WordDrift("bank <b>", ("bank",), (3,), (5,), PE[:7, :4], PE[7:14, :4], np.linspace(0.9, 0.4, 7)),
+        WeightedParts(2, np.array([0.1, 0.02, 0.5, 0.38]), PE[:4, :6], PE[5, :6]), ["a", "<b>", "bank", "c"], 2, 4),
     "a class's answers": lambda: classroom.answer_counts_figure(
         [("12", 10, True), ("<b>11</b>", 5, False)] + [(str(i), 1, False) for i in range(14)], 30, True, font_size=18),
     "image with its patch grid": lambda: image.image_with_grid(PIXELS, GRID, "a <b>cat</b>"),

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from viz.context import WeightedParts, WordDrift
+from viz.figures import spec
 from viz.figures.heatmap import label
 
 PART_COLOR = "#6baed6"
@@ -25,27 +25,26 @@ def context_figure(drift: WordDrift, parts: WeightedParts, key_tokens: Sequence[
     L = len(drift.cosine) - 1
     x = ["embeddings"] + [f"after layer {i}" for i in range(L)]
     T = len(key_tokens)
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2, subplot_titles=[
+    layout = spec.subplots(2, 1, [
         f"“{word}” in sentence A vs in sentence B: cosine similarity after every layer",
         f"Layer {layer}, head {head}: x′ of “{label(key_tokens[parts.query])}” = Σ_j w_j·v_j, "
         f"‖each part‖ and ‖the sum‖ (red)",
-    ])
-    fig.add_trace(go.Scatter(x=x, y=drift.cosine, mode="lines+markers+text", name="cosine",
-                             text=[f"{c:.2f}" for c in drift.cosine], textposition="top center",
-                             hovertemplate="%{x}: cosine %{y:.3f}<extra></extra>", showlegend=False),
-                  row=1, col=1)
+    ], vertical_spacing=0.2)
     names = [f"{j}: {label(t)}" for j, t in enumerate(key_tokens)] + ["x′ (sum)"]
     norms = np.append(parts.norms, np.linalg.norm(parts.output))
     weights = np.append(parts.weights, parts.weights.sum())
-    fig.add_trace(go.Bar(x=np.arange(T + 1), y=norms, marker_color=[PART_COLOR] * T + [SUM_COLOR],
-                         text=[f"w={w:.2f}" if w >= 0.05 else "" for w in weights], textposition="outside", constraintext="none",
-                         cliponaxis=False, showlegend=False,
-                         hovertext=names, hovertemplate="%{hovertext}<br>‖part‖ %{y:.3f}<extra></extra>"),
-                  row=2, col=1)
+    data = [
+        dict(type="scatter", x=x, y=drift.cosine, mode="lines+markers+text", name="cosine",
+             text=[f"{c:.2f}" for c in drift.cosine], textposition="top center",
+             hovertemplate="%{x}: cosine %{y:.3f}<extra></extra>", showlegend=False, xaxis="x", yaxis="y"),
+        dict(type="bar", x=np.arange(T + 1), y=norms, marker=dict(color=[PART_COLOR] * T + [SUM_COLOR]),
+             text=[f"w={w:.2f}" if w >= 0.05 else "" for w in weights], textposition="outside", constraintext="none",
+             cliponaxis=False, showlegend=False, hovertext=names, xaxis="x2", yaxis="y2",
+             hovertemplate="%{hovertext}<br>‖part‖ %{y:.3f}<extra></extra>"),
+    ]
     low = min(0.0, float(drift.cosine.min()) - 0.05)
-    fig.update_yaxes(range=[low, 1.08], title_text="cosine", gridcolor="#eee", row=1, col=1)
-    fig.update_yaxes(title_text="length of the part", gridcolor="#eee", row=2, col=1)
-    fig.update_xaxes(tickmode="array", tickvals=list(range(T + 1)), ticktext=names,
-                     tickangle=-60 if T > 10 else 0, row=2, col=1)
-    fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white")
-    return fig
+    layout["yaxis"].update(range=[low, 1.08], title=spec.title("cosine"), gridcolor="#eee")
+    layout["yaxis2"].update(title=spec.title("length of the part"), gridcolor="#eee")
+    layout["xaxis2"].update(tickmode="array", tickvals=list(range(T + 1)), ticktext=names,
+                            tickangle=-60 if T > 10 else 0)
+    return spec.figure(data, layout | dict(height=640, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white"))

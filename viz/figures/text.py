@@ -27,7 +27,6 @@ import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
 from PIL import Image
-from plotly.subplots import make_subplots
 
 from viz.figures import spec
 from viz.figures.heatmap import COLORSCALE, MASKED_COLOR, MAX_TICKS, label
@@ -297,7 +296,7 @@ def lines_figure(
     dropped = max(0, len(lines) - max_lines)
     if dropped:
         lines = lines[np.argsort(-lines[:, 0])[:max_lines]]
-    fig = go.Figure()
+    data = []
     bins = np.array([0.0, 0.25, 0.5, 0.75, 1.01])
     in_legend: set[int] = set()
     for h in heads:
@@ -309,34 +308,31 @@ def lines_figure(
                 continue
             xs = np.tile([0.0, 1.0, np.nan], len(sel))
             ys = np.stack([sel[:, 2], sel[:, 3], np.full(len(sel), np.nan)], axis=1).ravel()
-            fig.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines", hoverinfo="skip", opacity=float(min(1.0, 0.15 + (lo + hi) / 2)),
-                line=dict(color=color, width=2), name=f"head {h}", legendgroup=f"head {h}",
-                showlegend=h not in in_legend,
+            data.append(dict(
+                type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
+                opacity=float(min(1.0, 0.15 + (lo + hi) / 2)), line=dict(color=color, width=2), name=f"head {h}",
+                legendgroup=f"head {h}", showlegend=h not in in_legend,
             ))
             in_legend.add(h)
     labels = [label(t) for t in trace.query_tokens]
     font = 12 if T <= 64 else 9
     for x, anchor in ((-0.02, "middle left"), (1.02, "middle right")):
-        fig.add_trace(go.Scatter(
-            x=[x] * T, y=np.arange(T), mode="text", text=labels, textposition=anchor,
+        data.append(dict(
+            type="scatter", x=[x] * T, y=np.arange(T), mode="text", text=labels, textposition=anchor,
             textfont=dict(size=font), hovertext=[f"{i}: {lab}" for i, lab in enumerate(labels)],
             hoverinfo="text", showlegend=False,
         ))
     pair = trace.meta.get("pair_start")
-    if pair is not None:
-        fig.update_layout(shapes=[_hline(pair - 0.5)])
     note = f" ({dropped} weaker lines not drawn)" if dropped else ""
-    fig.update_xaxes(range=[-0.45, 1.45], tickmode="array", tickvals=[0, 1],
-                     ticktext=["query (attending)", "key (attended to)"], side="top",
-                     showgrid=False, zeroline=False)
-    fig.update_yaxes(range=[T - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_layout(
-        title=f"Layer {layer}: lines for weights ≥ {min_weight:g}, opacity = weight{note}",
+    return spec.figure(data, dict(
+        xaxis=dict(range=[-0.45, 1.45], tickmode="array", tickvals=[0, 1],
+                   ticktext=["query (attending)", "key (attended to)"], side="top", showgrid=False, zeroline=False),
+        yaxis=dict(range=[T - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False),
+        title=spec.title(f"Layer {layer}: lines for weights ≥ {min_weight:g}, opacity = weight{note}"),
         height=int(min(8000, max(360, 20 * T + 120) if T <= 64 else 12 * T + 120)),
         margin=dict(l=10, r=10, t=80, b=10), plot_bgcolor="white", legend=dict(orientation="h", y=-0.02),
-    )
-    return fig
+        **({"shapes": [_hline(pair - 0.5)]} if pair is not None else {}),
+    ))
 
 
 # --- how one score is built (bertviz's neuron view) -------------------------------------------
@@ -347,28 +343,27 @@ def neuron_figure(terms: dict, row_weights: np.ndarray, key_tokens: Sequence[str
     Bottom: the softmax over the query's row, the chosen key in red."""
     D = len(terms["q"])
     k_tok = key_tokens[key_index]
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2, subplot_titles=[
+    layout = spec.subplots(2, 1, [
         f"q∘k per dimension: Σ = q·k = {terms['dot']:.3f}; × scaling {terms['scaling']:.4f} = score {terms['score']:.3f}",
         f"softmax over the row of “{label(query_token)}”: weight on “{label(k_tok)}” = {row_weights[key_index]:.3f}",
-    ])
+    ], vertical_spacing=0.2)
     dims = np.arange(D)
-    for name, key, color in (("q (query)", "q", "#1f77b4"), ("k (key)", "k", "#ff7f0e"),
-                             ("q∘k (product)", "product", "#2ca02c")):
-        fig.add_trace(go.Bar(x=dims, y=terms[key], name=name, marker_color=color,
-                             hovertemplate=f"dimension %{{x}}<br>{name} %{{y:.3f}}<extra></extra>"), row=1, col=1)
+    data = [dict(type="bar", x=dims, y=terms[key], name=name, marker=dict(color=color), xaxis="x", yaxis="y",
+                 hovertemplate=f"dimension %{{x}}<br>{name} %{{y:.3f}}<extra></extra>")
+            for name, key, color in (("q (query)", "q", "#1f77b4"), ("k (key)", "k", "#ff7f0e"),
+                                     ("q∘k (product)", "product", "#2ca02c"))]
     T = len(key_tokens)
     colors = np.where(np.arange(T) == key_index, "#d62728", "#6baed6")
-    fig.add_trace(go.Bar(x=np.arange(T), y=row_weights, marker_color=colors.tolist(), showlegend=False,
-                         hovertext=[f"{i}: {label(t)}" for i, t in enumerate(key_tokens)],
-                         hovertemplate="%{hovertext}<br>weight %{y:.3f}<extra></extra>"), row=2, col=1)
-    fig.update_layout(barmode="group", height=620, margin=dict(l=10, r=10, t=60, b=10),
-                      legend=dict(orientation="h", y=1.12), plot_bgcolor="white")
-    fig.update_xaxes(title_text="dimension of the head", row=1, col=1)
-    fig.update_xaxes(**token_ticks(key_tokens), tickangle=-60 if T > 12 else 0, title_text="key (attended to)",
-                     row=2, col=1)
-    fig.update_yaxes(title_text="value", row=1, col=1)
-    fig.update_yaxes(title_text="weight", range=[0, 1], row=2, col=1)
-    return fig
+    data.append(dict(type="bar", x=np.arange(T), y=row_weights, marker=dict(color=colors.tolist()), showlegend=False,
+                     hovertext=[f"{i}: {label(t)}" for i, t in enumerate(key_tokens)], xaxis="x2", yaxis="y2",
+                     hovertemplate="%{hovertext}<br>weight %{y:.3f}<extra></extra>"))
+    layout["xaxis"].update(title=spec.title("dimension of the head"))
+    layout["xaxis2"].update(**token_ticks(key_tokens), tickangle=-60 if T > 12 else 0,
+                            title=spec.title("key (attended to)"))
+    layout["yaxis"].update(title=spec.title("value"))
+    layout["yaxis2"].update(title=spec.title("weight"), range=[0, 1])
+    return spec.figure(data, layout | dict(barmode="group", height=620, margin=dict(l=10, r=10, t=60, b=10),
+                                           legend=dict(orientation="h", y=1.12), plot_bgcolor="white"))
 
 
 # --- several tokens' attention together -------------------------------------------------------
@@ -380,22 +375,19 @@ def combined_figure(head_row: np.ndarray, layer_rows: np.ndarray, key_tokens: Se
     T = len(key_tokens)
     L = layer_rows.shape[0]
     names = ", ".join(label(t) for t in selected[:8]) + (" …" if len(selected) > 8 else "")
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.16, row_heights=[0.45, 0.55], subplot_titles=[
-        f"Mean attention of {names} in layer {layer}, head {head}", "Per layer, mean over heads",
-    ])
+    layout = spec.subplots(2, 1, [f"Mean attention of {names} in layer {layer}, head {head}",
+                                  "Per layer, mean over heads"], vertical_spacing=0.16, row_heights=[0.45, 0.55])
     hover = [f"{i}: {label(t)}" for i, t in enumerate(key_tokens)]
-    fig.add_trace(go.Bar(x=np.arange(T), y=head_row, marker_color="#3182bd", hovertext=hover,
-                         hovertemplate="%{hovertext}<br>weight %{y:.3f}<extra></extra>", showlegend=False),
-                  row=1, col=1)
-    fig.add_trace(go.Heatmap(z=layer_rows, x=np.arange(T), y=np.arange(L), zmin=0, zmax=1, colorscale=COLORSCALE,
-                             colorbar=dict(title="weight", len=0.5, y=0.25),
-                             hovertemplate="layer %{y}, key %{x}<br>weight %{z:.3f}<extra></extra>"),
-                  row=2, col=1)
-    for r in (1, 2):
-        fig.update_xaxes(**token_ticks(key_tokens), tickangle=-60 if T > 12 else 0, row=r, col=1,
-                         range=[-0.5, T - 0.5])
-    fig.update_xaxes(title_text="key (attended to)", row=2, col=1)
-    fig.update_yaxes(title_text="weight", range=[0, 1], row=1, col=1)
-    fig.update_yaxes(title_text="layer", autorange="reversed", tickmode="linear", row=2, col=1)
-    fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white")
-    return fig
+    data = [
+        dict(type="bar", x=np.arange(T), y=head_row, marker=dict(color="#3182bd"), hovertext=hover,
+             hovertemplate="%{hovertext}<br>weight %{y:.3f}<extra></extra>", showlegend=False, xaxis="x", yaxis="y"),
+        dict(type="heatmap", z=layer_rows, x=np.arange(T), y=np.arange(L), zmin=0, zmax=1,
+             colorscale=spec.colorscale(COLORSCALE), colorbar=dict(title=spec.title("weight"), len=0.5, y=0.25),
+             hovertemplate="layer %{y}, key %{x}<br>weight %{z:.3f}<extra></extra>", xaxis="x2", yaxis="y2"),
+    ]
+    for axis in ("xaxis", "xaxis2"):
+        layout[axis].update(**token_ticks(key_tokens), tickangle=-60 if T > 12 else 0, range=[-0.5, T - 0.5])
+    layout["xaxis2"].update(title=spec.title("key (attended to)"))
+    layout["yaxis"].update(title=spec.title("weight"), range=[0, 1])
+    layout["yaxis2"].update(title=spec.title("layer"), autorange="reversed", tickmode="linear")
+    return spec.figure(data, layout | dict(height=640, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white"))
