@@ -39,3 +39,20 @@ def test_scaling_histograms_send_counts_not_every_sample():
     assert np.array_equal(right[0].x, right[1].x)
     np.testing.assert_allclose([right[0].customdata[0][0], right[0].customdata[-1][1]], [0, 1])
     assert len(pio.to_json(f.to_dict(), validate=False)) < 30_000  # every score: 170 kB
+
+
+def test_positional_tables_are_sent_as_float32():
+    """The positional page's big heatmaps go to the browser as float32 (half the bytes of float64);
+    the hover shows three decimals, and the values are the table's to float32 precision."""
+    import json
+
+    import plotly.io as pio
+
+    from viz import positional as pos
+
+    pe = pos.sinusoidal(64, 64).astype(np.float64)
+    for f in (fig.pe_heatmap(pe, "PE"), fig.similarity_and_offset(pos.cosine_similarity(pe), np.arange(4),
+                                                                  np.zeros((1, 4)), "s", [0])):
+        z = json.loads(pio.to_json(f.to_dict(), validate=False))["data"][0]["z"]
+        assert z["dtype"] == "f4"
+    np.testing.assert_allclose(fig.pe_heatmap(pe, "PE").data[0].z, pe, atol=1e-6)

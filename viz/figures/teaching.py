@@ -213,8 +213,9 @@ def shape_diagram(nodes: Sequence[tuple[str, str, str]], title: str = "") -> go.
 
 
 def pe_heatmap(table: np.ndarray, title: str, x_title: str = "dimension", y_title: str = "position") -> go.Figure:
-    """(positions, dimensions) on a diverging scale centred at 0; position 0 at the top."""
-    z = np.asarray(table, dtype=float)
+    """(positions, dimensions) on a diverging scale centred at 0; position 0 at the top. Sent as
+    float32: the hover shows three decimals, and the positional page draws two of these per run."""
+    z = np.asarray(table, dtype=np.float32)
     m = float(np.abs(z).max()) or 1.0
     return spec.figure([dict(type="heatmap", z=z, colorscale=spec.colorscale(DIVERGING), zmin=-m, zmax=m,
                              colorbar=dict(title=spec.title("value")),
@@ -240,9 +241,9 @@ def similarity_and_offset(sim: np.ndarray, offsets: np.ndarray, by_offset: np.nd
     one line per starting position (the lines coincide: it depends on the offset only)."""
     layout = spec.subplots(1, 2, ["cosine similarity of positions", "similarity against offset k"],
                            horizontal_spacing=0.2)
-    data = [dict(type="heatmap", z=sim, colorscale=spec.colorscale(DIVERGING), zmin=-1, zmax=1,
-                 colorbar=dict(x=0.4, thickness=12), hovertemplate="pos %{y} · pos %{x}: %{z:.3f}<extra></extra>",
-                 xaxis="x", yaxis="y")]
+    data = [dict(type="heatmap", z=np.asarray(sim, dtype=np.float32), colorscale=spec.colorscale(DIVERGING),
+                 zmin=-1, zmax=1, colorbar=dict(x=0.4, thickness=12), xaxis="x", yaxis="y",
+                 hovertemplate="pos %{y} · pos %{x}: %{z:.3f}<extra></extra>")]  # float32: as pe_heatmap
     data += [dict(type="scatter", x=offsets, y=row, mode="lines", name=f"from position {p}", xaxis="x2", yaxis="y2")
              for p, row in zip(from_positions, by_offset, strict=True)]
     layout["xaxis"].update(title=spec.title("position"))
