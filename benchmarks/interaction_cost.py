@@ -180,7 +180,7 @@ def _image_act(page, i):
 
 
 def _image_head_act(page, i):
-    head = str(1 + i % 5)  # never the default head (0), which the URL leaves out; never the last one
+    head = str(1 + i % 5)  # never the default head (0), which the URL leaves out
     _pick(page, "image_head", head)
     _url_param_is(page, "head", head)
     wait_for_plots(page, 2)
@@ -228,8 +228,8 @@ def _positional_k(i: int) -> int:
 
 
 def _positional_act(page, i):
-    page.locator(".st-key-pos_k input[type=range]").press("ArrowLeft" if _positional_k(i) == 4 and i != 1000
-                                                          else "ArrowRight")
+    up = i == 1000 or _positional_k(i) == 5  # the warm-up goes 3 -> 4, then 4 -> 5 -> 4 ...
+    page.locator(".st-key-pos_k input[type=range]").press("ArrowRight" if up else "ArrowLeft")
     _url_param_is(page, "k", str(_positional_k(i)))  # every section of the page is drawn again
     return 1
 
