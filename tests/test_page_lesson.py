@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.apptest_helpers import APP, TIMEOUT, assert_clean, open_page, plotly_figures
 from viz.lesson import STEPS
+from viz.ui.lesson_ui import PRESENTER_FIG_HEIGHT
 
 PAGE = "app_pages/lesson.py"
 
@@ -44,6 +45,8 @@ def test_every_step_draws_and_lands_in_the_url():
         assert len(plotly_figures(at)) == 1, step.slug
         assert at.query_params["step"] == str(i + 1)
         assert {f.name for f in step.fields} <= set(at.query_params)
+        assert "What to notice" not in texts(at), f"{step.slug}: the notice shows before the answer"
+        at.toggle(key=f"lesson_{step.slug}_reveal").set_value(True).run()
         assert "What to notice" in texts(at)
     assert at.button(key="lesson_next").disabled
     at.button(key="lesson_prev").click().run()
@@ -56,12 +59,13 @@ def test_a_link_opens_the_step_with_its_inputs_in_presenter_mode():
     assert at.selectbox(key="lesson_step").value == 3
     assert at.toggle(key="lesson_present").value
     assert at.text_input(key="lesson_context-vectors_a").value == "He fished from the bank of the lake."
-    assert "display: none" in at.get("html")[0].proto.body  # the sidebar and header are hidden
+    assert any("display: none" in h.proto.body for h in at.get("html"))  # the sidebar and header are hidden
     fig = plotly_figures(at)[0]
-    assert fig["layout"]["height"] >= 560 and fig["layout"]["font"]["size"] == 17
+    assert fig["layout"]["height"] == PRESENTER_FIG_HEIGHT and fig["layout"]["font"]["size"] == 16
+    assert all(a["tickfont"]["size"] >= 16 for k, a in fig["layout"].items() if k.startswith(("xaxis", "yaxis")))
     assert "lake" in json.dumps(fig)
     at.toggle(key="lesson_present").set_value(False).run()
-    assert "present" not in at.query_params and not at.get("html")
+    assert "present" not in at.query_params and not any("display: none" in h.proto.body for h in at.get("html"))
 
 
 def test_answers_are_checked_on_the_page():
@@ -81,6 +85,7 @@ def test_answers_are_checked_on_the_page():
 
 def test_a_changed_input_changes_the_notice():
     at = open_page(PAGE)
+    at.toggle(key="lesson_attention_reveal").set_value(True).run()
     before = texts(at)
     at.text_input(key="lesson_attention_text").set_value("The dog chased the ball because it was bored.").run()
     assert_clean(at)
@@ -96,6 +101,7 @@ def test_hostile_links_get_a_sentence():
         at = open_with(params)
         assert expected in texts(at), (params, texts(at))
     at = open_with({"step": "1", "text": "<script>alert(1)</script> it rains", "word": "it"})
+    at.toggle(key="lesson_attention_reveal").set_value(True).run()
     assert not at.error and "What to notice" in texts(at)
 
 

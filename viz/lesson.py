@@ -221,6 +221,10 @@ class Step:
     notice: Callable[[dict], str]
     question: Callable[[dict], Question]
     slip: str = ""  # a slip in the course notes that this step corrects
+    slip_gives_answer: bool = False  # the slip's correction is the answer: shown once answered
+    # The figure while the question is open, where `figure` prints the answer (a title that
+    # states the score, a box that states the shape); None: `figure` gives nothing away.
+    open_figure: Callable[[dict], object] | None = None
 
     def values(self, given: dict | None = None) -> dict[str, str]:
         """Every field's value: the given one where there is one, else the default."""
@@ -259,8 +263,16 @@ def _ranked(trace: AttentionTrace, layer: int, head: int, i: int) -> list[int]:
 
 # 1. attention in general
 def _attention_figure(d):
+    """The head's heatmap with the followed word's row framed in red and its weights printed on
+    it (two decimals, white on dark cells): the question ranks that row's cells."""
     from viz.figures.text import head_figure
-    return head_figure(d["trace"], d["layer"], d["head"])
+    fig = head_figure(d["trace"], d["layer"], d["head"])
+    row, i = d["trace"].head(d["layer"], d["head"])[d["i"]], d["i"]
+    fig.add_shape(type="rect", x0=-0.5, x1=len(row) - 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color="#c0262d", width=3))
+    for j, w in enumerate(row):
+        fig.add_annotation(x=j, y=i, text=f"{w:.2f}".removeprefix("0"), showarrow=False,
+                           font=dict(size=12, color="white" if w > 0.55 else "#1f2130"))
+    return fig
 
 
 def _attention_notice(d):
@@ -274,13 +286,17 @@ def _attention_notice(d):
 
 
 def _attention_question(d):
+    """Which word takes the largest, second- or third-largest share: the deepest rank whose weight,
+    as the figure prints it (two decimals), is at least 0.03 and stands apart from the next one."""
     t = d["trace"]
     ranked = _ranked(t, d["layer"], d["head"], d["i"])
-    rank = min(2, len(ranked) - 1)
+    printed = [round(float(t.weights[d["layer"], d["head"], d["i"], j]), 2) for j in ranked] + [-1.0]
+    rank = next(r for r in (2, 1, 0) if r == 0 or (r < len(ranked) and printed[r] >= 0.03
+                                                   and printed[r] > printed[r + 1] and printed[r - 1] > printed[r]))
     nth = ("largest", "second-largest", "third-largest")[rank]
     return Question(f"In the head shown, which word takes the {nth} share of the attention of '{d['word']}' "
                     "(not counting itself, [CLS], [SEP] and punctuation)?", "token", t.key_tokens[ranked[rank]],
-                    hint="Read the word's row from left to right and rank the darker cells.")
+                    hint="Read the framed row: its weights are printed on it.")
 
 
 # 2. softmax and temperature
@@ -317,10 +333,11 @@ def _scaled_compute(src, v):
     return d
 
 
-def _scaled_figure(d):
+def _scaled_figure(d, show_score: bool = True):
     from viz.figures.text import neuron_figure
     t = d["trace"]
-    return neuron_figure(d["terms"], t.weights[d["layer"], d["head"], d["i"]], t.key_tokens, d["word"], d["key"])
+    return neuron_figure(d["terms"], t.weights[d["layer"], d["head"], d["i"]], t.key_tokens, d["word"], d["key"],
+                         show_score=show_score)
 
 
 def _scaled_notice(d):
@@ -390,11 +407,18 @@ def _qkv_compute(src, v):
     return dict(dims=d, steps=dims.trace_shapes(d), total=dims.total_parameters(d, biases=False))
 
 
-def _qkv_figure(d):
+def _qkv_figure(d, open_question: bool = False):
+    """The shape diagram, three boxes to a row (they stay wide enough on a projector). While the
+    question is open the per-head weight matrices' shapes (the answer) read "?"."""
     from viz.figures.teaching import shape_diagram
     x = d["dims"]
-    return shape_diagram([(s.name, f"{s.symbolic} = {dims.format_shape(s.shape)}", s.note) for s in d["steps"]],
-                         title=f"n = {x.n}, d_model = {x.d_model}, h = {x.h}, d_k = {x.d_k}, d_v = {x.d_v}")
+
+    def note(s):
+        return s.note.split(":")[0] + ": ? × ?" if open_question and s.note.startswith(("W_Q", "W_K", "W_V")) else s.note
+
+    return shape_diagram([(s.name, f"{s.symbolic} = {dims.format_shape(s.shape)}", note(s)) for s in d["steps"]],
+                         title=f"n = {x.n}, d_model = {x.d_model}, h = {x.h}, d_k = {x.d_k}, d_v = {x.d_v}",
+                         per_row=3, font_px=14)
 
 
 def _qkv_notice(d):
@@ -427,9 +451,9 @@ def _cross_compute(src, v):
 def _cross_figure(d):
     from viz.figures.teaching import attention_pair
     r, layer, h = d["run"], d["layer"], d["head"]
-    return attention_pair([("encoder self-attention: the input reads itself", r.encoder.weights[layer, h],
+    return attention_pair([("encoder self-attention", r.encoder.weights[layer, h],
                             r.encoder.query_tokens, r.encoder.key_tokens),
-                           ("cross-attention: the output reads the input", r.cross.weights[layer, h],
+                           ("decoder cross-attention", r.cross.weights[layer, h],
                             r.cross.query_tokens, r.cross.key_tokens)], f"Layer {layer}, head {h}")
 
 
@@ -463,7 +487,7 @@ def _heads_compute(src, v):
 
 def _heads_figure(d):
     from viz.figures import heads_grid
-    return heads_grid(d["trace"], d["layer"], title=f"Every head of layer {d['layer']}")
+    return heads_grid(d["trace"], d["layer"], title=f"Every head of layer {d['layer']}", edge_ticks=True)
 
 
 def _heads_notice(d):
@@ -621,7 +645,8 @@ STEPS: tuple[Step, ...] = (
          "grows with d_k, so it is divided by √d_k to keep the softmax from saturating: "
          "softmax(QKᵀ / √d_k)·V.",
          "viz.attention.score_terms, viz.figures.text.neuron_figure (the text page's neuron view)",
-         (SENTENCE, WORD), "number", _scaled_compute, _scaled_figure, _scaled_notice, _scaled_question),
+         (SENTENCE, WORD), "number", _scaled_compute, _scaled_figure, _scaled_notice, _scaled_question,
+         open_figure=lambda d: _scaled_figure(d, show_score=False)),
     Step("context-vectors", "Context-aware vectors",
          "Attention's output for word i is a blend: x′ᵢ = Σⱼ wᵢⱼ·vⱼ, every word's value vector scaled by "
          "how much word i attends to it. So the same word gets a different vector in a different sentence: "
@@ -640,7 +665,8 @@ STEPS: tuple[Step, ...] = (
          (Field("sentence", "Sentence (n = number of words)", "the fish swam near the bank"),
           Field("d_model", "d_model", "512", ("64", "128", "256", "512", "768")),
           Field("heads", "Heads h", "8", ("1", "2", "4", "8", "12", "16"))),
-         "shape", _qkv_compute, _qkv_figure, _qkv_notice, _qkv_question, slip=W_Q_SLIP),
+         "shape", _qkv_compute, _qkv_figure, _qkv_notice, _qkv_question, slip=W_Q_SLIP, slip_gives_answer=True,
+         open_figure=lambda d: _qkv_figure(d, open_question=True)),
     Step("self-cross", "Self-attention and cross-attention",
          "In self-attention a sequence attends to itself: queries, keys and values all come from the same "
          "words. In cross-attention the queries come from one sequence (the output being written) and the "

@@ -152,7 +152,7 @@ def wait_for_app(page, timeout_ms: int = 120_000) -> None:
     later, so wait briefly, then until the state is "notRunning" and no spinner is left.
     """
     try:
-        page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout_ms)
+        page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer'] >> visible=true", timeout=timeout_ms)
         page.wait_for_timeout(300)
         page.wait_for_function(
             """() => document.querySelector('[data-testid="stApp"]')

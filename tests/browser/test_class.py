@@ -119,11 +119,11 @@ def test_a_teacher_and_three_students(browser, app_url):
         assert wait_for_text(page, "Right:" if ok else "Not quite")
 
     # A student's own ▶ is off while following: only the teacher moves the class.
-    assert students[0][0].get_by_role("button", name="▶", exact=True).is_disabled()
+    assert students[0][0].get_by_role("button", name="Next step", exact=True).is_disabled()
 
     follow = []
     for i in (1, 2, 3):
-        teacher.get_by_role("button", name="▶", exact=True).click()
+        teacher.get_by_role("button", name="Next step", exact=True).click()
         moved = time.monotonic()
         want = f"{i + 1}. {STEPS[i].title}"
         assert wait_for_text(teacher, want)
@@ -149,13 +149,13 @@ def test_a_teacher_and_three_students(browser, app_url):
     _set_hidden(hidden, True)
     asked = len(hidden_fetches)
     for i in (4, 5):
-        teacher.get_by_role("button", name="▶", exact=True).click()
+        teacher.get_by_role("button", name="Next step", exact=True).click()
         assert wait_for_text(students[0][0], f"{i + 1}. {STEPS[i].title}", timeout_ms=15_000)
     time.sleep(2)
     assert len(hidden_fetches) <= asked + 1, hidden_fetches  # at most the one in flight when it hid
     asked = len(hidden_fetches)
     _set_hidden(hidden, False)
-    teacher.get_by_role("button", name="▶", exact=True).click()
+    teacher.get_by_role("button", name="Next step", exact=True).click()
     assert wait_for_text(hidden, f"7. {STEPS[6].title}", timeout_ms=15_000), _header(hidden)
     deadline = time.monotonic() + 10
     while len(hidden_fetches) == asked and time.monotonic() < deadline:

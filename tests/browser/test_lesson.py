@@ -42,19 +42,20 @@ def test_walk_the_whole_lesson_answering_wrong_then_right(browser, app_url):
     for i, step in enumerate(STEPS):
         assert wait_for_text(page, f"{i + 1}. {step.title}"), step.slug
         wait_for_plots(page)
-        assert wait_for_text(page, "What to notice")
         _answer(page, WRONG[step.kind], "Not quite")
+        assert not wait_for_text(page, "What to notice", 500), f"{step.slug}: the notice shows before the answer"
         page.get_by_text("Show the answer (teacher)").click()
         wait_for_app(page)
         shown = page.locator("[data-testid='stMarkdownContainer']").filter(has_text="Answer:").last.inner_text()
         answer = shown.split("Answer:", 1)[1].strip()
         _answer(page, answer, f"Right: {answer}")
+        assert wait_for_text(page, "What to notice"), step.slug
         assert not failed_on_page(page), step.slug
         assert f"step={i + 1}" in page.url
         if i < len(STEPS) - 1:
-            page.get_by_role("button", name="▶", exact=True).click()
+            page.get_by_role("button", name="Next step", exact=True).click()
             wait_for_app(page)
-    assert page.get_by_role("button", name="▶", exact=True).is_disabled()
+    assert page.get_by_role("button", name="Next step", exact=True).is_disabled()
     _quiet(log, page)
 
 
@@ -72,12 +73,12 @@ def test_presenter_mode_from_a_link_at_1280x720(browser, app_url):
     assert size >= 20, f"paragraph text is {size}px"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "lesson-presenter.png")
-    page.get_by_role("button", name="▶", exact=True).click()
+    page.get_by_role("button", name="Next step", exact=True).click()
     wait_for_app(page)
     assert wait_for_text(page, "5. Queries, keys, values")
     page.wait_for_function("() => location.search.includes('step=5') && location.search.includes('present=1')",
                            timeout=30_000)  # the script writes the URL as its last step
-    page.get_by_role("button", name="◀", exact=True).click()
+    page.get_by_role("button", name="Previous step", exact=True).click()
     wait_for_app(page)
     assert wait_for_text(page, "4. Context-aware vectors")
     _quiet(log, page)

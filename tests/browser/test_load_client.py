@@ -91,7 +91,7 @@ def test_a_lesson_step_writes_its_url_in_one_message(server):
     try:
         s.open()
         for step in (2, 3):
-            s.press("▶")
+            s.press("Next step")
             r = s.finish()
             assert r.messages["page_info_changed"] == 1, r.messages
             assert s.query_string.startswith(f"step={step}&"), s.query_string  # with the step's inputs

@@ -174,7 +174,7 @@ def measure(url: str, pids: list[int], students: int, steps: int, gap: float, re
     ticks0 = machine_ticks()
     own0 = sum(os.times()[:2])  # this process: the 31 clients' threads
     for step in range(1, steps + 1):
-        teacher.press("▶")
+        teacher.press("Next step")
         moved[step] = time.perf_counter()
         teacher_runs.append(teacher.finish().seconds)
         time.sleep(gap)

@@ -23,27 +23,29 @@ def context_figure(drift: WordDrift, parts: WeightedParts, key_tokens: Sequence[
     (weights of 0.05 and more written over their bars)."""
     word = label(drift.word)
     L = len(drift.cosine) - 1
-    x = ["embeddings"] + [f"after layer {i}" for i in range(L)]
+    x = list(range(L + 1))  # 0: the embeddings; i + 1: after layer i (short ticks fit a projector)
+    where = ["embeddings"] + [f"after layer {i}" for i in range(L)]
     T = len(key_tokens)
     layout = spec.subplots(2, 1, [
-        f"“{word}” in sentence A vs in sentence B: cosine similarity after every layer",
-        f"Layer {layer}, head {head}: x′ of “{label(key_tokens[parts.query])}” = Σ_j w_j·v_j, "
-        f"‖each part‖ and ‖the sum‖ (red)",
-    ], vertical_spacing=0.2)
+        f"“{word}” in A vs in B: cosine after each layer (emb.: before the first)",
+        f"Layer {layer}, head {head}: x′ of “{label(key_tokens[parts.query])}” = Σ w·v, ‖each part‖, ‖sum‖ (red)",
+    ], vertical_spacing=0.24)
     names = [f"{j}: {label(t)}" for j, t in enumerate(key_tokens)] + ["x′ (sum)"]
     norms = np.append(parts.norms, np.linalg.norm(parts.output))
     weights = np.append(parts.weights, parts.weights.sum())
     data = [
         dict(type="scatter", x=x, y=drift.cosine, mode="lines+markers+text", name="cosine",
              text=[f"{c:.2f}" for c in drift.cosine], textposition="top center",
-             hovertemplate="%{x}: cosine %{y:.3f}<extra></extra>", showlegend=False, xaxis="x", yaxis="y"),
+             customdata=where, hovertemplate="%{customdata}: cosine %{y:.3f}<extra></extra>", showlegend=False,
+             xaxis="x", yaxis="y"),
         dict(type="bar", x=np.arange(T + 1), y=norms, marker=dict(color=[PART_COLOR] * T + [SUM_COLOR]),
              text=[f"w={w:.2f}" if w >= 0.05 else "" for w in weights], textposition="outside", constraintext="none",
              cliponaxis=False, showlegend=False, hovertext=names, xaxis="x2", yaxis="y2",
              hovertemplate="%{hovertext}<br>‖part‖ %{y:.3f}<extra></extra>"),
     ]
     low = min(0.0, float(drift.cosine.min()) - 0.05)
-    layout["yaxis"].update(range=[low, 1.08], title=spec.title("cosine"), gridcolor="#eee")
+    layout["xaxis"].update(tickmode="array", tickvals=x, ticktext=["emb."] + [str(i) for i in range(L)])
+    layout["yaxis"].update(range=[low, 1.2], title=spec.title("cosine"), gridcolor="#eee")
     layout["yaxis2"].update(title=spec.title("length of the part"), gridcolor="#eee")
     layout["xaxis2"].update(tickmode="array", tickvals=list(range(T + 1)), ticktext=names,
                             tickangle=-60 if T > 10 else 0)

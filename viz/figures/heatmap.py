@@ -121,14 +121,23 @@ def _grid(matrices, titles, q_tokens, k_tokens, mask, rows, cols, spacing,
     return data, layout
 
 
-def heads_grid(trace: AttentionTrace, layer: int, max_cols: int = 6, title: str = "") -> go.Figure:
-    """All heads of one layer side by side, sharing the 0..1 colour scale."""
+def heads_grid(trace: AttentionTrace, layer: int, max_cols: int = 6, title: str = "",
+               edge_ticks: bool = False) -> go.Figure:
+    """All heads of one layer side by side, sharing the 0..1 colour scale. edge_ticks=True: the
+    tokens label only the first column's rows (the key axis is the same tokens), so small panels
+    keep their titles and labels apart (the lesson's projector)."""
     H = trace.n_heads
     trace.head(layer, 0)  # raises a readable IndexError for a bad layer
     cols = min(H, max_cols)
     rows = int(np.ceil(H / cols))
     data, layout = _grid(trace.weights[layer], [f"head {h}" for h in range(H)], trace.query_tokens,
-                         trace.key_tokens, trace.mask, rows, cols, (0.04, 0.08))
+                         trace.key_tokens, trace.mask, rows, cols, (0.02 if edge_ticks else 0.04, 0.08))
+    if edge_ticks:
+        for i in range(rows * cols):
+            xa, ya = spec.axis_names(i // cols + 1, i % cols + 1, cols)
+            layout["xaxis" + xa[1:]]["showticklabels"] = False
+            if i % cols:
+                layout["yaxis" + ya[1:]]["showticklabels"] = False
     layout.update(
         title=spec.title(label(title)), height=int(rows * min(360, max(220, 18 * len(trace.query_tokens) + 120))),
         margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white", coloraxis=_coloraxis(),

@@ -15,16 +15,51 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
 VALIDATE = False
 
+# Chart text colour. Streamlit's chart theme writes tick, axis and annotation text in its gray70
+# (#808495, 3.7:1 on white), too pale for a projector; WCAG AA asks 4.5:1. Every figure's text is
+# inked explicitly (a figure's own values win over the theme's template): 15.8:1 on white.
+INK = "#1f2130"
+_AXIS = re.compile(r"[xy]axis\d*$")
+
+
+def ink(layout: dict, data: Sequence[dict] = ()) -> dict:
+    """The layout with INK on every text the theme would draw grey: the global font, title, every
+    axis's ticks and title, annotations, legend and colour bars. Colours already set are kept."""
+    def on(d: dict, *path: str) -> None:
+        for key in path:
+            d = d.setdefault(key, {})
+        d.setdefault("color", INK)
+
+    on(layout, "font")
+    if isinstance(layout.get("title"), dict):
+        on(layout["title"], "font")
+    for name in [k for k in layout if _AXIS.match(k)] or ["xaxis", "yaxis"]:
+        axis = layout.setdefault(name, {})
+        on(axis, "tickfont")
+        if isinstance(axis.get("title"), dict):
+            on(axis["title"], "font")
+    for note in layout.get("annotations", ()):
+        on(note, "font")
+    on(layout, "legend", "font")
+    bars = [layout[k].setdefault("colorbar", {}) for k in layout if k.startswith("coloraxis")]
+    bars += [t["colorbar"] for t in data if isinstance(t.get("colorbar"), dict)]
+    for bar in bars:
+        on(bar, "tickfont")
+        if isinstance(bar.get("title"), dict):
+            on(bar["title"], "font")
+    return layout
+
 
 def figure(data: list[dict], layout: dict) -> go.Figure:
-    """go.Figure from trace dicts (each with its "type") and a layout dict, in one call."""
-    return go.Figure(data=data, layout=layout, _validate=VALIDATE)
+    """go.Figure from trace dicts (each with its "type") and a layout dict, in one call, inked."""
+    return go.Figure(data=data, layout=ink(layout, data), _validate=VALIDATE)
 
 
 def title(text: str | None) -> dict:

@@ -28,6 +28,7 @@ def _layout_dict(title: str, height: int, **kw) -> dict:
 
 def _layout(fig: go.Figure, title: str, height: int, **kw) -> go.Figure:
     fig.update_layout(**_layout_dict(title, height, **kw))
+    fig.update_layout(spec.ink(fig.layout.to_plotly_json()))  # a figure built step by step, inked too
     return fig
 
 
@@ -176,27 +177,31 @@ def tensor_grid(panels: Sequence[Panel], cols: int = 3, title: str = "") -> go.F
     return spec.figure(data, layout | _layout_dict(title, 330 * n_rows))
 
 
-def shape_diagram(nodes: Sequence[tuple[str, str, str]], title: str = "") -> go.Figure:
-    """A left-to-right chain of boxes: (name, shape, note) each, joined by arrows."""
+def shape_diagram(nodes: Sequence[tuple[str, str, str]], title: str = "", per_row: int = 5,
+                  font_px: int = 13) -> go.Figure:
+    """A chain of boxes, `per_row` to a row and snaking back, joined by arrows: (name, shape, note)
+    each. The text has an explicit size (font_px, the note smaller) so that a figure enlarged for a
+    projector keeps it inside its box; fewer boxes to a row make each box wider."""
     n = len(nodes)
-    per_row = 5
     shapes, notes = [], []
-    for i, (name, shape, note) in enumerate(nodes):
+
+    def place(i: int) -> tuple[float, float]:
         r, c = divmod(i, per_row)
         c = c if r % 2 == 0 else per_row - 1 - c  # snake so the arrows stay short
-        x, y = c * 2.2, -r * 1.6
+        return c * 2.2, -r * 1.6
+
+    for i, (name, shape, note) in enumerate(nodes):
+        x, y = place(i)
         shapes.append(dict(type="rect", x0=x - 0.95, x1=x + 0.95, y0=y - 0.55, y1=y + 0.55,
                            line=dict(color="#1f77b4"), fillcolor="#eef4fb"))
-        notes.append(dict(x=x, y=y, showarrow=False, align="center",
+        notes.append(dict(x=x, y=y, showarrow=False, align="center", font=dict(size=font_px),
                           text=f"<b>{label(name)}</b><br>{label(shape)}<br>"
-                               f"<span style='font-size:11px;color:#555'>{label(note)}</span>"))
+                               f"<span style='font-size:{font_px - 2}px;color:#3d4150'>{label(note)}</span>"))
         if i + 1 < n:
-            r2, c2 = divmod(i + 1, per_row)
-            c2 = c2 if r2 % 2 == 0 else per_row - 1 - c2
-            x2, y2 = c2 * 2.2, -r2 * 1.6
+            x2, y2 = place(i + 1)
             arrow = dict(xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2, arrowcolor="#555",
                          text="")
-            if r2 == r:
+            if y2 == y:
                 sx, ex = (x + 0.95, x2 - 0.95) if x2 > x else (x - 0.95, x2 + 0.95)
                 notes.append(dict(x=ex, y=y2, ax=sx, ay=y, **arrow))
             else:
@@ -277,12 +282,14 @@ def attention_pair(panels: Sequence[tuple[str, np.ndarray, Sequence[str], Sequen
                    title: str = "", cols: int = 2) -> go.Figure:
     """Attention heatmaps in a grid, in the app's convention (rows queries, 0..1 Blues)."""
     rows = int(np.ceil(len(panels) / cols))
-    layout = spec.subplots(rows, cols, [label(p[0]) for p in panels], horizontal_spacing=0.1, vertical_spacing=0.18)
+    layout = spec.subplots(rows, cols, [label(p[0]) for p in panels], horizontal_spacing=0.15, vertical_spacing=0.18)
     data = []
     for i, (_, w, q, k) in enumerate(panels):
         xa, ya = spec.axis_names(i // cols + 1, i % cols + 1, cols)
         data += _head_traces(np.asarray(w), q, k, None, axes=(xa, ya))
         xaxis, yaxis = _axes(q, k)
+        if i % cols:
+            yaxis.pop("title")  # one query title per row: another one would lie on the panel to its left
         layout["xaxis" + xa[1:]].update(xaxis)
         layout["yaxis" + ya[1:]].update(yaxis)
     return spec.figure(data, layout | _layout_dict(title, 360 * rows, coloraxis=dict(

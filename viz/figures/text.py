@@ -338,32 +338,32 @@ def lines_figure(
 # --- how one score is built (bertviz's neuron view) -------------------------------------------
 
 def neuron_figure(terms: dict, row_weights: np.ndarray, key_tokens: Sequence[str], query_token: str,
-                  key_index: int) -> go.Figure:
-    """Top: q, k and q∘k for every dimension of the head; the sum times the scaling is the score.
+                  key_index: int, show_score: bool = True) -> go.Figure:
+    """Top: q, k and q∘k for every dimension of the head; the sum times the scaling is the score
+    (show_score=False: the title stops at q·k, for a question that asks for the score).
     Bottom: the softmax over the query's row, the chosen key in red."""
     D = len(terms["q"])
     k_tok = key_tokens[key_index]
+    score = f"; × {terms['scaling']:.4f} = score {terms['score']:.3f}" if show_score else ""
     layout = spec.subplots(2, 1, [
-        f"q∘k per dimension: Σ = q·k = {terms['dot']:.3f}; × scaling {terms['scaling']:.4f} = score {terms['score']:.3f}",
-        f"softmax over the row of “{label(query_token)}”: weight on “{label(k_tok)}” = {row_weights[key_index]:.3f}",
-    ], vertical_spacing=0.2)
+        f"q∘k for each of the head's {D} dimensions: Σ = q·k = {terms['dot']:.3f}{score}",
+        f"softmax over the row of “{label(query_token)}”: {row_weights[key_index]:.3f} on “{label(k_tok)}”",
+    ], vertical_spacing=0.22)
     dims = np.arange(D)
     data = [dict(type="bar", x=dims, y=terms[key], name=name, marker=dict(color=color), xaxis="x", yaxis="y",
                  hovertemplate=f"dimension %{{x}}<br>{name} %{{y:.3f}}<extra></extra>")
-            for name, key, color in (("q (query)", "q", "#1f77b4"), ("k (key)", "k", "#ff7f0e"),
-                                     ("q∘k (product)", "product", "#2ca02c"))]
+            for name, key, color in (("q", "q", "#1f77b4"), ("k", "k", "#ff7f0e"), ("q∘k", "product", "#2ca02c"))]
     T = len(key_tokens)
     colors = np.where(np.arange(T) == key_index, "#d62728", "#6baed6")
     data.append(dict(type="bar", x=np.arange(T), y=row_weights, marker=dict(color=colors.tolist()), showlegend=False,
                      hovertext=[f"{i}: {label(t)}" for i, t in enumerate(key_tokens)], xaxis="x2", yaxis="y2",
                      hovertemplate="%{hovertext}<br>weight %{y:.3f}<extra></extra>"))
-    layout["xaxis"].update(title=spec.title("dimension of the head"))
-    layout["xaxis2"].update(**token_ticks(key_tokens), tickangle=-60 if T > 12 else 0,
-                            title=spec.title("key (attended to)"))
+    layout["xaxis2"].update(**token_ticks(key_tokens), tickangle=-60 if T > 12 else 0)
     layout["yaxis"].update(title=spec.title("value"))
     layout["yaxis2"].update(title=spec.title("weight"), range=[0, 1])
+    # The legend to the right of the top panel, beside its bars (a legend above lay on the title).
     return spec.figure(data, layout | dict(barmode="group", height=620, margin=dict(l=10, r=10, t=60, b=10),
-                                           legend=dict(orientation="h", y=1.12), plot_bgcolor="white"))
+                                           legend=dict(y=1.0, yanchor="top"), plot_bgcolor="white"))
 
 
 # --- several tokens' attention together -------------------------------------------------------

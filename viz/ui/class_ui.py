@@ -356,17 +356,18 @@ def publish(index: int, values: dict, q: Question | None) -> None:
     st.session_state[SENT] = sent
 
 
-def ask(index: int, q: Question) -> None:
-    """The step's question: the class's for the teacher and a following student, else one's own."""
+def ask(index: int, q: Question, present: bool = False) -> bool:
+    """The step's question: the class's for the teacher and a following student, else one's own.
+    True once it is answered: for a class, once the teacher has revealed the answer."""
     state = _state() if role() else None
     if state is None or state.step != index or state.question is None or (role() == "student" and not following()):
-        question(STEPS[index], q)
-        return
+        return question(STEPS[index], q, present)
     class_q = Question.from_dict(state.question)
     if role() == "teacher":
         _teacher_question(state, class_q)
     else:
         _student_question(state, class_q)
+    return bool(state.answer_revealed)
 
 
 def _reveal() -> None:
