@@ -4,6 +4,7 @@ from viz.ui import class_ui as klass
 from viz.ui import lesson_ui as ui
 
 ui.restore_from_url()
+klass.join_from_url()  # /lesson?join=CODE: the teacher's join link or QR code
 klass.sync_before_widgets()  # a student following the teacher takes the class's step and inputs
 with klass.turn():  # following students' runs take turns when the teacher moves
     if not ui.presenting():  # a projector needs the room
@@ -13,5 +14,8 @@ with klass.turn():  # following students' runs take turns when the teacher moves
                    "projector; the link always reopens the step shown, with its inputs. A teacher can start a "
                    "class that follows along and answers live.")
     klass.panel(ui.presenting())
-    index, present = ui.navigation(locked=klass.locked())
-    ui.show_step(index, present, ask=klass.ask, publish=klass.publish)
+    index, present = ui.navigation(locked=klass.locked(), teacher_tools=klass.teacher_tools)
+    if present and klass.join_screen_shown():
+        klass.show_join_screen()
+    else:
+        ui.show_step(index, present, ask=klass.ask, publish=klass.publish, url_extra=klass.url_params())

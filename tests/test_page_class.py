@@ -7,7 +7,7 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest_helpers import assert_clean, open_page, plotly_figures
+from tests.apptest_helpers import APP, TIMEOUT, assert_clean, open_page, plotly_figures
 from viz.ui.class_ui import store
 
 PAGE = "app_pages/lesson.py"
@@ -37,8 +37,13 @@ def student(code: str) -> AppTest:
     return at
 
 
+def picker(at: AppTest):
+    """The step picker: its key names the step it shows (lesson_ui._step_picker)."""
+    return at.selectbox(key=f"lesson_pick_{step_of(at)}")
+
+
 def step_of(at: AppTest) -> int:
-    return at.selectbox(key="lesson_step").value
+    return at.session_state["lesson_step"]
 
 
 def test_students_follow_answer_and_see_the_revealed_answer():
@@ -49,7 +54,7 @@ def test_students_follow_answer_and_see_the_revealed_answer():
     assert_clean(t)
     for s in (s1, s2):
         s.run()
-        assert step_of(s) == 2 and s.selectbox(key="lesson_step").disabled  # followed, and cannot step alone
+        assert step_of(s) == 2 and picker(s).disabled  # followed, and cannot step alone
         assert s.button(key="lesson_next").disabled
         assert "Class question" in shown(s)
     t.run()
@@ -61,20 +66,28 @@ def test_students_follow_answer_and_see_the_revealed_answer():
     s2.button(key="class_send").click().run()
     assert "Sent" in shown(s1) and "Sent" in shown(s2)
     t.run()
+    # While the question is open the teacher's screen counts who answered, not what they answered.
+    assert "2 of 2** have answered" in shown(t)
+    assert not [f for f in plotly_figures(t) if "answered" in str(f["layout"].get("title"))]
+    t.toggle(key="class_peek").set_value(True).run()  # the teacher peeks on their own screen
     counts = [f for f in plotly_figures(t) if "answered" in str(f["layout"].get("title"))][0]
     assert "2 of 2 answered" in counts["layout"]["title"]["text"]
     assert sorted(counts["data"][0]["x"]) == [1, 1]
     assert len(set(counts["data"][0]["marker"]["color"])) == 1  # not given away before the reveal
+    t.toggle(key="lesson_present").set_value(True).run()  # on the projector: no peeking
+    assert not [f for f in plotly_figures(t) if "answered" in str(f["layout"].get("title"))]
+    t.toggle(key="lesson_present").set_value(False).run()
     t.button(key="class_reveal").click().run()
+    assert [f for f in plotly_figures(t) if "answered" in str(f["layout"].get("title"))]
     for s, ok in ((s1, True), (s2, False)):
         s.run()
         assert "The answer:" in shown(s)
-        assert bool(s.success) == ok and bool(s.error) != ok
+        assert bool(s.success) == ok and bool(s.error) != ok, shown(s)
 
 
 def test_a_student_joining_mid_lesson_lands_on_the_current_step_with_the_teachers_input():
     t, code = teacher()
-    t.selectbox(key="lesson_step").set_value(9).run()  # BERT: sentence pairs
+    picker(t).set_value(9).run()  # BERT: sentence pairs
     t.text_input(key="lesson_bert_pair").input("The bank was closed.").run()
     s = student(code)
     assert step_of(s) == 9
@@ -86,8 +99,8 @@ def test_a_student_steps_away_and_back_and_cannot_move_the_class():
     t, code = teacher()
     s = student(code)
     s.toggle(key="class_follow").set_value(False).run()
-    assert not s.selectbox(key="lesson_step").disabled
-    s.selectbox(key="lesson_step").set_value(6).run()  # looking around on their own
+    assert not picker(s).disabled
+    picker(s).set_value(6).run()  # looking around on their own
     t.button(key="lesson_next").click().run()
     s.run()
     assert step_of(s) == 6 and "The teacher is on step 2" in shown(s)
@@ -140,6 +153,7 @@ def test_the_hostile_catalogue_in_the_code_and_answer_boxes():
         assert_clean(s)
         assert "Sent:" in shown(s) or s.warning, name
     t.run()
+    t.toggle(key="class_peek").set_value(True).run()
     counts = [f for f in plotly_figures(t) if "answered" in str(f["layout"].get("title"))][0]
     assert "1 of 1 answered" in counts["layout"]["title"]["text"]
     assert counts["data"][0]["x"] == [1] and counts["layout"]["yaxis"]["ticktext"] == ["../../etc/passwd"]
@@ -169,3 +183,32 @@ def test_starting_a_class_builds_every_steps_view_in_the_background():
     t.button(key="lesson_next").click().run()  # and the page still draws from it
     assert_clean(t)
     assert plotly_figures(t)
+
+
+def test_the_join_link_and_its_qr_code_land_a_student_in_the_class_and_bring_them_back():
+    t, code = teacher()
+    body = " ".join(h.proto.body for h in t.get("html"))
+    assert f"/lesson?join={code}" in body and 'class="class-qr" src="data:image/svg+xml' in body  # the link and its QR code
+    picker(t).set_value(4).run()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(PAGE)
+    at.query_params["join"] = code
+    at.run()
+    assert at.session_state["class_role"] == "student" and step_of(at) == 4
+    sid = at.session_state["class_sid"]
+    assert at.query_params["join"] == code and at.query_params["sid"] == sid
+    # A fresh session on the same URL (the student's server died; another replica took the page):
+    # back in the class with the same id, so still one answer per question.
+    again = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    again.run()
+    again.switch_page(PAGE)
+    for k in ("join", "sid", "step"):
+        again.query_params[k] = at.query_params[k]
+    again.run()
+    assert again.session_state["class_sid"] == sid and step_of(again) == 4
+    assert store().state(code).students == 1
+    t.toggle(key="lesson_present").set_value(True).run()
+    t.toggle(key="class_join_screen").set_value(True).run()
+    assert "Join the class" in " ".join(h.value for h in t.header)
+    assert not plotly_figures(t)  # the join screen instead of the step

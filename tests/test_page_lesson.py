@@ -50,13 +50,13 @@ def test_every_step_draws_and_lands_in_the_url():
         assert "What to notice" in texts(at)
     assert at.button(key="lesson_next").disabled
     at.button(key="lesson_prev").click().run()
-    assert at.selectbox(key="lesson_step").value == len(STEPS) - 2
+    assert at.session_state["lesson_step"] == len(STEPS) - 2
 
 
 def test_a_link_opens_the_step_with_its_inputs_in_presenter_mode():
     at = open_with({"step": "4", "present": "1", "a": "He fished from the bank of the lake.",
                     "b": "The bank raised its rates.", "word": "bank"})
-    assert at.selectbox(key="lesson_step").value == 3
+    assert at.session_state["lesson_step"] == 3 and at.selectbox(key="lesson_pick_3").value == 3
     assert at.toggle(key="lesson_present").value
     assert at.text_input(key="lesson_context-vectors_a").value == "He fished from the bank of the lake."
     assert any("display: none" in h.proto.body for h in at.get("html"))  # the sidebar and header are hidden
@@ -113,3 +113,14 @@ def test_text_page_context_view():
     assert "least alike after layer" in texts(at)
     at.text_input(key="text_ctx_word").set_value("bank").run()
     assert at.error and "'bank' is not in sentence A" in plain(at.error[0].value)
+
+
+def test_presenter_mode_on_and_off_keeps_the_step():
+    """The picker moves into the Teacher drawer and back; the step is no widget's state, which a
+    run that does not draw the widget would drop (it went back to step 1)."""
+    at = open_with({"step": "4"})
+    for present in (True, False):
+        at.toggle(key="lesson_present").set_value(present).run()
+        assert at.session_state["lesson_step"] == 3 and at.query_params["step"] == "4"
+    at.selectbox(key="lesson_pick_3").set_value(6).run()
+    assert at.query_params["step"] == "7"

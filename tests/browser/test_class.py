@@ -74,25 +74,34 @@ def test_a_teacher_and_three_students(browser, app_url):
     teacher.get_by_role("button", name="Start a class").click()
     wait_for_app(teacher)
     assert wait_for_text(teacher, "Class code")
+    code = re.search(r"Class code ([A-Z2-9]{6})", teacher.locator("[data-testid='stMain']").inner_text()).group(1)
+    assert teacher.locator("[data-testid='stMain'] img.class-qr").count() == 1  # the join link's QR code
+    link = teacher.locator("[data-testid='stMain'] code").filter(has_text="/lesson?join=").first.inner_text()
+    assert link.endswith(f"/lesson?join={code}")
     teacher.get_by_text("Presenter mode (for a projector").click()
     wait_for_app(teacher)
     assert teacher.locator("[data-testid='stSidebar']").is_hidden()
-    code = re.search(r"Class code ([A-Z2-9]{6})", teacher.locator("[data-testid='stMain']").inner_text()).group(1)
 
     students, watched = [], []
     for n in range(3):
-        page, log = _open_lesson(browser, app_url)
-        if n == 2:  # hostile text in the code box: a message, nothing run, and the page goes on
-            box = page.get_by_role("textbox", name="Class code").first
-            box.fill(HOSTILE)
-            page.get_by_role("button", name="Join the class").click()
-            assert wait_for_text(page, "That is not a class code")
-            assert not log.dialogs and not page.locator("img[src='x']").count()
-        fetches = _watch_fetches(page)
-        _join(page, code)
+        if n == 1:  # the join link, as the QR code opens it: in the class at once
+            page, log = new_page(browser, app_url)
+            fetches = _watch_fetches(page)
+            page.goto(link)
+            assert wait_for_text(page, f"In class {code}"), "the join link did not join"
+        else:
+            page, log = _open_lesson(browser, app_url)
+            if n == 2:  # hostile text in the code box: a message, nothing run, and the page goes on
+                box = page.get_by_role("textbox", name="Class code").first
+                box.fill(HOSTILE)
+                page.get_by_role("button", name="Join the class").click()
+                assert wait_for_text(page, "That is not a class code")
+                assert not log.dialogs and not page.locator("img[src='x']").count()
+            fetches = _watch_fetches(page)
+            _join(page, code)
         students.append((page, log))
         watched.append(fetches)
-    assert wait_for_text(teacher, "3 joined", timeout_ms=10_000)
+    assert wait_for_text(teacher, "0 of 3** have answered".replace("**", ""), timeout_ms=10_000)
 
     # Step 1 asks for a token: two answer right, one types hostile text.
     for (page, _), typed in zip(students, (right, right.upper(), HOSTILE), strict=True):
@@ -101,19 +110,22 @@ def test_a_teacher_and_three_students(browser, app_url):
         box.fill(typed)
         page.get_by_role("button", name="Send my answer").click()
         assert wait_for_text(page, "Sent:"), typed
-    assert wait_for_text(teacher, "3 of 3 answered", timeout_ms=10_000)
+    # While the question is open the projector shows how many answered, never what.
+    assert wait_for_text(teacher, "3 of 3 have answered", timeout_ms=10_000)
+    assert not teacher.locator(".js-plotly-plot").filter(has_text="answered").count()
+    assert right.lower() not in teacher.locator("[data-testid='stMain'] .js-plotly-plot").all_inner_texts()
+
+    teacher.get_by_role("button", name="Reveal the answer to the class").click()
+    assert wait_for_text(teacher, "Answer shown to the class"), describe(teacher)
     bars = teacher.locator(".js-plotly-plot").filter(has_text="answered")
+    bars.wait_for(timeout=10_000)
     ticks = bars.locator(".ytick text").all_text_contents()
     assert sorted(ticks) == sorted([right.lower(), HOSTILE.lower()]), ticks  # exactly their answers
     counts = bars.locator("text.bartext").all_text_contents()
     assert sorted(counts) == ["1", "2"], counts
     assert not teacher.locator("img[src='x']").count() and not tlog.dialogs
     ARTIFACTS.mkdir(exist_ok=True)
-    bars.scroll_into_view_if_needed()
     teacher.screenshot(path=ARTIFACTS / "class-teacher.png")
-
-    teacher.get_by_role("button", name="Reveal the answer to the class").click()
-    assert wait_for_text(teacher, "Answer shown to the class"), describe(teacher)
     for (page, _), ok in zip(students, (True, True, False), strict=True):
         assert wait_for_text(page, "The answer:"), describe(page)
         assert wait_for_text(page, "Right:" if ok else "Not quite")

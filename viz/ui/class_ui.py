@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import json
 import os
+import html
 import random
+import re
 import threading
 from contextlib import contextmanager
 
+import segno
 import streamlit as st
 
 from viz.classroom import ClassError, ClassState, ClassStore, beacon
@@ -97,6 +100,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
 FOLLOW_TURNS = 2  # following students' page runs at once in this process (turn())
 ROLE, CODE, KEY, SID = "class_role", "class_code", "class_key", "class_sid"
 FOLLOW, SEEN, VERSION, SENT = "class_follow", "class_seen", "class_version", "class_published"
+IN_URL, JOIN_SCREEN, PEEK = "class_in_url", "class_join_screen", "class_peek"
 
 
 @st.cache_resource
@@ -120,7 +124,7 @@ def following() -> bool:
 
 
 def _leave(message: str = "") -> None:
-    for k in (ROLE, CODE, KEY, VERSION, SEEN, SENT):
+    for k in (ROLE, CODE, KEY, VERSION, SEEN, SENT, IN_URL, JOIN_SCREEN):
         st.session_state.pop(k, None)
     if message:
         st.session_state["class_message"] = message
@@ -196,16 +200,37 @@ def _start() -> None:
     warm_up(CachedSources().device)  # while the class joins, the steps' views get built
 
 
-def _join() -> None:
-    typed = st.session_state.get("class_join_code", "")
+def _join(typed: str | None = None, sid: str | None = None) -> bool:
+    typed = st.session_state.get("class_join_code", "") if typed is None else typed
     try:
-        code, sid = store().join(typed, _client(), st.session_state.get(SID))
+        code, sid = store().join(typed, _client(), sid or st.session_state.get(SID))
     except ClassError as err:
         st.session_state["class_message"] = str(err)
-        return
+        return False
     _leave()
     st.session_state.update({ROLE: "student", CODE: code, SID: sid, FOLLOW: True, "class_join_code": ""})
+    st.session_state[IN_URL] = {"join": code, "sid": sid}
     warm_up(CachedSources().device)  # with replicas, the student's server may not be the teacher's
+    return True
+
+
+def join_from_url() -> None:
+    """A session's first run with ?join=CODE (the teacher's join link or QR code) joins that class;
+    with &sid=, the student id this browser had, so a student whose server died and whose page came
+    back as a fresh session on another replica is back in the class, answers and all. The link is
+    the student's own: it holds no teacher key."""
+    if st.session_state.get("_class_url_read"):
+        return
+    st.session_state["_class_url_read"] = True
+    code = str(st.query_params.get("join", ""))[:40]
+    sid = str(st.query_params.get("sid", ""))
+    if code and not role():
+        _join(code, sid if re.fullmatch(r"[0-9a-f]{16}", sid) else None)
+
+
+def url_params() -> dict[str, str]:
+    """The class's part of the lesson's URL: a student's join code and id (empty otherwise)."""
+    return dict(st.session_state.get(IN_URL, {})) if role() == "student" else {}
 
 
 def _resume() -> None:
@@ -245,7 +270,8 @@ def panel(present: bool) -> None:
     if role() and message:
         st.warning(md_escape(message))
     if role() == "teacher":
-        _teacher_banner(present)
+        if not present:  # presenter mode: the Teacher drawer (teacher_tools) and the join screen
+            _teacher_banner()
     elif role() == "student":
         _student_banner()
     elif not present:
@@ -274,26 +300,79 @@ def _start_or_join(message: str) -> None:
                 st.button("Take it back", key="class_resume", on_click=_resume)
 
 
+def join_link(code: str) -> str:
+    """/lesson?join=CODE on the address the teacher's browser used (students need the same server:
+    open the app by its network address, not localhost, before starting the class)."""
+    url = st.context.url or ""
+    m = re.match(r"(https?://[^/?#]+)", url)
+    return f"{m.group(1) if m else ''}/lesson?join={code}"
+
+
+def qr_img(link: str, px: int) -> str:
+    """The link as a QR code: an <img> of an SVG data URI about px wide, drawn here by segno
+    (nothing fetched; st.html keeps an <img>, where it strips an inline <svg>)."""
+    qr = segno.make(link, error="m")
+    scale = max(2, px // qr.symbol_size(border=2)[0])
+    uri = qr.svg_data_uri(scale=scale, border=2, dark="#000", light="#fff")
+    return f'<img class="class-qr" src="{html.escape(uri)}" alt="QR code of the join link {html.escape(link)}">'
+
+
+
+def _join_box(code: str, big: bool) -> None:
+    """The join link (escaped: its host comes from the request) and its QR code."""
+    link = join_link(code)
+    size, qr = ("4.5rem", 330) if big else ("1.1rem", 150)
+    st.html(f'<div style="display:flex;gap:2rem;align-items:center;flex-wrap:wrap">'
+            f"<div>{qr_img(link, qr)}</div>"
+            f'<div style="font-size:{size};line-height:1.25">Class code <b style="letter-spacing:0.12em">{code}</b>'
+            f'<div style="font-size:{"1.6rem" if big else "1rem"}">or open <code>{html.escape(link)}</code></div>'
+            "</div></div>")
+
+
+def join_screen_shown() -> bool:
+    """Presenter mode's join screen is up (the teacher turned it on in the Teacher drawer)."""
+    return role() == "teacher" and bool(st.session_state.get(JOIN_SCREEN)) and _state() is not None
+
+
+def show_join_screen() -> None:
+    state = _state()
+    st.header("Join the class", anchor=False)
+    _join_box(state.code, big=True)
+    st.markdown(f"**{state.students}** joined. Scan the code or open the link; no name needed.")
+
+
+def teacher_tools() -> None:
+    """The class part of presenter mode's Teacher drawer (the projector shows it only when opened)."""
+    state = _state() if role() == "teacher" else None
+    if state is None:
+        if not role():
+            st.button("Start a class", key="class_start", on_click=_start)
+        return
+    st.markdown(f"Class **{state.code}** · {state.students} joined")
+    st.toggle("Show the join screen (code, link and QR code)", key=JOIN_SCREEN)
+    st.button("End the class", key="class_end", on_click=_end, width="stretch")
+
+
 @st.fragment(run_every=WATCH_S * 2)
-def _teacher_banner(present: bool) -> None:
+def _teacher_banner() -> None:
+    """Outside presenter mode: the code, the join link and its QR code, End, the teacher key."""
     state = _state()
     if state is None:
         st.rerun()
-    code = state.code
-    size = "2.4rem" if present else "1.5rem"
     c1, c2 = st.columns([4, 1], vertical_alignment="center")
-    c1.html(f'<div style="font-size:{size}">Class code <b style="letter-spacing:0.15em">{code}</b> · '
-            f"{state.students} joined</div>")  # the code's characters are from ALPHABET only
+    with c1:
+        _join_box(state.code, big=False)
+        st.caption(f"{state.students} joined. Presenter mode shows the code large (Teacher drawer: "
+                   "'Show the join screen').")
     ready = warm_progress(CachedSources().device)
     if ready is not None and ready < len(STEPS):
         c1.caption(f"Getting the lesson ready on this server: {ready} of {len(STEPS)} steps built. "
                    "Until then a step's first view waits for its model.")
     c2.button("End the class", key="class_end", on_click=_end, width="stretch")
-    if not present:
-        with st.expander("Teacher key (never on the projector)"):
-            st.caption("Only this browser holds it. Keep it to take the class back after a reload "
-                       "('Take a class back').")
-            st.code(st.session_state.get(KEY, ""), language=None)
+    with st.expander("Teacher key (never on the projector)"):
+        st.caption("Only this browser holds it. Keep it to take the class back after a reload "
+                   "('Take a class back').")
+        st.code(st.session_state.get(KEY, ""), language=None)
 
 
 def _student_banner() -> None:
@@ -379,20 +458,30 @@ def _reveal() -> None:
 
 
 def _teacher_question(state: ClassState, q: Question) -> None:
+    """While the question is open the screen (projected, in presenter mode) shows how many have
+    answered, not what: the room would see the majority answer before voting ends. Outside
+    presenter mode the teacher may peek on their own screen. After Reveal: the counts and the answer."""
+    present = bool(st.session_state.get(PRESENT_KEY))
     st.markdown(f"**Question for the class.** {md_escape(q.prompt)}")
-    _counts(state.code, state.step, state.question, 18 if st.session_state.get(PRESENT_KEY) else 13)
-    if state.answer_revealed:
+    revealed = state.answer_revealed
+    peek = False if present or revealed else st.toggle("Peek at the answers (your screen only)", key=PEEK)
+    _counts(state.code, state.step, state.question, 18 if present else 13, revealed or peek)
+    if revealed:
         st.success(f"Answer shown to the class: **{md_escape(q.answer_text)}**")
     else:
         st.button("Reveal the answer to the class", key="class_reveal", on_click=_reveal, type="primary")
 
 
 @st.fragment(run_every=WATCH_S)
-def _counts(code: str, step: int, q_dict: dict, font_size: int) -> None:
+def _counts(code: str, step: int, q_dict: dict, font_size: int, show: bool) -> None:
     state = store().state(code)
     if state is None:
         return
-    rows = tally(Question.from_dict(q_dict), store().answers(code, step))
+    answers = store().answers(code, step)
+    if not show:
+        st.markdown(f"**{len(answers)} of {state.students}** have answered.")
+        return
+    rows = tally(Question.from_dict(q_dict), answers)
     st.plotly_chart(answer_counts_figure(rows, state.students, step in state.revealed, font_size=font_size),
                     key=f"class_counts_{step}", config={"displayModeBar": False})
 

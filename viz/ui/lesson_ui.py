@@ -29,7 +29,7 @@ from viz.ui.sources import CachedSources
 
 STEP_KEY, PRESENT_KEY = "lesson_step", "lesson_present"
 URL_TEXT_MAX = 1500  # longer inputs are not written into the link
-URL_KEYS = {"step", "present"} | {f.name for s in STEPS for f in s.fields}
+URL_KEYS = {"step", "present", "join", "sid"} | {f.name for s in STEPS for f in s.fields}
 PLACEHOLDER = {"number": "a number, e.g. 0.42 or 3", "shape": "a shape, e.g. 10 x 64", "token": "a word, e.g. cat"}
 # Presenter mode: a projector at 1280 x 720 or 1024 x 768 shows the step's title, its whole figure
 # and its question on the first screen (tests/browser/test_lesson_projector.py measures it).
@@ -126,9 +126,22 @@ def _step_buttons(where, index: int, locked: str) -> None:
                disabled=bool(locked) or index == len(STEPS) - 1, width="stretch")
 
 
-def _step_picker(locked: str) -> None:
-    st.selectbox("Step", range(len(STEPS)), key=STEP_KEY, label_visibility="collapsed", disabled=bool(locked),
-                 format_func=lambda i: f"Step {i + 1} of {len(STEPS)}: {STEPS[i].title}")
+def _step_picker(locked: str, label_visibility: str = "visible") -> None:
+    """The step picker. The step itself lives in session_state[STEP_KEY], no widget's key: a widget's
+    state is dropped on a run that does not draw it (the picker moves into the Teacher drawer and
+    back with presenter mode). The picker has a key per step shown, so that a stale value from the
+    browser is ignored: a closed popover's widgets keep their old value there, and a fragment's
+    rerun (the class's counts, every second) sent it back and undid ▶."""
+    index = st.session_state.get(STEP_KEY, 0)
+    key = f"lesson_pick_{index}"
+    st.session_state[key] = index
+
+    def jump() -> None:
+        st.session_state[STEP_KEY] = st.session_state[key]
+
+    st.selectbox("Go to step", range(len(STEPS)), key=key, disabled=bool(locked), on_change=jump,
+                 format_func=lambda i: f"Step {i + 1} of {len(STEPS)}: {STEPS[i].title}",
+                 label_visibility=label_visibility)
 
 
 def navigation(locked: str = "", teacher_tools: Callable[[], None] | None = None) -> tuple[int, bool]:
@@ -147,9 +160,9 @@ def navigation(locked: str = "", teacher_tools: Callable[[], None] | None = None
         _step_buttons((prev, nxt), index, locked)
         title.header(f"{index + 1}. {STEPS[index].title}", anchor=False)
         with drawer.popover("Teacher", width="stretch"):
-            st.toggle("Presenter mode", key=PRESENT_KEY)
+            st.toggle("Presenter mode (for a projector: no sidebar, large text)", key=PRESENT_KEY)
             _step_picker(locked)
-            st.toggle("Show the answer", key=field_key(STEPS[index], "reveal"))
+            st.toggle("Show the answer (teacher)", key=field_key(STEPS[index], "reveal"))
             if teacher_tools:
                 teacher_tools()
     else:
@@ -157,7 +170,7 @@ def navigation(locked: str = "", teacher_tools: Callable[[], None] | None = None
         c1, c2, c3 = st.columns([1, 4, 1], vertical_alignment="center")
         _step_buttons((c1, c3), index, locked)
         with c2:
-            _step_picker(locked)
+            _step_picker(locked, label_visibility="collapsed")
     if locked:
         st.caption(locked)
     return st.session_state[STEP_KEY], presenting()
@@ -333,7 +346,8 @@ def warm_progress(device: str) -> int | None:
 
 
 def show_step(index: int, present: bool, ask: Callable[[int, Question, bool], bool] | None = None,
-              publish: Callable[[int, dict, Question | None], None] | None = None) -> None:
+              publish: Callable[[int, dict, Question | None], None] | None = None,
+              url_extra: dict[str, str] | None = None) -> None:
     """One step: explanation, inputs, figure, question, and once answered what to notice. In a
     class, `ask` replaces the question (viz.ui.class_ui) and `publish` hands the teacher's step,
     inputs and question on. Presenter mode: the explanation, question and (folded) inputs on the
@@ -365,7 +379,7 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question, bool], bo
         pass_gpu_faults(err)
         figure_box.error(md_escape(str(err)))
         publish(index, values, None)
-        _save_url(index, step, values, present)
+        _save_url(index, step, values, present, url_extra)
         return
     publish(index, values, v.question)  # before the figure is sent: a class waits for this, not for our chart
     with question_box:
@@ -381,12 +395,14 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question, bool], bo
     if not present:
         st.caption(f"Built from: {step.uses}. Layers and heads are counted from 0, as in PyTorch and "
                    "Hugging Face.")
-    _save_url(index, step, values, present)
+    _save_url(index, step, values, present, url_extra)
 
 
-def _save_url(index: int, step: Step, values: dict[str, str], present: bool) -> None:
-    """The step, presenter mode and the step's inputs into the URL: the link reopens this view."""
-    want = {"step": str(index + 1)} | ({"present": "1"} if present else {})
+def _save_url(index: int, step: Step, values: dict[str, str], present: bool,
+              extra: dict[str, str] | None = None) -> None:
+    """The step, presenter mode and the step's inputs into the URL: the link reopens this view.
+    `extra`: a student's class (join, sid), so that a fresh session on this URL rejoins it."""
+    want = {"step": str(index + 1)} | ({"present": "1"} if present else {}) | (extra or {})
     want |= {k: v for k, v in values.items() if len(v) <= URL_TEXT_MAX}
     now = st.query_params.to_dict()
     new = {k: v for k, v in now.items() if k not in URL_KEYS} | want
