@@ -18,9 +18,9 @@ the teacher key lives only in the teacher's session (and on their screen, folded
 
 from __future__ import annotations
 
+import html
 import json
 import os
-import html
 import random
 import re
 import threading
