@@ -2,8 +2,8 @@ import streamlit as st
 
 from viz import dimensions as dims
 from viz.figures import teaching as fig
+from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui import teaching as ui
-from viz.ui import url_state
 from viz.ui.cache import scratch_model
 from viz.ui.url_state import Bool, Choice, Int, Text
 
@@ -56,6 +56,7 @@ with tab_trace:
         attn = model.encoder[0].self_attn
         H = run.encoder.n_heads
         head = st.selectbox("Head", range(H), key=url.bind("dims_head", "head", Int(0, H - 1), 0))
+        st.caption(COUNTED_FROM_0)
         st.plotly_chart(fig.first_layer_tensors(run.embeddings, run.encoder, head,
                                                 "First encoder layer, one token per letter"), key="dims_real")
         w = attn.w_q.weight.detach().cpu().numpy()

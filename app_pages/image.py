@@ -6,8 +6,8 @@ from viz.figures.image import (
     image_with_grid,
     overlays_grid,
 )
+from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui import image_views as views
-from viz.ui import url_state
 from viz.ui.image_cache import image_rollout, image_trace, position_figure
 from viz.ui.image_ui import clicked_patch, image_ui, model_ui, npy_bytes
 from viz.ui.sidebar import current_device
@@ -39,6 +39,7 @@ L, H = trace.n_layers, trace.n_heads
 layer = c1.selectbox("Layer", range(L), key=url.bind("image_layer", "layer", Int(0, L - 1), L - 1))
 head = c2.selectbox("Head", range(H), key=url.bind("image_head", "head", Int(0, H - 1), 0))
 opacity = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=url.bind("image_opacity", "opacity", Float(0, 1), 0.6))
+st.caption(COUNTED_FROM_0)
 TABS = dict(zip(["cls", "heads", "rollout", "click", "positions", "moves", "qk"],
                 ["CLS attention", "All heads", "Rollout", "Click a patch", "Position embeddings", "What moves",
                  "Queries & keys"], strict=True))

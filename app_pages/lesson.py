@@ -1,5 +1,6 @@
 import streamlit as st
 
+from viz.ui import COUNTED_FROM_0
 from viz.ui import class_ui as klass
 from viz.ui import lesson_ui as ui
 
@@ -12,7 +13,7 @@ with klass.turn():  # following students' runs take turns when the teacher moves
         st.caption("The course notes' story in eleven steps, each on real models and an input you can change: "
                    "read, change the input, notice, answer. Presenter mode (or ?present=1 in the link) is for a "
                    "projector; the link always reopens the step shown, with its inputs. A teacher can start a "
-                   "class that follows along and answers live.")
+                   "class that follows along and answers live. " + COUNTED_FROM_0)
     klass.panel(ui.presenting())
     index, present = ui.navigation(locked=klass.locked(), teacher_tools=klass.teacher_tools)
     if present and klass.join_screen_shown():

@@ -5,8 +5,8 @@ from viz import positional as pos
 from viz.figures import teaching as fig
 from viz.scratch.permutation import PERMUTATIONS
 from viz.scratch.run import InputError
+from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui import teaching as ui
-from viz.ui import url_state
 from viz.ui.position_sources import pretrained_positions_ui
 from viz.ui.sidebar import current_device
 from viz.ui.url_state import Choice, Int, IntList, Text
@@ -81,6 +81,7 @@ if demo is not None:
     n_l, n_h = a.weights.shape[:2]
     L = c[0].selectbox("Layer", range(n_l), key=url.bind("pos_perm_layer", "layer", Int(0, n_l - 1), 0))
     H = c[1].selectbox("Head", range(n_h), key=url.bind("pos_perm_head", "head", Int(0, n_h - 1), 1))
+    st.caption(COUNTED_FROM_0)
     st.plotly_chart(fig.attention_pair([("no positions: original", a.weights[L, H], t, t),
                                         ("no positions: permuted, put back in order", a.weights_restored[L, H], t, t),
                                         ("sinusoidal: original", b.weights[L, H], t, t),

@@ -3,7 +3,7 @@ import streamlit as st
 from viz.figures import attention_heatmap, heads_grid
 from viz.scratch.run import InputError
 from viz.scratch.tasks import TASKS
-from viz.ui import url_state
+from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui.cache import scratch_model, scratch_run
 from viz.ui.scratch_ui import live_training_ui, moves_ui
 from viz.ui.sidebar import current_device
@@ -50,6 +50,7 @@ with tab_attention:
         c1, c2 = st.columns(2)
         layer = c1.selectbox("Layer", range(L), key=url.bind("scratch_layer", "layer", url_state.Int(0, L - 1), L - 1))
         head = c2.selectbox("Head", range(H), key=url.bind("scratch_head", "head", url_state.Int(0, H - 1), 0))
+        st.caption(COUNTED_FROM_0)
         st.plotly_chart(
             attention_heatmap(trace.head(layer, head), trace.query_tokens, trace.key_tokens, trace.mask,
                               title=f"{trace.name}, layer {layer}, head {head}"),

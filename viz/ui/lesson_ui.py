@@ -22,7 +22,7 @@ from viz.pretrained import ModelLoadError
 from viz.pretrained.dinov2_onnx import ConversionError
 from viz.pretrained.image import ImageModelError
 from viz.tracecache import nbytes_of
-from viz.ui import cache
+from viz.ui import COUNTED_FROM_0, cache
 from viz.ui.guard import pass_gpu_faults
 from viz.ui.image_ui import md_escape
 from viz.ui.sources import CachedSources
@@ -163,6 +163,7 @@ def navigation(locked: str = "", teacher_tools: Callable[[], None] | None = None
             st.toggle("Presenter mode (for a projector: no sidebar, large text)", key=PRESENT_KEY)
             _step_picker(locked)
             st.toggle("Show the answer (teacher)", key=field_key(STEPS[index], "reveal"))
+            st.caption(COUNTED_FROM_0)
             if teacher_tools:
                 teacher_tools()
     else:
@@ -393,8 +394,7 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question, bool], bo
         if answered:
             st.markdown(f"**What to notice:** {md_escape(v.notice)}")
     if not present:
-        st.caption(f"Built from: {step.uses}. Layers and heads are counted from 0, as in PyTorch and "
-                   "Hugging Face.")
+        st.caption(f"Built from: {step.uses}.")
     _save_url(index, step, values, present, url_extra)
 
 

@@ -15,7 +15,7 @@ from viz.scratch.permutation import PermutationDemo
 from viz.scratch.run import InputError, ScratchRun
 from viz.scratch.tasks import TASKS
 from viz.trace import AttentionTrace
-from viz.ui import url_state
+from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui.cache import scratch_model, scratch_run
 from viz.ui.sidebar import current_device
 
@@ -82,6 +82,7 @@ def layer_head_ui(prefix: str, trace: AttentionTrace, url: url_state.PageState |
     L, H, T = trace.n_layers, trace.n_heads, len(trace.query_tokens)
     layer = cols[0].selectbox("Layer", range(L), key=url.bind(f"{prefix}_layer", "layer", url_state.Int(0, L - 1), 0))
     head = cols[1].selectbox("Head", range(H), key=url.bind(f"{prefix}_head", "head", url_state.Int(0, H - 1), 0))
+    st.caption(COUNTED_FROM_0)
     q = 0
     if query:
         q = cols[2].selectbox("Query token", range(T), format_func=lambda i: f"{i}: {trace.query_tokens[i]}",

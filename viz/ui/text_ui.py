@@ -41,7 +41,7 @@ from viz.figures.text import (
 from viz.pretrained import DEFAULT_NAME, ModelLoadError, TextInputError
 from viz.pretrained.text import DTYPES
 from viz.trace import AttentionTrace
-from viz.ui import cache
+from viz.ui import COUNTED_FROM_0, cache
 from viz.ui import url_state as url
 from viz.ui.context_ui import context_view
 from viz.ui.guard import pass_gpu_faults
@@ -147,12 +147,12 @@ def pick_view(trace: AttentionTrace, state: url.PageState) -> tuple[str, int, in
     as they were before viz.ui.url_state (links already shared, tests/test_page_text.py)."""
     view = st.radio("View", list(VIEWS), format_func=VIEWS.get, horizontal=True,
                     key=state.bind("text_view", "view", url.Choice.of(VIEWS), "heatmap", always=True))
-    c1, c2, c3 = st.columns(3)
+    c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", range(trace.n_layers),
                          key=state.bind("text_layer", "layer", url.Int(0, trace.n_layers - 1), 0, always=True))
     head = c2.selectbox("Head", range(trace.n_heads),
                         key=state.bind("text_head", "head", url.Int(0, trace.n_heads - 1), 0, always=True))
-    c3.selectbox("The camera icon saves figures as", ["png", "svg"], key="text_export")
+    st.caption(COUNTED_FROM_0)
     return view, layer, head
 
 
@@ -426,9 +426,11 @@ def _all_npy(trace: AttentionTrace) -> bytes:
 
 
 def downloads(trace: AttentionTrace, layer: int, head: int) -> None:
-    """CSV of the head shown, NPY of every weight; built only when clicked."""
+    """CSV of the head shown, NPY of every weight (built only when clicked), and the format the
+    chart's camera icon saves in (read on the next run: changing it reruns the page)."""
     L, H, T = trace.n_layers, trace.n_heads, len(trace.query_tokens)
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
+    c3.selectbox("The camera icon saves figures as", ["png", "svg"], key="text_export")
     c1.download_button(f"Layer {layer}, head {head} weights (CSV)", lambda: _head_csv(trace, layer, head),
                        f"attention_layer{layer}_head{head}.csv", "text/csv", key="text_dl_csv", on_click="ignore")
     c2.download_button(f"All weights, ({L}, {H}, {T}, {T}) float32 (NPY)", lambda: _all_npy(trace),
