@@ -15,8 +15,10 @@ st.title("Positional encodings")
 st.caption("Attention compares every token with every other one and never looks at where they sit. "
            "Position has to be added to the vectors, or built into the scores.")
 url = url_state.page("positional")
+ui.jump_links({"sinusoidal": "Sinusoidal", "rotation": "A rotation", "learned": "Learned embeddings",
+               "rope": "RoPE", "order": "Without positions"})
 
-st.header("Sinusoidal (Vaswani et al. 2017)")
+st.header("Sinusoidal (Vaswani et al. 2017)", anchor="sinusoidal")
 st.latex(r"PE_{(pos,\,2i)} = \sin\!\big(pos / 10000^{2i/d}\big) \qquad PE_{(pos,\,2i+1)} = \cos\!\big(pos / 10000^{2i/d}\big)")
 st.caption("Even dimensions use sin and odd ones cos (a course note prints sin twice; the paper has cos).")
 c1, c2 = st.columns(2)
@@ -35,7 +37,7 @@ st.plotly_chart(fig.similarity_and_offset(pos.cosine_similarity(pe), offsets,
                                           "Similarity depends on the offset, not on the position: the lines coincide", starts),
                 key="pos_similarity")
 
-st.header("PE(pos + k) is a rotation of PE(pos)")
+st.header("PE(pos + k) is a rotation of PE(pos)", anchor="rotation")
 c1, c2 = st.columns(2)
 k = c1.slider("offset k", 0, 50, key=url.bind("pos_k", "k", Int(0, 50), 3))
 p0 = c2.slider("position pos", 0, 200, key=url.bind("pos_pos", "pos", Int(0, 200), 10))
@@ -46,10 +48,10 @@ st.markdown(f"Each (sin, cos) pair turns by the angle k·ωᵢ: one fixed matrix
 st.plotly_chart(fig.pe_heatmap(pos.rotation_matrix(k, d), f"R_k for k = {k}: 2 × 2 rotation blocks",
                                x_title="column", y_title="row"), key="pos_rotation")
 
-st.header("Learned position embeddings")
+st.header("Learned position embeddings", anchor="learned")
 pretrained_positions_ui("pos", url)
 
-st.header("Rotary (RoPE): position inside the score")
+st.header("Rotary (RoPE): position inside the score", anchor="rope")
 c1, c2 = st.columns(2)
 d_rope = c1.select_slider("d (per head)", DS[:6], key=url.bind("pos_rope_d", "rope_d", Choice.of(DS[:6]), 16))
 seed = c2.number_input("random q and k (seed)", 0, 10_000, key=url.bind("pos_rope_seed", "seed", Int(0, 10_000), 0))
@@ -63,7 +65,7 @@ st.markdown(f"RoPE scores are constant along every diagonal (largest spread alon
             f"**{pos.diagonal_spread(rope):.1e}**): they depend only on n − m. Added sinusoids spread by "
             f"**{pos.diagonal_spread(absolute):.2f}**.")
 
-st.header("Without positions, order is invisible")
+st.header("Without positions, order is invisible", anchor="order")
 c1, c2 = st.columns([2, 1])
 text = c1.text_input("A word for the from-scratch model", max_chars=40,
                      key=url.bind("pos_text", "word", Text(40), "attention"))

@@ -11,7 +11,11 @@ from viz.ui.url_state import Choice, Int, Text
 st.title("Softmax and scaling lab")
 st.caption("softmax(x)ᵢ = exp(xᵢ / T) / Σⱼ exp(xⱼ / T): type your own logits and move the temperature T.")
 url = url_state.page("softmax")
+SECTIONS = {"temperature": "Temperature", "scaling": "Why divide by √d_k?", "masking": "Masking",
+            "stability": "Numerical stability", "real-model": "A real model's scores"}
+ui.jump_links(SECTIONS)
 
+st.header("Softmax and temperature", anchor="temperature")
 c1, c2 = st.columns([2, 1])
 typed = c1.text_input("Logits (numbers separated by commas)",
                       key=url.bind("softmax_logits", "logits", Text(500), "2, 1, 0.5, -1"))
@@ -31,7 +35,7 @@ if logits is not None:
     st.plotly_chart(fig.temperature_sweep(temps, lab.temperature_sweep(logits, temps), logits, T),
                     key="softmax_sweep")
 
-st.header("Why divide by √d_k?")
+st.header("Why divide by √d_k?", anchor="scaling")
 st.markdown("Give q and k independent components of variance 1. Then q·k is a sum of d_k such "
             "products: its variance is d_k. Large scores push the softmax to one-hot; dividing by "
             "√d_k brings the variance back to 1, whatever d_k is.")
@@ -48,7 +52,7 @@ m[3].metric("entropy (nats): raw → scaled",
 st.plotly_chart(ui.scaling_figure(d_k), key="softmax_hist")
 st.plotly_chart(ui.saturation_figure(d_k), key="softmax_saturation")
 
-st.header("Masking")
+st.header("Masking", anchor="masking")
 c1, c2, c3 = st.columns(3)
 kind = c1.radio("Mask", lab.MASK_KINDS, key=url.bind("softmax_mask_kind", "mask", Choice(
     dict(zip(["causal", "padding", "both"], lab.MASK_KINDS, strict=True))), lab.MASK_KINDS[2]))
@@ -61,7 +65,7 @@ if demo.empty_rows:
             "masked. exp(-inf) / Σ exp(-inf) would be 0/0 = NaN; the app's masked_softmax gives the row "
             "all zeros instead: that query attends to nothing, and its output is the zero vector.")
 
-st.header("Numerical stability: float16 and float32")
+st.header("Numerical stability: float16 and float32", anchor="stability")
 big = st.text_input("Large logits", key=url.bind("softmax_big", "big", Text(500), "10, 12, 90"))
 try:
     cols, notes = lab.overflow_table(lab.parse_numbers(big))
@@ -74,18 +78,19 @@ try:
 except lab.NumberListError as err:
     st.error(str(err))
 
-st.header("A real model's scores")
+st.header("A real model's scores", anchor="real-model")
 run = ui.scratch_input_ui("softmax", url)
 if run is not None:
     VIEWS = {"encoder": "encoder self-attention", "cross": "cross-attention"}
     trace = run.encoder if st.radio("Attention", list(VIEWS.values()), horizontal=True, key=url.bind(
         "softmax_view", "view", Choice(VIEWS), VIEWS["encoder"])).startswith("encoder") else run.cross
     layer, head, q = ui.layer_head_ui("softmax", trace, url, query=True)
+    real_T = st.select_slider("Temperature T for this query (log scale)", lab.TEMPERATURES, key=url.bind(
+        "softmax_real_temperature", "real_t", Choice.of(lab.TEMPERATURES, "{:g}".format), 1.0))
     scores = trace.scores[layer, head, q]
-    st.plotly_chart(fig.real_scores_and_weights(trace.key_tokens, scores, softmax_np(scores, T),
-                                                trace.weights[layer, head, q], T,
+    st.plotly_chart(fig.real_scores_and_weights(trace.key_tokens, scores, softmax_np(scores, real_T),
+                                                trace.weights[layer, head, q], real_T,
                                                 f"{trace.name}, layer {layer}, head {head}, query {trace.query_tokens[q]!r}"),
                     key="softmax_real")
-    st.caption("The temperature slider at the top applies here too. At T = 1 the bars sit on the dots: "
-               "the model's own weights.")
+    st.caption("At T = 1 the bars sit on the dots: the model's own weights.")
 url.save()

@@ -225,6 +225,7 @@ PAGE_SLIDERS = [
         ("Temperature T (log scale)", "End", 1, chart("softmax_bars")),
         ("d_k", "Home", 1, chart("softmax_hist")),
         ("Padding tokens", "End", 1, chart("softmax_mask")),
+        ("Temperature T for this query (log scale)", "End", 1, chart("softmax_real")),
     ]),
     ("positional", 7, [
         ("positions", "End", 1, chart("pos_heatmap")),

@@ -347,7 +347,7 @@ def neuron_figure(terms: dict, row_weights: np.ndarray, key_tokens: Sequence[str
     score = f"; × {terms['scaling']:.4f} = score {terms['score']:.3f}" if show_score else ""
     layout = spec.subplots(2, 1, [
         f"q∘k for each of the head's {D} dimensions: Σ = q·k = {terms['dot']:.3f}{score}",
-        f"softmax over the row of “{label(query_token)}”: {row_weights[key_index]:.3f} on “{label(k_tok)}”",
+        f"softmax over the row of “{label(query_token)}”: weight on “{label(k_tok)}” = {row_weights[key_index]:.3f}",
     ], vertical_spacing=0.22)
     dims = np.arange(D)
     data = [dict(type="bar", x=dims, y=terms[key], name=name, marker=dict(color=color), xaxis="x", yaxis="y",

@@ -125,3 +125,9 @@ def permutation_demo(text: str, kind: str, seed: int, device: str) -> Permutatio
     """The bundled (sinusoidal) reverse model on `text` and its permutation, with and without positions."""
     model, _ = scratch_model(TASK, device)
     return permutation.permutation_demo(model, TASKS[TASK], text, kind, seed)
+
+
+def jump_links(sections: dict[str, str]) -> None:
+    """A line of links to the page's sections ({anchor: title}) under its title: the softmax lab and
+    the positional page run to several screens."""
+    st.markdown("Jump to: " + " · ".join(f"[{title}](#{anchor})" for anchor, title in sections.items()))
