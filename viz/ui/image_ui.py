@@ -47,10 +47,11 @@ def model_ui(device: str, url: url_state.PageState) -> tuple[str, ImageModel]:
 
 def image_ui(url: url_state.PageState) -> tuple[str, Image.Image] | None:
     """A sample or an upload -> (cache key, RGB image), or None with the reason shown. URL: source, sample."""
-    source = st.radio("Image", ["Sample", "Upload"], horizontal=True,
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    source = c1.radio("Image", ["Sample", "Upload"], horizontal=True,
                       key=url.bind("image_source", "source", Choice({"sample": "Sample", "upload": "Upload"}), "Sample"))
     if source == "Sample":
-        name = st.selectbox("Sample image (scikit-image's bundled data)", list(SAMPLES), format_func=SAMPLES.get,
+        name = c2.selectbox("Sample image (scikit-image's bundled data)", list(SAMPLES), format_func=SAMPLES.get,
                             key=url.bind("image_sample", "sample", Choice.of(SAMPLES), next(iter(SAMPLES))))
         return f"sample:{name}", sample(name)
     st.caption("An uploaded image cannot travel in a link: this page's link opens on this upload box, and the "

@@ -24,6 +24,7 @@ from viz.attention import (
 )
 from viz.bertviz_html import MAX_TOKENS as BERTVIZ_MAX
 from viz.bertviz_html import BertvizError, bertviz_html
+from viz.context import head_notice, telling_head
 from viz.figures.moves import moves_figure, shares_figure
 from viz.figures.qk import qk_figure
 from viz.figures.text import (
@@ -142,17 +143,41 @@ def _token_name(trace: AttentionTrace):
     return lambda i: f"{i}: {trace.query_tokens[i]}"
 
 
+# One line per view: what it shows (under the view picker).
+VIEW_HELP = {
+    "heatmap": "One head's weights: row = the token attending, column = the token attended to, each row sums to 1.",
+    "model": "Every head of every layer at once, small: spot the patterns (diagonals, columns) to open.",
+    "lines": "The head as lines from each token to the tokens it attends to, thicker for larger weights.",
+    "neuron": "How one score is built: q and k dimension by dimension, their product, the scaling, the softmax.",
+    "table": "Numbers per head: how much each rests on [CLS], [SEP], itself, its neighbours; entropy and distance.",
+    "rollout": "Attention multiplied through the layers (with the residual): what each token ends up mixing in.",
+    "compare": "The same head on another input, or two heads, side by side and as a difference.",
+    "combine": "The mean attention of several tokens you pick, in one head and per layer.",
+    "context": "The same word in two sentences: how its vector drifts apart layer by layer.",
+    "moves": "What a head moves, not only where it looks: each key's share of ‖w·v·W_O‖ beside its weight.",
+    "qk": "Queries and keys of one head projected to 2-D: close pairs get large scores.",
+    "bertviz": "bertviz's own head and model views, drawn offline in the page.",
+}
+
+
 def pick_view(trace: AttentionTrace, state: url.PageState) -> tuple[str, int, int]:
     """View, layer and head; unlike other pages' values these are in the link even at their defaults,
-    as they were before viz.ui.url_state (links already shared, tests/test_page_text.py)."""
+    as they were before viz.ui.url_state (links already shared, tests/test_page_text.py). A fresh
+    visit opens on the head where the words look furthest afield most decisively
+    (viz.context.telling_head), not on layer 0, head 0 (washed out on most inputs)."""
     view = st.radio("View", list(VIEWS), format_func=VIEWS.get, horizontal=True,
                     key=state.bind("text_view", "view", url.Choice.of(VIEWS), "heatmap", always=True))
+    st.caption(VIEW_HELP[view])
+    fresh = "text_layer" not in st.session_state  # only a fresh visit opens on the chosen head
+    best_layer, best_head = telling_head(trace) if fresh else (0, 0)
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", range(trace.n_layers),
-                         key=state.bind("text_layer", "layer", url.Int(0, trace.n_layers - 1), 0, always=True))
+                         key=state.bind("text_layer", "layer", url.Int(0, trace.n_layers - 1), best_layer, always=True))
     head = c2.selectbox("Head", range(trace.n_heads),
-                        key=state.bind("text_head", "head", url.Int(0, trace.n_heads - 1), 0, always=True))
+                        key=state.bind("text_head", "head", url.Int(0, trace.n_heads - 1), best_head, always=True))
     st.caption(COUNTED_FROM_0)
+    if view in ("heatmap", "lines", "neuron", "moves", "qk"):  # views of the one head chosen
+        st.markdown(f"**What to notice:** {md_escape(head_notice(trace, layer, head))}")
     return view, layer, head
 
 
