@@ -115,6 +115,7 @@ def new_page(browser, base_url: str, viewport=(1400, 1000)):
     """A fresh page whose off-machine requests are aborted; returns (page, log)."""
     log = PageLog()
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    context.add_init_script(RUN_WATCH_JS)
     page = context.new_page()
 
     def route(r):
@@ -145,25 +146,47 @@ def new_page(browser, base_url: str, viewport=(1400, 1000)):
     return page, log
 
 
-def wait_for_app(page, timeout_ms: int = 120_000) -> None:
-    """Wait until Streamlit has finished running the script.
+# Installed in every page before Streamlit loads: the time of the user's last input (any click,
+# key or change, in the capture phase) and of the script state's last change (data-test-script-state
+# on stApp: "running", "notRunning", ...). wait_for_app waits for a run that ended after the input,
+# instead of sleeping a fixed 0.4 s after every action (450 times in a full run).
+RUN_WATCH_JS = """
+(() => {
+  window.__lastInput = -1; window.__lastRunChange = -1; window.__runs = 0;
+  for (const ev of ["pointerdown", "click", "keydown", "input", "change"])
+    addEventListener(ev, () => { window.__lastInput = performance.now(); }, true);
+  let seen = null;
+  const look = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app && app.getAttribute("data-test-script-state");
+    if (state !== seen) { seen = state; window.__lastRunChange = performance.now();
+                          if (state === "running") window.__runs += 1; }
+  };
+  new MutationObserver(look).observe(document, {subtree: true, childList: true, attributes: true,
+                                                attributeFilter: ["data-test-script-state"]});
+})();
+"""
+NO_RUN_MS = 700  # an input that starts no run (a click on text, a focus): settled after this long
 
-    The app root carries data-test-script-state; after an input the rerun starts a moment
-    later, so wait briefly, then until the state is "notRunning" and no spinner is left.
-    """
+_SETTLED = """(noRunMs) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-testid="stSpinner"], [data-stale="true"]')) return false;
+  if (window.__lastInput === undefined) return true;  // a page opened without new_page
+  return window.__lastRunChange > window.__lastInput || performance.now() - window.__lastInput > noRunMs;
+}"""
+
+
+def wait_for_app(page, timeout_ms: int = 120_000) -> None:
+    """Wait until Streamlit has finished the run that follows the user's last input (or the page's
+    first run): the script state is "notRunning" and changed after that input, no spinner or stale
+    element is left. An input that starts no run counts as settled after NO_RUN_MS."""
     try:
-        page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer'] >> visible=true", timeout=timeout_ms)
-        page.wait_for_timeout(300)
-        page.wait_for_function(
-            """() => document.querySelector('[data-testid="stApp"]')
-                            ?.getAttribute('data-test-script-state') === 'notRunning'
-                     && !document.querySelector('[data-testid="stSpinner"]')
-                     && !document.querySelector('[data-stale="true"]')""",
-            timeout=timeout_ms,
-        )
+        page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer'] >> visible=true",
+                               timeout=timeout_ms)
+        page.wait_for_function(_SETTLED, arg=NO_RUN_MS, timeout=timeout_ms, polling=50)
     except Exception as err:
         raise AssertionError(f"the app did not settle: {describe(page)}") from err
-    page.wait_for_timeout(100)
 
 
 def describe(page) -> str:
@@ -203,8 +226,16 @@ def wait_for_text(page, text: str, timeout_ms: int = 30_000) -> bool:
 
 
 def wait_for_plots(page, n: int = 1, timeout_ms: int = 60_000) -> None:
-    """Wait until at least n plotly charts have drawn their SVG (plotly adds .main-svg when done)."""
+    """Wait until at least n plotly charts have drawn their SVG (plotly adds .main-svg when done)
+    and every chart has kept its size for two polls in a row (plotly's resize to the container's
+    width comes a moment after the first draw)."""
     page.wait_for_function(
         f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}", timeout=timeout_ms
     )
-    page.wait_for_timeout(500)  # plotly's resize to the container's width
+    page.wait_for_function("""() => {
+      const sig = [...document.querySelectorAll('.js-plotly-plot .main-svg')]
+        .map(e => { const r = e.getBoundingClientRect(); return `${r.width}x${r.height}`; }).join();
+      const same = sig === window.__plotSig;
+      window.__plotSig = sig;
+      return same;
+    }""", timeout=timeout_ms, polling=120)
