@@ -41,8 +41,10 @@ L, H = trace.n_layers, trace.n_heads
 layer = c1.selectbox("Layer", range(L), key=url.bind("image_layer", "layer", Int(0, L - 1), L - 1))
 # A fresh visit opens on the last layer's head whose CLS attention lands away from the edges (on the
 # object; viz.pretrained.image.object_head), not head 0, which looks at the corners on most pictures.
+# The head is always in the URL (as on the text page): its default depends on the picture, so a
+# link without it could open on another head than the one it was copied from.
 first = object_head(trace)[0] if "image_head" not in st.session_state else 0
-head = c2.selectbox("Head", range(H), key=url.bind("image_head", "head", Int(0, H - 1), first))
+head = c2.selectbox("Head", range(H), key=url.bind("image_head", "head", Int(0, H - 1), first, always=True))
 opacity = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=url.bind("image_opacity", "opacity", Float(0, 1), 0.6))
 st.caption(COUNTED_FROM_0)
 TABS = dict(zip(["cls", "heads", "rollout", "click", "positions", "moves", "qk"],

@@ -30,8 +30,14 @@ def test_concurrent_captures_on_a_shared_model_each_see_their_own_tensors():
             with torch.no_grad(), capture(model) as store:
                 model(src, tgt)
             got = store["encoder.0.self_attn.hook_weights"]
-            if got.shape != expected[name].shape or not torch.equal(got, expected[name]):
+            # The two inputs differ in length, so another session's tensor has another shape. Values
+            # are compared to rounding only: on a loaded machine torch may split a reduction
+            # differently from one pass to the next (seen in CI: same shape, last bits differ).
+            if got.shape != expected[name].shape:
                 problems.append(f"session {name} recorded another session's tensor {tuple(got.shape)}")
+            elif not torch.allclose(got, expected[name], rtol=1e-5, atol=1e-6):
+                diff = (got - expected[name]).abs().max().item()
+                problems.append(f"session {name} recorded other values (largest difference {diff:.2e})")
 
     threads = [threading.Thread(target=session, args=(n,)) for n in inputs]
     for t in threads:

@@ -230,7 +230,9 @@ def test_image_page_sample_click_upload_download(browser, app_url, tmp_path):
     page.goto(f"{app_url}/image")
     wait_for_app(page, timeout_ms=120_000)
     wait_for_plots(page, 2)
-    _wait_for_title(page, "CLS → patches, layer 11, head 0")
+    head = page.locator(".st-key-image_head input").input_value()  # the head chosen from the picture
+    assert head != "0"  # head 0 rests on the corners of this sample (viz.pretrained.image.object_head)
+    _wait_for_title(page, f"CLS → patches, layer 11, head {head}")
 
     # click patch r3c12 on the clickable grid: the plot area is exactly the 224 x 224 image
     page.get_by_role("tab", name="Click a patch").click()
@@ -264,7 +266,7 @@ def test_image_page_sample_click_upload_download(browser, app_url, tmp_path):
     assert "0.60" in page.locator(".st-key-image_opacity").inner_text()
     assert page.locator(".st-key-image_layer input").input_value() == "11"
     page.get_by_role("tab", name="CLS attention").click()  # only the open tab is drawn: this one now
-    _wait_for_title(page, "CLS → patches, layer 11, head 0")
+    _wait_for_title(page, f"CLS → patches, layer 11, head {head}")  # a new picture keeps the chosen head
     wait_for_plots(page, 2)
     assert "0.60" in page.locator(".st-key-image_opacity").inner_text()
     assert page.locator("[data-testid='stAlertContentError']").count() == 0

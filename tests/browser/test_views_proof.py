@@ -72,7 +72,7 @@ def test_text_views_neuron_table_rollout_compare_combine(browser, app_url):
 
     # Neuron (q·k): how one score is built, for the query and key tokens chosen.
     neuron = chart("text_chart_neuron")
-    assert "q∘k per dimension" in title_of(page, "text_chart_neuron")
+    assert "q∘k for each of the head's 32 dimensions" in title_of(page, "text_chart_neuron")
     assert "softmax over the row of “the”: weight on “cat”" in title_of(page, "text_chart_neuron")
     problems += [
         change_problem(page, neuron, lambda: choose(page, "text_neuron_q", "4: on"), "neuron: query token"),
