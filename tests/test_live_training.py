@@ -59,9 +59,9 @@ def test_cancel_stops_the_training_process(queue):
 
 
 def test_a_training_process_that_dies_becomes_a_sentence(queue, monkeypatch):
-    import viz.scratch.live as live
+    import viz.child as child
 
-    monkeypatch.setattr(live, "_child_command", lambda fd: [sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(child, "_child_command", lambda fd: [sys.executable, "-c", "raise SystemExit(3)"])
     j = queue.submit("a", training_job("reverse", 10), total=10)
     v = wait_for(queue, j, lambda v: not v.active)
     assert v.state == FAILED and "ended without a result (exit code 3)" in v.message

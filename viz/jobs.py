@@ -64,6 +64,7 @@ class JobView:
     owner: str
     label: str
     meta: Any  # what the submitter attached (e.g. the request), returned as it was
+    kind: str  # which page's job it is ("train", "finetune"): each page shows its own
     state: str
     position: int  # 1-based place among the queued jobs; 0 when not queued
     queued: int  # how many jobs are queued in all (for "place 2 of 3")
@@ -88,6 +89,7 @@ class _Job:
     meta: Any
     fn: Callable[[Progress], Any] | None
     total: int
+    kind: str = ""
     state: str = QUEUED
     step: int = 0
     losses: list[float] = field(default_factory=list)
@@ -188,7 +190,7 @@ class JobQueue:
     # --- what sessions call -----------------------------------------------------------------
 
     def submit(self, owner: str, fn: Callable[[Progress], Any], total: int = 0, label: str = "",
-               meta: Any = None) -> int:
+               meta: Any = None, kind: str = "") -> int:
         """Queue `fn(progress)` for `owner`; its id. JobRefused (a sentence) if the owner already
         has `per_owner` active jobs or the queue is full."""
         with self._lock:
@@ -202,7 +204,7 @@ class JobQueue:
             if len(self._waiting) >= self.max_queued:
                 raise JobRefused(f"The training queue is full ({self.max_queued} waiting); "
                                  "try again in a minute.")
-            job = _Job(next(self._ids), owner, label, meta, fn, total)
+            job = _Job(next(self._ids), owner, label, meta, fn, total, kind)
             self._jobs[job.id] = job
             self._waiting.append(job)
             self._wake.notify()
@@ -226,11 +228,11 @@ class JobQueue:
             job = self._jobs.get(job_id)
             return None if job is None else self._view(job)
 
-    def latest(self, owner: str) -> JobView | None:
-        """The owner's most recent job still kept (active or finished), or None."""
+    def latest(self, owner: str, kind: str | None = None) -> JobView | None:
+        """The owner's most recent job still kept (active or finished), of `kind` if given, or None."""
         with self._lock:
             self._forget_old()
-            mine = [j for j in self._jobs.values() if j.owner == owner]
+            mine = [j for j in self._jobs.values() if j.owner == owner and kind in (None, j.kind)]
             return self._view(max(mine, key=lambda j: j.id)) if mine else None
 
     def forget(self, job_id: int, owner: str) -> None:
@@ -267,7 +269,7 @@ class JobQueue:
         position = self._waiting.index(job) + 1 if job.state == QUEUED else 0
         end = job.finished if job.finished is not None else self._clock()
         return JobView(
-            id=job.id, owner=job.owner, label=job.label, meta=job.meta, state=job.state, position=position,
+            id=job.id, owner=job.owner, label=job.label, meta=job.meta, kind=job.kind, state=job.state, position=position,
             queued=len(self._waiting), step=job.step, total=job.total, losses=tuple(job.losses),
             snapshots=tuple(job.snapshots), message=job.message, result=job.result,
             seconds=0.0 if job.started is None else end - job.started,

@@ -21,6 +21,7 @@ from viz.scratch.live import MAX_STEPS, POSITIONALS, snapshot_axes, training_job
 from viz.scratch.tasks import TASKS
 
 POLL_SECONDS = 1.0
+KIND = "train"  # this page's jobs in the queue (the fine-tuning page's are "finetune")
 log = logging.getLogger("attention_lens")
 
 
@@ -61,10 +62,10 @@ def live_training_ui(device: torch.device) -> None:
     if st.button("Train a fresh model", key="train_go", type="primary"):
         try:
             queue.submit(owner, training_job(name, steps, positional, str(device)), total=steps,
-                         label=f"{task.title}, {steps} steps", meta=name)
+                         label=f"{task.title}, {steps} steps", meta=name, kind=KIND)
         except (JobRefused, ValueError) as err:
             st.warning(str(err))
-    job = queue.latest(owner)
+    job = queue.latest(owner, KIND)
     if job is None:
         return
     if job.active:
@@ -78,7 +79,7 @@ def _cancel(job_id: int) -> None:
 
 
 def _panel() -> None:
-    job = train_queue().latest(session_owner())
+    job = train_queue().latest(session_owner(), KIND)
     if job is None:
         return
     if not job.active:
