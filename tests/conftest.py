@@ -11,6 +11,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Tests save tiny models under the system's temporary folder (pytest's tmp_path) and load them
 # by path: allow that folder, as a teacher would allow theirs (viz/pretrained/names.py).
 os.environ["ATTENTION_LENS_MODEL_DIRS"] = tempfile.gettempdir()
+# Fine-tuned models (viz.finetune) go to a fresh folder per test session, never the user's cache;
+# the servers the browser tests start inherit it.
+os.environ["ATTENTION_LENS_FINETUNED_DIR"] = tempfile.mkdtemp(prefix="attention-lens-finetuned-")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -5,7 +5,14 @@ from streamlit.testing.v1 import AppTest
 
 from viz.pretrained import ModelLoadError, load_text_model
 from viz.pretrained.image import ImageModelError, load_image_model
-from viz.pretrained.names import ENV, MAX_NAME, REPO_MODELS, allowed_dirs, local_folder
+from viz.pretrained.names import (
+    ENV,
+    MAX_NAME,
+    REPO_MODELS,
+    allowed_dirs,
+    finetuned_dir,
+    local_folder,
+)
 from viz.ui.guard import UNEXPECTED
 
 HUGE = "a" * 100_000
@@ -53,7 +60,7 @@ def allowed(tmp_path, monkeypatch):
 
 
 def test_only_the_allowed_folders_are_looked_at(allowed, tmp_path):
-    assert allowed_dirs() == [REPO_MODELS.resolve(), allowed.resolve()]
+    assert allowed_dirs() == [REPO_MODELS.resolve(), finetuned_dir().resolve(), allowed.resolve()]
     assert local_folder(str(allowed / "my-bert")) == allowed / "my-bert"
     assert local_folder("my-bert") == allowed / "my-bert"  # a bare name found in an allowed folder
     assert local_folder(str(allowed / "not-there")) == allowed / "not-there"  # the loader explains

@@ -22,9 +22,21 @@ REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 
 
+FINETUNED_ENV = "ATTENTION_LENS_FINETUNED_DIR"
+
+
+def finetuned_dir() -> Path:
+    """Where viz.finetune saves the models it fine-tunes (one folder each, loadable by name):
+    $ATTENTION_LENS_FINETUNED_DIR, else $XDG_CACHE_HOME/attention-lens/finetuned."""
+    if os.environ.get(FINETUNED_ENV, "").strip():
+        return Path(os.environ[FINETUNED_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "attention-lens" / "finetuned"
+
+
 def allowed_dirs() -> list[Path]:
     extra = [Path(p).expanduser() for p in os.environ.get(ENV, "").split(os.pathsep) if p.strip()]
-    return [d.resolve() for d in (REPO_MODELS, *extra)]
+    return [d.resolve() for d in (REPO_MODELS, finetuned_dir(), *extra)]
 
 
 def _inside(path: Path, dirs: list[Path]) -> bool:
@@ -64,14 +76,16 @@ def local_folder(name: str) -> Path | None:
 def allowed_description() -> str:
     """The allowed folders in words a user may see: never the server's absolute paths."""
     extra = " and the folders named in the server's " + ENV if os.environ.get(ENV, "").strip() else ""
-    return "the app's models/ folder" + extra
+    return "the app's models/ folder" + extra + " (and the models fine-tuned on this server)"
 
 
 def without_server_paths(text: str) -> str:
     """`text` (a loader's error, a source line) with the allowed folders' absolute paths replaced
     by the words a user knows them by, so a page never shows where the server keeps its files."""
     for d in sorted(allowed_dirs(), key=lambda p: len(str(p)), reverse=True):
-        text = text.replace(str(d), "models" if d == REPO_MODELS.resolve() else f"<{ENV}>")
+        shown = ("models" if d == REPO_MODELS.resolve() else
+                 "<fine-tuned models>" if d == finetuned_dir().resolve() else f"<{ENV}>")
+        text = text.replace(str(d), shown)
     return text
 
 

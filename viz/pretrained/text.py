@@ -138,6 +138,19 @@ def default_model_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
+def resolve_source(name_or_path: str | Path | None) -> tuple[str | Path, str]:
+    """(what from_pretrained reads, the name shown): the bundled folder for None or empty, an
+    allowed local folder, or a Hub id. ModelLoadError for a path outside the allowed folders."""
+    if name_or_path is None or str(name_or_path).strip() == "":
+        return default_model_dir(), DEFAULT_NAME
+    name = str(name_or_path).strip()
+    try:
+        local = model_folder(name)
+    except ValueError as err:
+        raise ModelLoadError(str(err)) from None
+    return local or name, name
+
+
 def load_text_model(
     name_or_path: str | Path | None = None, device: str | torch.device = "cpu", dtype: str = "float32"
 ) -> TextModel:
@@ -150,15 +163,7 @@ def load_text_model(
 
     if dtype not in DTYPES:
         raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}.")
-    if name_or_path is None or str(name_or_path).strip() == "":
-        source, name = default_model_dir(), DEFAULT_NAME
-    else:
-        name = str(name_or_path).strip()
-        try:
-            local = model_folder(name)
-        except ValueError as err:
-            raise ModelLoadError(str(err)) from None
-        source = local or name
+    source, name = resolve_source(name_or_path)
     kwargs = dict(trust_remote_code=False)
     try:
         config = AutoConfig.from_pretrained(source, **kwargs)
@@ -188,6 +193,18 @@ def load_text_model(
     tm = TextModel(model, tokenizer, name, family, device, DTYPES[dtype])
     _projections(tm, 0)  # fail now, with a message, if the module table does not fit this model
     return _choose_weights_path(tm)
+
+
+def text_model_of(model: torch.nn.Module, tokenizer, name: str) -> TextModel:
+    """A TextModel around an encoder already in memory (a fine-tuned classifier's .base_model),
+    read on the eager path; ModelLoadError if its family is not one of FAMILIES."""
+    family = FAMILIES.get(model.config.model_type)
+    if family is None:
+        raise ModelLoadError(f"'{name}' is a {model.config.model_type!r} model, not one of {', '.join(sorted(FAMILIES))}.")
+    param = next(model.parameters())
+    tm = TextModel(model.eval(), tokenizer, name, family, param.device, param.dtype)
+    _projections(tm, 0)
+    return tm
 
 
 PROBE = ("A probe sentence, checked once per model.", "It has a second segment.")
