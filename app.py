@@ -20,6 +20,7 @@ PAGES = [
     st.Page("app_pages/dimensions.py", title="Q/K/V dimension tracer", url_path="dimensions"),
     st.Page("app_pages/positional.py", title="Positional encodings", url_path="positional"),
     st.Page("app_pages/text.py", title="Text (BERT)", url_path="text"),
+    st.Page("app_pages/finetune.py", title="Fine-tuning", url_path="finetune"),
     st.Page("app_pages/image.py", title="Image (ViT)", url_path="image"),
 ]
 

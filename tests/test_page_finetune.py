@@ -1,0 +1,75 @@
+"""The fine-tuning page, headless (AppTest): a control run of 0 steps through the queue, its result
+read back at once the second time, attention before and after on the student's sentence."""
+
+import time
+
+import pytest
+
+from tests.apptest_helpers import assert_clean, open_page, plotly_figures
+from tests.plotly_data import values
+
+PAGE = "app_pages/finetune.py"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def fast_training(monkeypatch):
+    monkeypatch.setenv("ATTENTION_LENS_TRAIN_NICE", "0")  # a busy test machine would starve nice 19
+
+
+def rerun_until(at, cond, timeout=300.0):
+    deadline = time.monotonic() + timeout
+    while not cond(at):
+        assert time.monotonic() < deadline, [m.value for m in at.markdown] + [i.value for i in at.info]
+        time.sleep(0.5)
+        at.run()
+        assert_clean(at)
+    return at
+
+
+def titles(at):
+    return [f["layout"].get("title", {}).get("text", "") for f in plotly_figures(at)]
+
+
+def test_a_zero_step_control_run_changes_no_attention_and_is_read_back_at_once():
+    at = open_page(PAGE)
+    assert at.button(key="ft_go") and not at.error
+    at.radio(key="ft_task").set_value("sentiment").run()
+    at.number_input(key="ft_steps").set_value(0).run()
+    at.button(key="ft_go").click().run()
+    assert_clean(at)
+    rerun_until(at, lambda at: any("Verdict" in m.value for m in at.markdown))
+    assert any("Done: 0 steps" in s.value for s in at.success), [s.value for s in at.success]
+    notice = next(m.value for m in at.markdown if "What to notice" in m.value)
+    assert "No head's attention changed" in notice
+    grid = next(f for f in plotly_figures(at) if "How much each head changed" in f["layout"]["title"]["text"])
+    z = values(grid["data"][0]["z"])
+    assert z.shape == (6, 12) and z.max() == 0  # MiniLM's 6 layers x 12 heads, none changed
+    assert any(t.startswith("before: layer") for t in titles(at)) and any(t.startswith("after: layer") for t in titles(at))
+    tables = " ".join(m.value for m in at.markdown)
+    assert "| held-out sentences | accuracy |" in tables and "| true label | predicted negative |" in tables
+
+    # the student's own sentence: a verdict, and the same figures for it
+    at.text_input(key="ft_text").set_value("The show was not boring at all.").run()
+    assert_clean(at)
+    assert any("Verdict:" in m.value and ("positive" in m.value or "negative" in m.value) for m in at.markdown)
+    at.text_input(key="ft_text").set_value("   ").run()
+    assert any("Type a sentence" in i.value for i in at.info)
+
+    # another run, then the first settings again: the saved run comes back at once, with no queueing
+    at.radio(key="ft_task").set_value("agreement").run()
+    at.number_input(key="ft_steps").set_value(0).run()
+    at.button(key="ft_go").click().run()
+    rerun_until(at, lambda at: any("Done: 0 steps" in s.value for s in at.success))
+    at.radio(key="ft_task").set_value("sentiment").run()
+    at.number_input(key="ft_steps").set_value(0).run()
+    assert any("saved on this server before" in s.value for s in at.success), [s.value for s in at.success]
+    assert any("Verdict" in m.value for m in at.markdown)
+
+
+def test_a_file_source_without_a_file_asks_for_one_and_the_page_keeps_working():
+    at = open_page(PAGE)
+    at.radio(key="ft_task").set_value("file").run()
+    assert any("Choose a file" in i.value for i in at.info)
+    at.radio(key="ft_task").set_value("agreement").run()
+    assert at.button(key="ft_go") and not at.error
