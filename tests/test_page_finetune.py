@@ -73,3 +73,59 @@ def test_a_file_source_without_a_file_asks_for_one_and_the_page_keeps_working():
     assert any("Choose a file" in i.value for i in at.info)
     at.radio(key="ft_task").set_value("agreement").run()
     assert at.button(key="ft_go") and not at.error
+
+
+def test_a_hostile_link_opens_on_the_defaults():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest_helpers import APP, TIMEOUT
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"task": "rm -rf /", "steps": "1e9", "lr": "nan", "seed": "-5", "layer": "99",
+                            "head": "-1", "text": "</script><script>alert(1)</script>"})
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert_clean(at)
+    assert not at.error
+    assert (at.radio(key="ft_task").value, at.number_input(key="ft_steps").value, at.number_input(key="ft_seed").value) \
+        == ("agreement", 600, 0)
+    at2 = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at2.query_params.update({"task": "sentiment", "steps": "120", "lr": "5e-05", "seed": "7"})
+    at2.run()
+    at2.switch_page(PAGE)
+    at2.run()
+    assert (at2.radio(key="ft_task").value, at2.number_input(key="ft_steps").value,
+            at2.select_slider(key="ft_lr").value, at2.number_input(key="ft_seed").value) == ("sentiment", 120, 5e-5, 7)
+
+
+def test_the_text_pages_compare_shows_the_same_head_of_a_model_and_its_fine_tuned_copy():
+    import torch
+
+    from viz.finetune.data import TASKS
+    from viz.finetune.train import FinetuneConfig, Finetuned, load_classifier, save
+    from viz.pretrained.names import finetuned_dir
+
+    model, tok, name = load_classifier(None, TASKS["sentiment"][1])
+    with torch.no_grad():  # a stand-in for fine-tuning: layer 3's queries scaled, so its heads change
+        model.base_model.encoder.layer[3].attention.self.query.weight.mul_(3.0)
+    save(Finetuned(model, tok, TASKS["sentiment"][1], FinetuneConfig(), name), finetuned_dir() / "compare-test")
+
+    at = open_page("app_pages/text.py")
+    at.radio(key="text_view").set_value("compare").run()
+    at.radio(key="text_cmp_mode").set_value("another model").run()
+    assert "newest fine-tuned here" in at.text_input(key="text_cmp_model").label
+    at.text_input(key="text_cmp_model").set_value("compare-test").run()
+    assert_clean(at)
+    diffs = {}
+    for layer in (2, 3):
+        at.selectbox(key="text_layer").set_value(layer).run()
+        figs = {f["layout"]["title"]["text"]: f for f in plotly_figures(at)}
+        assert any(t.startswith("B: compare-test") for t in figs), list(figs)
+        diff = next(f for t, f in figs.items() if "model A minus model B" in t)
+        diffs[layer] = abs(values(diff["data"][0]["z"])).max()
+    assert diffs[2] < 1e-4 and diffs[3] > 0.01, diffs  # only the changed layer differs (beyond rounding)
+    at.text_input(key="text_cmp_model").set_value("").run()  # the page's own model: a sentence, no figure
+    assert any("is the page's model" in i.value for i in at.info)
+    at.text_input(key="text_cmp_model").set_value("../../etc").run()
+    assert at.error and "outside the folders" in at.error[0].value

@@ -40,8 +40,9 @@ LINKS = {
                "image_tab": "Click a patch", "image_patch": 20},
               "where patch r1c3 attends, layer 3, head 5"),
     # The image page draws only its open tab, so a link names that tab's own settings alone.
-    "image rollout": ({"sample": "coffee", "tab": "rollout", "fusion": "max", "discard": "0.5"},
-                      {"image_sample": "coffee", "image_tab": "Rollout", "image_fusion": "max", "image_discard": 0.5},
+    "image rollout": ({"sample": "coffee", "head": "4", "tab": "rollout", "fusion": "max", "discard": "0.5"},
+                      {"image_sample": "coffee", "image_head": 4, "image_tab": "Rollout", "image_fusion": "max",
+                       "image_discard": 0.5},
                       "Attention rollout to CLS (max of heads, discard 50%)"),
 }
 PAGES = ["scratch", "softmax", "dimensions", "positional", pytest.param("image", marks=slow),
@@ -120,6 +121,8 @@ def test_hostile_values_are_ignored(page):
         from viz.ui.cache import text_trace
         trace = text_trace("", "cpu", "float32", at.text_area(key="text_text").value, "")
         assert (got.pop("layer"), got.pop("head")) == tuple(str(v) for v in telling_head(trace))
+    if page == "image":  # always written: the head chosen from the picture (object_head), not the link's -1
+        assert got.pop("head") == str(at.session_state["image_head"]) and 0 <= at.session_state["image_head"] < 6
     for name in ("layer", "head", "temperature", "view", "tab", "logits", "model", "dims", "d", "opacity",
                  "discard", "patch", "sample", "task", "query", "sheet", "own", "d_model", "dk", "pad"):
         assert got.get(name) in (None, "0", "heatmap"), (name, got.get(name))  # text: its defaults, always written

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.harness import failed_on_page, new_page, wait_for_app, wait_for_plots
+from tests.browser.test_accessibility import accessibility_problems
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path("test-artifacts")
@@ -41,6 +42,8 @@ def test_finetune_run_shows_accuracy_and_attention_before_and_after_then_a_run_i
     assert "model=sentiment-" in link.get_attribute("href")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "finetune.png", full_page=True)
+    found = accessibility_problems(page)  # axe-core and figure text contrast, on the result
+    assert not found, "\n".join(found)
 
     # a file that is not a dataset: a sentence, and the page goes on
     page.locator("[data-testid='stRadio'] label").filter(has_text="Your file").click()

@@ -12,6 +12,8 @@ from viz.figures.heatmap import label
 
 BEFORE, AFTER = "#7f8590", "#c2410c"  # grey for the pretrained model, orange for the fine-tuned one
 SUBSET_COLOURS = ["#1d4ed8", "#b91c1c", "#047857", "#7c3aed"]
+# White to a mid orange, light enough that the cells' numbers stay in ink (5.6:1 on the darkest)
+CHANGE_SCALE = [[0.0, "#ffffff"], [1.0, "#f97316"]]
 
 
 def training_curves(losses: Sequence[float], evals: Sequence[tuple[int, float, dict]], total: int,
@@ -58,8 +60,8 @@ def change_grid(js: np.ndarray, cosine: np.ndarray, title: str, selected: tuple[
     hover = np.array([[f"layer {i}, head {h}<br>JS {js[i, h]:.3f}<br>cosine {cosine[i, h]:.3f}" for h in range(H)]
                       for i in range(L)], dtype=object)
     data = [dict(type="heatmap", z=js, x=list(range(H)), y=list(range(L)), zmin=0, zmax=zmax,
-                 colorscale=spec.colorscale("Oranges"), text=text, texttemplate="%{text}",
-                 textfont=dict(size=11), customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+                 colorscale=CHANGE_SCALE, text=text, texttemplate="%{text}",
+                 textfont=dict(size=11, color=spec.INK), customdata=hover, hovertemplate="%{customdata}<extra></extra>",
                  xgap=2, ygap=2, colorbar=dict(title=spec.title("JS")))]
     shapes = []
     if selected is not None:

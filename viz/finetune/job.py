@@ -2,7 +2,7 @@
 much every head's attention changed. The page runs it as a job of the server's queue (viz.jobs) in
 a child process (viz.child); the command line (python -m viz.finetune) runs the same function.
 
-    request = FinetuneRequest(task="agreement", steps=400)
+    request = FinetuneRequest(task="agreement", steps=600)
     job = finetune_job(request)                       # for JobQueue.submit; checks the request now
     result = run_finetune(progress, request, "cpu")   # the same, in this process
 
@@ -42,13 +42,13 @@ KEEP = 8  # fine-tuned folders kept on the server (about 90 MB each for all-Mini
 N_PROBE = 32  # held-out sentences the attention change is averaged over
 ENV_NICE = "ATTENTION_LENS_TRAIN_NICE"
 CHILD_THREADS = 1
-DEFAULT_STEPS = {"agreement": 400, "sentiment": 200, "file": 400}
+DEFAULT_STEPS = {"agreement": 600, "sentiment": 200, "file": 400}  # agreement learns between steps 250 and 350
 
 
 @dataclass(frozen=True)
 class FinetuneRequest:
     task: str = "agreement"  # "agreement", "sentiment", or "file" (then data and filename)
-    steps: int = 400
+    steps: int = 600
     lr: float = 3e-5
     seed: int = 0
     batch: int = 16

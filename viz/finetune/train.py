@@ -1,7 +1,7 @@
 """Fine-tune a BERT-family encoder with a two-class head, and save it as a plain transformers folder.
 
     ds = generated("agreement")
-    run = finetune(ds, FinetuneConfig(steps=400), on_step=print)   # run.model, run.tokenizer
+    run = finetune(ds, FinetuneConfig(steps=600), on_step=print)   # run.model, run.tokenizer
     ev = evaluate(run.model, run.tokenizer, ds.held_out)           # accuracy, per subset, confusion
     save(run, folder)     # AutoModelForSequenceClassification.from_pretrained(folder) reads it back
 

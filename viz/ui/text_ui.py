@@ -299,8 +299,12 @@ def _rollout(trace, req, layer, head):
 
 
 def _compare(trace, req, layer, head):
-    mode = st.radio("Compare with", ["another head", "another input"], horizontal=True, key="text_cmp_mode")
+    mode = st.radio("Compare with", ["another head", "another input", "another model"], horizontal=True,
+                    key="text_cmp_mode")
     a = trace.head(layer, head)
+    if mode == "another model":
+        _compare_models(trace, req, layer, head)
+        return
     if mode == "another head":
         _valid("text_cmp_layer", trace.n_layers, layer)
         _valid("text_cmp_head", trace.n_heads, (head + 1) % trace.n_heads)
@@ -328,6 +332,42 @@ def _compare(trace, req, layer, head):
         fig = compare_figure(a, tb.head(layer, head), tokens, tokens,
                              f"Layer {layer} head {head}: input A minus input B", trace.meta["pair_start"])
     _chart(fig, "compare", layer, head)
+    st.caption("Red: A attends more than B; blue: B more than A; white: the same. Scale fixed at −1..1.")
+
+
+def _compare_models(trace, req, layer, head):
+    """The same head of two models on the same input, e.g. a model before and after fine-tuning
+    (the Fine-tuning page's folders load by name): both side by side, and A − B."""
+    from viz.pretrained.names import finetuned_dir
+
+    saved = sorted((p for p in finetuned_dir().glob("*/config.json")), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if finetuned_dir().is_dir() else []
+    hint = f" (newest fine-tuned here: {saved[0].parent.name})" if saved else ""
+    other = st.text_input(f"Model B: a Hub id or folder name, empty for the bundled model{hint}",
+                          key="text_cmp_model", max_chars=200)
+    try:
+        tb = cache.text_trace(other.strip(), req.device, req.dtype, req.text, req.pair)
+    except (ModelLoadError, TextInputError) as err:
+        st.error(str(err))
+        return
+    if tb.meta["model"] == trace.meta["model"]:
+        st.info("Model B is the page's model: choose another (a fine-tuned folder, a Hub id) to compare.")
+        return
+    if (tb.n_layers, tb.n_heads) != (trace.n_layers, trace.n_heads) or list(tb.query_tokens) != list(trace.query_tokens):
+        st.info(f"{tb.meta['model']} has {tb.n_layers} layers × {tb.n_heads} heads and splits the input into "
+                f"{len(tb.query_tokens)} tokens; the page's model {trace.n_layers} × {trace.n_heads} and "
+                f"{len(trace.query_tokens)}. Compare models of one shape and tokenizer (a model and its fine-tuned copy).")
+        return
+    c1, c2 = st.columns(2)
+    with c1:
+        _chart(matrix_figure(trace.head(layer, head), trace.query_tokens, trace.key_tokens,
+                             title=f"A: {trace.meta['model']}"), "compare_a", layer, head)
+    with c2:
+        _chart(matrix_figure(tb.head(layer, head), tb.query_tokens, tb.key_tokens,
+                             title=f"B: {tb.meta['model']}"), "compare_b", layer, head)
+    _chart(compare_figure(trace.head(layer, head), tb.head(layer, head), trace.query_tokens, trace.key_tokens,
+                          f"Layer {layer} head {head}: model A minus model B", trace.meta["pair_start"]),
+           "compare", layer, head)
     st.caption("Red: A attends more than B; blue: B more than A; white: the same. Scale fixed at −1..1.")
 
 
