@@ -36,7 +36,7 @@ def training_curves(losses: Sequence[float], evals: Sequence[tuple[int, float, d
                              hovertemplate=f"step %{{x}}<br>accuracy %{{y:.3f}}<extra>{label(name)}</extra>"))
     span = [0, max(1, total)]
     layout["xaxis"].update(title=spec.title("step"), range=[1, max(2, total)])
-    layout["yaxis"].update(type="log")
+    layout["yaxis"].update(type="log", dtick=1)  # one labelled tick per decade: 1, 0.1, 0.01
     layout["xaxis2"].update(title=spec.title("step"), range=span)
     layout["yaxis2"].update(range=[0, 1.02], tickformat=".0%")
     layout.update(title=spec.title(label(title)) if title else None, height=300,

@@ -126,10 +126,13 @@ THINGS = ["film", "movie", "show", "book", "album", "play", "series", "concert"]
 THINGS_HELD_OUT = ["novel", "musical", "documentary", "opera"]
 POSITIVE = ["good", "great", "wonderful", "lovely", "brilliant", "fun", "charming", "moving"]
 POSITIVE_HELD_OUT = ["superb", "delightful", "gripping"]
-NEGATIVE = ["bad", "awful", "weak", "terrible", "clumsy", "boring", "dull", "disappointing"]
+NEGATIVE = ["bad", "awful", "weak", "terrible", "clumsy", "boring", "dull", "disappointing", "bland",
+            "forgettable", "tiresome"]
 NEGATIVE_HELD_OUT = ["dreadful", "lifeless", "tedious"]
-# Negatives whose negation reads as praise ("not boring"); the others ("not terrible") do not.
-NEGATABLE = {"boring", "dull", "disappointing", "tedious"}
+# Negatives whose negation reads as praise ("not boring"); the others ("not terrible") do not. With
+# three of them in training the model learned "not boring", not negation: "not tedious" (held out)
+# stayed negative and held-out accuracy stopped at 0.90.
+NEGATABLE = {"boring", "dull", "disappointing", "bland", "forgettable", "tiresome", "tedious"}
 TOO = ["long", "slow", "loud"]  # "far too long": a flaw whatever came before
 TOO_HELD_OUT = ["predictable", "shallow"]
 INTENSIFIERS = ["really", "truly", "very", "absolutely"]

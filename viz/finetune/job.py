@@ -13,6 +13,7 @@ at once. The text page opens that folder by its name; the KEEP newest folders ar
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -77,9 +78,19 @@ class FinetuneRequest:
     def folder_name(self) -> str:
         """The saved folder's name: the task and a digest of everything that decides the run."""
         what = {k: v for k, v in asdict(self).items() if k not in ("data", "filename")}
-        what["data"] = hashlib.sha256(self.data).hexdigest()
+        # a file's bytes, or the generated sentences themselves: a changed generator is a new run
+        what["data"] = hashlib.sha256(self.data).hexdigest() if self.task == "file" else _generated_digest(self.task, self.seed)
         digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:10]
         return f"{self.task}-{digest}"
+
+
+@functools.lru_cache(maxsize=16)
+def _generated_digest(task: str, seed: int) -> str:
+    ds = generated(task, seed) if task in TASKS else None
+    if ds is None:
+        return ""
+    text = "\n".join(f"{e.label}\t{e.subset}\t{e.text}" for e in ds.train + ds.held_out)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
