@@ -111,7 +111,7 @@ def test_small_matrix_is_a_heatmap_with_escaped_tokens_and_axis_convention():
 def test_large_matrix_hover_names_both_tokens_and_the_weight_with_labels_not_cells():
     """Past 64 x 64 cells the hover still names the query, the key and the weight, from one label per
     token (category axes "position: token") and float32 numbers, not one string per cell."""
-    T = 512
+    T = 256
     assert T * T > HEATMAP_MAX_CELLS and T * T <= HOVER_MAX_CELLS
     rng = np.random.default_rng(0)
     w = rng.dirichlet(np.ones(T), size=T)
@@ -120,7 +120,7 @@ def test_large_matrix_hover_names_both_tokens_and_the_weight_with_labels_not_cel
     heat = fig.data[0]
     assert heat.type == "heatmap" and heat.text is None
     assert list(heat.x) == list(heat.y) and len(set(heat.x)) == T  # unique categories
-    assert heat.x[3] == "3: the" and heat.x[-1] == "511: &lt;script&gt;"
+    assert heat.x[3] == "3: the" and heat.x[-1] == "255: &lt;script&gt;"
     assert "%{y}" in heat.hovertemplate and "%{x}" in heat.hovertemplate and "%{z:.3f}" in heat.hovertemplate
     np.testing.assert_array_equal(np.asarray(heat.z), w.astype(np.float32))  # the exact weights
     assert fig.layout.xaxis.type == "category" and fig.layout.yaxis.type == "category"
@@ -128,11 +128,11 @@ def test_large_matrix_hover_names_both_tokens_and_the_weight_with_labels_not_cel
     assert list(fig.layout.xaxis.ticktext[:2]) == ["the", "the"]
     sent = fig.to_json()
     assert "<script" not in sent
-    assert len(sent) < 1_500_000  # 512 x 512 float32 as base64 (~1.4 MB) and 1024 labels
+    assert len(sent) < 400_000  # 256 x 256 float32 as base64 (~0.35 MB) and 512 labels
 
 
 def test_larger_matrix_or_compact_carries_whole_percents_with_names_on_hover():
-    """Past 512 x 512 cells, or compact=True where a view shows several matrices, each value is a
+    """Past 256 x 256 cells, or compact=True where a view shows several matrices, each value is a
     whole percent in one byte: the hover still names both tokens and the value."""
     rng = np.random.default_rng(1)
     for T, compact in ((100, True), (int(np.sqrt(HOVER_MAX_CELLS)) + 1, False)):

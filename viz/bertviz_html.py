@@ -30,7 +30,7 @@ VENDOR = {
     "d3.min.js": ("https://cdnjs.cloudflare.com/ajax/libs/d3/5.7.0/d3.min", f"{VENDOR_URL}/d3.min"),
     "jquery.min.js": ("https://cdnjs.cloudflare.com/ajax/libs/jquery/2.0.0/jquery.min", f"{VENDOR_URL}/jquery.min"),
 }
-MAX_TOKENS = 64  # bertviz sends every weight as text: ~2 MB for the model view at 64 tokens
+MAX_TOKENS = 40  # bertviz sends every weight as text: 1.85 MB for its views at 64 tokens, 0.7 MB at 40
 DECIMALS = 3  # weights are rounded for bertviz, which shows them as line opacity anyway
 _MARKER = "const params = "
 _TAIL = " is a template marker that is replaced by actual params."

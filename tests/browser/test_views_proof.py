@@ -210,9 +210,9 @@ def test_text_page_sliders_on_a_long_input(browser, app_url):
     first = bertviz_tokens(page)
     assert first[:2] == ["[CLS]", "the"], first[:3]
     problems.append(change_problem(page, "[data-testid='stIFrame']",
-                                   lambda: slide(page, "bertviz's 64 tokens, from position", "End"),
+                                   lambda: slide(page, "bertviz's 40 tokens, from position", "End"),
                                    "bertviz: token window"))
-    assert wait_for_text(page, "bertviz shows tokens 22 to 85 of 86")
+    assert wait_for_text(page, "bertviz shows tokens 46 to 85 of 86")
     moved = bertviz_tokens(page, not_first="[CLS]")
     assert moved[:2] == ["lazy", "dog"], moved[:3]  # token 22 of the repeated sentence
     problems += quiet(page, log)

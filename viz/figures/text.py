@@ -5,8 +5,8 @@ token tick labels (every token through `label()`), weights on a fixed 0..1 scale
 
 Three sizes of matrix (`matrix_figure`):
 - small (<= HEATMAP_MAX_CELLS): go.Heatmap with one hover string per cell, cells drawn apart;
-- large, up to HOVER_MAX_CELLS (a 512-token head): go.Heatmap whose z travels as float32 (plotly
-  sends numpy arrays as base64, 1.4 MB at 512 tokens) and whose axes are categories named
+- large, up to HOVER_MAX_CELLS (a 256-token head): go.Heatmap whose z travels as float32 (plotly
+  sends numpy arrays as base64, 0.35 MB at 256 tokens) and whose axes are categories named
   "position: token", so the hover names the query, the key and the weight with O(T) labels, not T²
   strings (per-cell strings cost tens of MB at 512 tokens);
 - larger, or `compact=True` where a view shows several large matrices: the same go.Heatmap and
@@ -34,7 +34,10 @@ from viz.figures.heatmap import _ticks as token_ticks
 from viz.trace import AttentionTrace
 
 HEATMAP_MAX_CELLS = 64 * 64  # above this, no per-cell hover strings and no gaps between cells
-HOVER_MAX_CELLS = 512 * 512  # above this (or compact=True) a matrix's numbers are whole percents
+# Above this (or compact=True) a matrix's numbers are whole percents, one byte a cell: a 512-token
+# head as float32 was 1.4 MB of one view's 2.1 (issue 28); the 40-token window (window_figure) and
+# the hover's names still give every weight to three decimals where a student needs them.
+HOVER_MAX_CELLS = 256 * 256
 GRID_TILE = 96  # model grid: each head drawn at most this many pixels a side (max-pooled)
 DIVERGING = "RdBu_r"  # compare view: blue = B larger, red = A larger, white = equal
 HEAD_COLORS = pc.qualitative.D3  # bertviz's head view uses d3's category10: the same ten colours
