@@ -35,8 +35,10 @@ $(VSTAMP): package.json package-lock.json
 run: $(STAMP) $(VSTAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/streamlit run server.py --server.address=localhost --server.port=8501
 
+# Two workers (pytest-xdist): about half the suite's time is waiting (a browser for a rerun, a
+# server for a model), which the other worker fills; docs/benchmarks.md has the times.
 test: $(STAMP) $(VSTAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist load
 
 test-fast: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not browser"
@@ -76,10 +78,11 @@ load-test: $(STAMP)
 # Simultaneous submitters without browsers (not part of make test): Locust users that speak
 # Streamlit's websocket protocol (tests/load/). One markdown row per interaction.
 #   make load USERS=30 PAGE=scratch    make load USERS=30 REPLICAS=2    make load USERS=30 PAGE=scratch TRAINER=1
+#   make load USERS=30 PAGE=text FINETUNER=1   (one session fine-tunes BERT meanwhile)
 USERS ?= 5
 PAGE ?= text
 ROUNDS ?= 3
-LOAD_ARGS = --page $(PAGE) --users $(USERS) --rounds $(ROUNDS) $(if $(REPLICAS),--replicas $(REPLICAS)) $(if $(TRAINER),--trainer)
+LOAD_ARGS = --page $(PAGE) --users $(USERS) --rounds $(ROUNDS) $(if $(REPLICAS),--replicas $(REPLICAS)) $(if $(TRAINER),--trainer) $(if $(FINETUNER),--finetuner)
 load: $(STAMP)
 	@$(if $(REPLICAS),$(HAPROXY_CHECK))
 	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.run $(LOAD_ARGS)

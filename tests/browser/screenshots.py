@@ -1,13 +1,57 @@
-"""Take the README's screenshots in headless chromium: python -m tests.browser.screenshots docs/img"""
+"""Take the README's screenshots in headless chromium: python -m tests.browser.screenshots docs/img
+
+Each page's first figure also becomes the home page's card picture, static/home/<page>.jpg (400 px
+wide, JPEG: the eight cards together stay well under the home page's 300 kB). The fine-tuning shot
+runs the default sentiment fine-tune first (about two minutes on 2 cores) unless it was saved.
+"""
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
+from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from tests.browser.harness import new_page, open_browser, serve_app, wait_for_app, wait_for_plots
+from tests.browser.harness import (
+    ROOT,
+    new_page,
+    open_browser,
+    serve_app,
+    wait_for_app,
+    wait_for_plots,
+)
+
+CARDS = ROOT / "static" / "home"
+
+
+CARD_SIZE = (400, 250)  # every card's picture the same size, so the cards line up
+
+
+def card_picture(im: Image.Image) -> Image.Image:
+    """The picture scaled to fit CARD_SIZE and centred on white."""
+    im = im.convert("RGB")
+    im.thumbnail(CARD_SIZE)
+    canvas = Image.new("RGB", CARD_SIZE, "white")
+    canvas.paste(im, ((CARD_SIZE[0] - im.width) // 2, (CARD_SIZE[1] - im.height) // 2))
+    return canvas
+
+
+def _card(png: bytes, stem: str) -> None:
+    CARDS.mkdir(parents=True, exist_ok=True)
+    card_picture(Image.open(io.BytesIO(png))).save(CARDS / f"{stem}.jpg", quality=78, optimize=True)
+
+
+def _finetune(page) -> None:
+    """The default sentiment run, then its result: from 'Your sentence' to the heatmaps after."""
+    page.locator("[data-testid='stRadio'] label").filter(has_text="Sentiment").click()
+    wait_for_app(page)
+    start = page.get_by_role("button", name="Start fine-tuning")
+    if start.count():
+        start.click()
+    page.get_by_text("Verdict:").wait_for(timeout=600_000)
+    wait_for_app(page)
 
 
 def _pick(page, key: str, option: str) -> None:
@@ -28,8 +72,16 @@ SHOTS = [
     ("image.png", "image", lambda page: _pick(page, "image_head", "5")),
     # presenter mode from a link, at a projector's 1280 x 720
     ("lesson.png", "lesson?step=4&present=1", lambda page: None),
+    ("finetune.png", "finetune", _finetune),
 ]
-VIEWPORTS = {"lesson.png": (1280, 720)}  # the rest: (1400, 2000)
+VIEWPORTS = {"lesson.png": (1280, 720), "finetune.png": (1280, 3600)}  # the rest: (1400, 2000)
+
+
+def _finetune_region(page) -> dict:
+    top = page.get_by_role("heading", name="Your sentence, before and after").bounding_box()
+    after = page.locator(".st-key-ft_after").bounding_box()
+    main = page.locator("[data-testid='stMainBlockContainer']").bounding_box()
+    return dict(x=main["x"], y=top["y"] - 10, width=main["width"], height=after["y"] + after["height"] - top["y"] + 20)
 
 
 def main(out_dir: str, only: list[str] | None = None) -> None:
@@ -48,7 +100,12 @@ def main(out_dir: str, only: list[str] | None = None) -> None:
             act(page)
             wait_for_app(page)
             wait_for_plots(page)
-            page.screenshot(path=out / name)
+            if name == "finetune.png":
+                page.screenshot(path=out / name, clip=_finetune_region(page))
+                _card(page.locator(".st-key-ft_after .js-plotly-plot").screenshot(), "finetune")
+            else:
+                page.screenshot(path=out / name)
+                _card(page.locator(".js-plotly-plot").first.screenshot(), name.removesuffix(".png"))
             print(f"{out / name}: blocked={len(log.blocked)} console_errors={len(log.console_errors)}")
         browser.close()
 

@@ -93,7 +93,9 @@ def test_catalogue_on_the_worksheet_answers(browser, app_url):
     page.goto(f"{app_url}/dimensions")
     wait_for_app(page)
     page.get_by_role("tab", name="Worksheet").click()
+    wait_for_app(page)
     box = page.get_by_role("textbox", name=f"{q1.number}. {q1.text}", exact=True)
+    box.wait_for(timeout=90_000)  # the tab is drawn by the rerun its click starts: slow on a busy machine
     n = len(worksheet(1))
     problems = []
     for name, value in HOSTILE:

@@ -149,7 +149,7 @@ def test_text_page_types_draws_and_embeds_bertviz_offline(browser, app_url):
     assert "head" in page.locator(".js-plotly-plot").first.inner_text()
     _pick(page, "bertviz")
     frame = page.frame_locator("iframe").first
-    frame.locator("svg text").filter(has_text="need").first.wait_for(timeout=30_000)  # d3 drew it: scripts loaded
+    frame.locator("svg text").filter(has_text="need").first.wait_for(timeout=90_000)  # d3 drew it: scripts loaded
     page.screenshot(path=ARTIFACTS / "text_bertviz.png", full_page=True)
     assert_quiet(log, page)
 
@@ -194,7 +194,7 @@ def test_text_page_shows_hostile_text_as_text(browser, app_url):
     page.wait_for_selector(".js-plotly-plot .scatterlayer path.js-line", state="attached", timeout=30_000)  # SVG lines
     _pick(page, "bertviz")
     frame = page.frame_locator("iframe").first
-    frame.locator("svg text").filter(has_text="alert").first.wait_for(timeout=30_000)
+    frame.locator("svg text").filter(has_text="alert").first.wait_for(timeout=90_000)
     assert "<" in frame.locator("svg text").all_text_contents()
     assert frame.locator("img").count() == 0 and page.locator("[data-testid='stMain'] img[src='x']").count() == 0
     page.wait_for_timeout(500)

@@ -146,7 +146,7 @@ def bertviz_tokens(page, not_first: str = "") -> list[str]:
     """The tokens bertviz's head view drew (its d3 SVG, inside the iframe), once the first one is
     not `not_first`: a new srcdoc loads and draws a moment after the rerun."""
     texts = page.frame_locator("[data-testid='stIFrame']").locator("svg text")
-    for _ in range(60):
+    for _ in range(180):  # 90 s: under a busy machine (two test workers) a 1.8 MB srcdoc takes a while
         tokens = texts.all_text_contents()
         if tokens and tokens[0] != not_first:
             return tokens

@@ -224,3 +224,45 @@ class TrainerUser(User):
         )
         self.session.close()
         raise StopUser()
+
+
+FINETUNE_DONE = "Verdict:"  # the fine-tuning page's result (viz/ui/finetune_ui.py)
+
+
+class FinetunerUser(TrainerUser):
+    """One student who presses "Start fine-tuning" on the fine-tuning page (its defaults: the
+    agreement task, 600 steps) while the others type; reports one "finetune" request, click to result.
+    `train_steps` sets the page's Steps box."""
+
+    abstract = True
+    train_steps = 600
+
+    def on_start(self):
+        self.session = StreamlitSession(self.host, "finetune", timeout=1800)
+        self.session.open()
+
+    @task
+    def train(self):
+        start = time.perf_counter()
+        exc = None
+        try:
+            self.session.set_number("Steps (batches of 16)", self.train_steps)
+            self.session.press("Start fine-tuning")
+            if self.together is not None:
+                self.together.training.set()
+            r = self.session.finish()
+            if not r.contains(FINETUNE_DONE):
+                r = self.session.follow(FINETUNE_DONE, timeout=1800)
+                if r is None:
+                    raise ProtocolError("fine-tuning ended without its result")
+        except Exception as err:
+            exc = err
+        finally:
+            if self.together is not None:
+                self.together.training.set()
+        self.environment.events.request.fire(
+            request_type=REQUEST_TYPE, name="finetune", response_time=(time.perf_counter() - start) * 1000,
+            response_length=0, exception=exc, context={},
+        )
+        self.session.close()
+        raise StopUser()
