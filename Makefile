@@ -35,10 +35,11 @@ $(VSTAMP): package.json package-lock.json
 run: $(STAMP) $(VSTAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/streamlit run server.py --server.address=localhost --server.port=8501
 
-# Two workers (pytest-xdist): about half the suite's time is waiting (a browser for a rerun, a
-# server for a model), which the other worker fills; docs/benchmarks.md has the times.
+# Two workers (pytest-xdist), a test file each at a time (a file's tests share its server and
+# fixtures): much of the suite's time is waiting (a browser for a rerun, a server for a model),
+# which the other worker fills. docs/benchmarks.md has the times.
 test: $(STAMP) $(VSTAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist load
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not browser"

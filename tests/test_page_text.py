@@ -141,10 +141,10 @@ def test_byte_budget_at_510_tokens():
                                     and "%{z" in d["hovertemplate"] for d in matrices), view
             assert len(matrices[0]["x"]) == 512
     at.radio(key="text_view").set_value("bertviz").run()
-    assert "bertviz shows tokens 0 to 63 of 512" in all_text(at) and len(at.get("iframe")) == 1
+    assert "bertviz shows tokens 0 to 39 of 512" in all_text(at) and len(at.get("iframe")) == 1
     at.slider(key="text_bv_start").set_value(400).run()
-    assert "bertviz shows tokens 400 to 463 of 512" in all_text(at)
-    assert len(at.get("iframe")[0].proto.srcdoc) <= 3_000_000
+    assert "bertviz shows tokens 400 to 439 of 512" in all_text(at)
+    assert len(at.get("iframe")[0].proto.srcdoc) <= 1_000_000  # tests/test_page_bytes.py: every view <= 1 MB
 
 
 def test_600_tokens_truncate_with_a_visible_note():

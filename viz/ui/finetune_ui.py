@@ -42,6 +42,7 @@ RATES = (1e-5, 2e-5, 3e-5, 5e-5, 1e-4)
 EXAMPLES = {"agreement": "The keys to the cabinet is on the table.", "sentiment": "The plot was not good, but the "
             "acting was wonderful.", "file": "The professor talked us into a stupor."}
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
+SECONDS_PER_STEP = 0.45  # benchmarks/finetune.py on one core: 0.36 (agreement) and 0.50 (sentiment)
 log = logging.getLogger("attention_lens")
 
 
@@ -86,6 +87,9 @@ def start_ui(request: FinetuneRequest, device: str) -> FinetuneResult | None:
     saved run's (read back at once)."""
     queue, owner = train_queue(), session_owner()
     job = queue.latest(owner, KIND)
+    if job is not None and job.meta == request.folder_name() and job.active:
+        _live_panel()  # this session's run of these settings (its folder may be written already)
+        return None
     saved = saved_result(finetuned_dir() / request.folder_name())
     if saved is not None:
         if job is not None and job.meta == request.folder_name() and job.state == DONE:
@@ -94,9 +98,9 @@ def start_ui(request: FinetuneRequest, device: str) -> FinetuneResult | None:
             st.success(f"This run was saved on this server before, so it is shown at once "
                        f"(its {saved.steps} steps took {saved.seconds:.0f} s).")
         return saved
-    minutes = max(1, round(request.steps * 0.35 / 60))
+    minutes = max(1, round(request.steps * SECONDS_PER_STEP / 60))
     if st.button("Start fine-tuning", key="ft_go", type="primary",
-                 help=f"Queued for the server; about {minutes} min on 2 CPU cores at 400 steps' pace."):
+                 help=f"Queued for the server; about {minutes} min on one CPU core (no GPU), less on a GPU."):
         try:
             queue.submit(owner, finetune_job(request, device), total=request.steps, kind=KIND,
                          label=f"{SOURCES[request.task]}, {request.steps} steps, lr {request.lr:g}",
