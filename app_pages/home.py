@@ -43,9 +43,8 @@ st.subheader("Every page")
 for row in range(0, len(PAGES), 4):
     for col, (page, title, line, card) in zip(st.columns(4), PAGES[row:row + 4], strict=False):
         with col.container(border=True):
-            picture = CARDS / f"{card}.jpg"
-            if picture.is_file():
-                st.image(str(picture), width="stretch")
+            if (CARDS / f"{card}.jpg").is_file():  # served by Streamlit's static folder, with its alt text
+                st.markdown(f"![What the {title} page draws](app/static/home/{card}.jpg)")
             st.markdown(f"**{title}**")
             st.caption(line)
             st.page_link(f"app_pages/{page}.py", label="Open", icon=":material/arrow_forward:", help=f"Open {title}")
