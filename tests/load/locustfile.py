@@ -246,7 +246,7 @@ class FinetunerUser(TrainerUser):
         start = time.perf_counter()
         exc = None
         try:
-            self.session.set_number("Steps (batches of 16)", self.train_steps)
+            self.session.set_int("Steps (batches of 16)", self.train_steps)
             self.session.press("Start fine-tuning")
             if self.together is not None:
                 self.together.training.set()

@@ -339,6 +339,13 @@ class StreamlitSession:
         ws.double_array_value.data.append(float(value))
         self.states[w.id] = ws
 
+    def set_int(self, label: str, value: int) -> None:
+        """Type a whole number into a number box (st.number_input of ints)."""
+        w = self.widget(label, "number_input")
+        ws = WidgetState(id=w.id)
+        ws.int_value = int(value)
+        self.states[w.id] = ws
+
     def set_choice(self, label: str, option: str) -> None:
         """Move a select_slider to `option` (its formatted string, as the frontend sends it)."""
         w = self.widget(label, "slider")
