@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -38,3 +39,15 @@ def plotly_figures(at: AppTest) -> list[dict]:
 def sent_bytes(at: AppTest) -> int:
     """Bytes of plotly JSON the page sends to the browser."""
     return sum(len(node.proto.spec) for node in at.get("plotly_chart"))
+
+
+def rerun_until(at: AppTest, cond, timeout: float = 300.0) -> AppTest:
+    """Rerun the page (as a live panel's fragment does every second) until cond(at), checking
+    each run is clean; fails with the page's text after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond(at):
+        assert time.monotonic() < deadline, [m.value for m in at.markdown] + [i.value for i in at.info]
+        time.sleep(0.5)
+        at.run()
+        assert_clean(at)
+    return at

@@ -1,11 +1,10 @@
 """The fine-tuning page, headless (AppTest): a control run of 0 steps through the queue, its result
 read back at once the second time, attention before and after on the student's sentence."""
 
-import time
 
 import pytest
 
-from tests.apptest_helpers import assert_clean, open_page, plotly_figures
+from tests.apptest_helpers import assert_clean, open_page, plotly_figures, rerun_until
 from tests.plotly_data import values
 
 PAGE = "app_pages/finetune.py"
@@ -17,14 +16,6 @@ def fast_training(monkeypatch):
     monkeypatch.setenv("ATTENTION_LENS_TRAIN_NICE", "0")  # a busy test machine would starve nice 19
 
 
-def rerun_until(at, cond, timeout=300.0):
-    deadline = time.monotonic() + timeout
-    while not cond(at):
-        assert time.monotonic() < deadline, [m.value for m in at.markdown] + [i.value for i in at.info]
-        time.sleep(0.5)
-        at.run()
-        assert_clean(at)
-    return at
 
 
 def titles(at):

@@ -1,8 +1,7 @@
-import time
 
 import pytest
 
-from tests.apptest_helpers import assert_clean, open_page, plotly_figures
+from tests.apptest_helpers import assert_clean, open_page, plotly_figures, rerun_until
 
 PAGE = "app_pages/scratch.py"
 
@@ -55,15 +54,6 @@ def test_bad_inputs_give_messages_and_the_page_keeps_working():
     assert not at.error and plotly_figures(at)
 
 
-def rerun_until(at, cond, timeout=300.0):
-    """Rerun the page (as the live panel's fragment does every second) until cond(at)."""
-    deadline = time.monotonic() + timeout
-    while not cond(at):
-        assert time.monotonic() < deadline, [m.value for m in at.markdown] + [i.value for i in at.info]
-        time.sleep(0.5)
-        at.run()
-        assert_clean(at)
-    return at
 
 
 def titles(at):

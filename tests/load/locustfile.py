@@ -188,81 +188,56 @@ TRAIN_DONE = "Held-out exact match"  # the sentence live training writes when it
 class TrainerUser(User):
     """The teacher (or one student) who clicks "Train a fresh model" on the scratch page's
     "Train live" tab while the others type. Reports one "train" request: click to the end.
-    `train_steps` sets the tab's Steps slider. The others start once the click is sent."""
+    `train_steps` sets the tab's Steps slider. The others start once the click is sent.
+    FinetunerUser does the same on the fine-tuning page."""
 
     abstract = True  # the driver makes a concrete copy with fixed_count = 1
     train_steps = 600  # the slider's default: what a student who just clicks gets
     together: Rendezvous | None = None
     wait_time = constant(1)
+    page, button, done, name, timeout = "scratch", "Train a fresh model", TRAIN_DONE, "train", 1200
 
     def on_start(self):
-        self.session = StreamlitSession(self.host, "scratch", timeout=1200)
+        self.session = StreamlitSession(self.host, self.page, timeout=self.timeout)
         self.session.open()
+
+    def set_steps(self) -> None:
+        self.session.set_number("Steps", self.train_steps)
 
     @task
     def train(self):
         start = time.perf_counter()
         exc = None
         try:
-            self.session.set_number("Steps", self.train_steps)
-            self.session.press("Train a fresh model")
+            self.set_steps()
+            self.session.press(self.button)
             if self.together is not None:
                 self.together.training.set()
             r = self.session.finish()
-            if not r.contains(TRAIN_DONE):
-                r = self.session.follow(TRAIN_DONE, timeout=1200)
+            if not r.contains(self.done):
+                r = self.session.follow(self.done, timeout=self.timeout)
                 if r is None:
-                    raise ProtocolError("training ended without its result")
+                    raise ProtocolError(f"{self.name} ended without its result")
         except Exception as err:
             exc = err
         finally:
             if self.together is not None:
                 self.together.training.set()
         self.environment.events.request.fire(
-            request_type=REQUEST_TYPE, name="train", response_time=(time.perf_counter() - start) * 1000,
+            request_type=REQUEST_TYPE, name=self.name, response_time=(time.perf_counter() - start) * 1000,
             response_length=0, exception=exc, context={},
         )
         self.session.close()
         raise StopUser()
-
-
-FINETUNE_DONE = "Verdict:"  # the fine-tuning page's result (viz/ui/finetune_ui.py)
 
 
 class FinetunerUser(TrainerUser):
     """One student who presses "Start fine-tuning" on the fine-tuning page (its defaults: the
-    agreement task, 600 steps) while the others type; reports one "finetune" request, click to result.
-    `train_steps` sets the page's Steps box."""
+    agreement task, 600 steps) while the others type; reports one "finetune" request, click to
+    result. `train_steps` sets the page's Steps box."""
 
     abstract = True
-    train_steps = 600
+    page, button, done, name, timeout = "finetune", "Start fine-tuning", "Verdict:", "finetune", 1800
 
-    def on_start(self):
-        self.session = StreamlitSession(self.host, "finetune", timeout=1800)
-        self.session.open()
-
-    @task
-    def train(self):
-        start = time.perf_counter()
-        exc = None
-        try:
-            self.session.set_int("Steps (batches of 16)", self.train_steps)
-            self.session.press("Start fine-tuning")
-            if self.together is not None:
-                self.together.training.set()
-            r = self.session.finish()
-            if not r.contains(FINETUNE_DONE):
-                r = self.session.follow(FINETUNE_DONE, timeout=1800)
-                if r is None:
-                    raise ProtocolError("fine-tuning ended without its result")
-        except Exception as err:
-            exc = err
-        finally:
-            if self.together is not None:
-                self.together.training.set()
-        self.environment.events.request.fire(
-            request_type=REQUEST_TYPE, name="finetune", response_time=(time.perf_counter() - start) * 1000,
-            response_length=0, exception=exc, context={},
-        )
-        self.session.close()
-        raise StopUser()
+    def set_steps(self) -> None:
+        self.session.set_int("Steps (batches of 16)", self.train_steps)

@@ -10,8 +10,6 @@ Widget keys start with `ft_`; the URL carries task, steps, lr, seed, text, layer
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import streamlit as st
 
@@ -33,7 +31,7 @@ from viz.pretrained.text import ModelLoadError, TextInputError
 from viz.ui import cache
 from viz.ui import url_state as url
 from viz.ui.guard import pass_gpu_faults
-from viz.ui.scratch_ui import POLL_SECONDS, session_owner, train_queue
+from viz.ui.scratch_ui import live_panel, session_owner, train_queue
 
 KIND = "finetune"
 SOURCES = {"agreement": "Agreement (CoLA-like, generated)", "sentiment": "Sentiment (generated)",
@@ -43,7 +41,6 @@ EXAMPLES = {"agreement": "The keys to the cabinet is on the table.", "sentiment"
             "acting was wonderful.", "file": "The professor talked us into a stupor."}
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
 SECONDS_PER_STEP = 0.45  # benchmarks/finetune.py on one core: 0.36 (agreement) and 0.50 (sentiment)
-log = logging.getLogger("attention_lens")
 
 
 def request_ui(state: url.PageState) -> FinetuneRequest | None:
@@ -124,20 +121,7 @@ def _cancel(job_id: int) -> None:
     train_queue().cancel(job_id, session_owner())
 
 
-def _panel() -> None:
-    job = train_queue().latest(session_owner(), KIND)
-    if job is None:
-        return
-    if not job.active:
-        st.rerun()  # it just ended: one full rerun draws the result and stops the polling
-    try:
-        _job_panel(job)
-    except Exception as err:  # a fragment rerun is outside the page's guard: keep the session alive
-        log.exception("fine-tuning panel failed")
-        st.error(f"The fine-tuning's progress could not be drawn ({type(err).__name__}); it goes on.")
-
-
-_live_panel = st.fragment(_panel, run_every=POLL_SECONDS)
+_live_panel = live_panel(KIND, lambda job: _job_panel(job), "fine-tuning")
 
 
 def _job_panel(job: JobView) -> None:

@@ -10,6 +10,7 @@ ends, the page reruns once and shows the result without polling.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import streamlit as st
 import torch
@@ -78,21 +79,28 @@ def _cancel(job_id: int) -> None:
     train_queue().cancel(job_id, session_owner())
 
 
-def _panel() -> None:
-    job = train_queue().latest(session_owner(), KIND)
-    if job is None:
-        return
-    if not job.active:
-        st.rerun()  # the job just ended: one full rerun draws the result and stops the polling
-    try:
-        _job_panel(job)
-    except Exception as err:  # a fragment rerun is outside the page's guard: keep the session alive
-        log.exception("live training panel failed")
-        st.error(f"The training's progress could not be drawn ({type(err).__name__}); "
-                 "it goes on, and the page shows it again on the next update.")
+def live_panel(kind: str, draw: Callable[[JobView], None], what: str):
+    """A fragment that draws this session's latest job of `kind` with `draw` every POLL_SECONDS
+    while it is queued or running, and reruns the whole page once when it ends (which draws the
+    result and stops the polling). Also the fine-tuning page's (viz.ui.finetune_ui)."""
+    def panel() -> None:
+        job = train_queue().latest(session_owner(), kind)
+        if job is None:
+            return
+        if not job.active:
+            st.rerun()
+        try:
+            draw(job)
+        except Exception as err:  # a fragment rerun is outside the page's guard: keep the session alive
+            log.exception("live %s panel failed", what)
+            st.error(f"The {what}'s progress could not be drawn ({type(err).__name__}); "
+                     "it goes on, and the page shows it again on the next update.")
+
+    panel.__qualname__ = f"live_panel_{kind}"  # one fragment per kind
+    return st.fragment(panel, run_every=POLL_SECONDS)
 
 
-_live_panel = st.fragment(_panel, run_every=POLL_SECONDS)
+_live_panel = live_panel(KIND, lambda job: _job_panel(job), "training")
 
 
 def _job_panel(job: JobView) -> None:
