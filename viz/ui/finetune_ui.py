@@ -71,12 +71,22 @@ def request_ui(state: url.PageState) -> FinetuneRequest | None:
                           key=state.bind("ft_lr", "lr", url.Choice.of(RATES, "{:g}".format), 3e-5))
     seed = c3.number_input("Seed", 0, 9999, key=state.bind("ft_seed", "seed", url.Int(0, 9999), 0))
     request = FinetuneRequest(task=task, steps=int(steps), lr=float(lr), seed=int(seed), data=data, filename=filename)
+    problem = _problem(request)
+    if problem:
+        st.error(problem)
+        return None
+    return request
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _problem(request: FinetuneRequest) -> str | None:
+    """Why the request cannot run, or None; once per request, not on every rerun (an uploaded
+    file of 10 MB is parsed here)."""
     try:
         request.check()
     except (DataError, ValueError) as err:
-        st.error(str(err))
-        return None
-    return request
+        return str(err)
+    return None
 
 
 def start_ui(request: FinetuneRequest, device: str) -> FinetuneResult | None:
@@ -84,12 +94,13 @@ def start_ui(request: FinetuneRequest, device: str) -> FinetuneResult | None:
     saved run's (read back at once)."""
     queue, owner = train_queue(), session_owner()
     job = queue.latest(owner, KIND)
-    if job is not None and job.meta == request.folder_name() and job.active:
+    folder = request.folder_name()
+    if job is not None and job.meta == folder and job.active:
         _live_panel()  # this session's run of these settings (its folder may be written already)
         return None
-    saved = saved_result(finetuned_dir() / request.folder_name())
+    saved = saved_result(finetuned_dir() / folder)
     if saved is not None:
-        if job is not None and job.meta == request.folder_name() and job.state == DONE:
+        if job is not None and job.meta == folder and job.state == DONE:
             st.success(f"Done: {saved.steps} steps in {saved.seconds:.0f} s.")
         else:
             st.success(f"This run was saved on this server before, so it is shown at once "
@@ -101,11 +112,11 @@ def start_ui(request: FinetuneRequest, device: str) -> FinetuneResult | None:
         try:
             queue.submit(owner, finetune_job(request, device), total=request.steps, kind=KIND,
                          label=f"{SOURCES[request.task]}, {request.steps} steps, lr {request.lr:g}",
-                         meta=request.folder_name())
+                         meta=folder)
         except (JobRefused, ValueError) as err:
             st.warning(str(err))
         job = queue.latest(owner, KIND)
-    if job is None or job.meta != request.folder_name():
+    if job is None or job.meta != folder:
         if job is not None and job.active:
             st.info("Your other fine-tuning is still running; change the settings back to follow it, or cancel it.")
             st.button("Cancel it", key="ft_cancel_other", on_click=_cancel, args=(job.id,))
@@ -150,6 +161,16 @@ def _classifier(folder: str, device: str):
     return load_finetuned(folder, device)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _verdict_and_change(folder: str, device: str, text: str):
+    """(class probabilities, JS (L, H), cosine (L, H)) for one sentence: computed once, not again
+    on each layer or head change."""
+    model, tokenizer = _classifier(folder, device)
+    base = cache.text_trace("", device, "float32", text, "")
+    tuned = cache.text_trace(folder, device, "float32", text, "")
+    return (predict(model, tokenizer, [text])[0], *head_change(base.weights, tuned.weights))
+
+
 def result_ui(result: FinetuneResult, state: url.PageState, device: str) -> None:
     after, before = result.after, result.before
     st.subheader("How it did")
@@ -172,17 +193,15 @@ def result_ui(result: FinetuneResult, state: url.PageState, device: str) -> None
         st.info("Type a sentence to see the model's verdict and its attention before and after.")
         return
     try:
-        model, tokenizer = _classifier(result.folder, device)
-        probs = predict(model, tokenizer, [text])[0]
         base = cache.text_trace("", device, "float32", text, "")
         tuned = cache.text_trace(result.folder, device, "float32", text, "")
+        probs, js, cos = _verdict_and_change(result.folder, device, text)
     except (ModelLoadError, TextInputError) as err:
         pass_gpu_faults(err)
         st.error(str(err))
         return
     k = int(np.argmax(probs))
     st.markdown(f"**Verdict:** {result.labels[k]} ({probs[k]:.1%}); {result.labels[1 - k]} {probs[1 - k]:.1%}.")
-    js, cos = head_change(base.weights, tuned.weights)
     L, H = js.shape
     top = np.unravel_index(int(np.argmax(js)), js.shape)
     c1, c2 = st.columns(2)
