@@ -3,6 +3,8 @@
     python -m viz.scratch.train --task reverse        # writes viz/scratch/checkpoints/reverse.pt
     python -m viz.scratch.train --task reverse --positional learned
                                                       # writes .../reverse_learned.pt
+    python -m viz.scratch.train --task induction      # the decoder-only model: .../induction.pt
+    python -m viz.scratch.train --task induction --layers 1   # its control: induction_1layer.pt
 
 Training is seeded (data, initialisation, torch's RNG), so the same command gives the same
 model on the same machine. Accuracy is exact match on held-out inputs (see tasks.is_held_out).
@@ -155,13 +157,17 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[Tra
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", required=True, choices=sorted(TASKS))
+    parser.add_argument("--task", required=True, choices=[*sorted(TASKS), "induction"])
+    parser.add_argument("--layers", type=int, default=2, help="induction only: decoder layers (default 2)")
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--positional", default="sinusoidal", choices=["sinusoidal", "learned", "none"],
                         help="positional encoding of the model (default: sinusoidal)")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path (default: the bundled one)")
     args = parser.parse_args(argv)
+    if args.task == "induction":
+        return train_induction_checkpoint(args.layers, args.seed, args.out,
+                                          None if args.steps == TrainConfig.steps else args.steps)
 
     task = TASKS[args.task]
     cfg = TrainConfig(steps=args.steps, seed=args.seed)
@@ -180,6 +186,33 @@ def main(argv: list[str] | None = None) -> None:
     n_params = sum(p.numel() for p in result.model.parameters())
     print(f"{task.name}: held-out exact match {acc:.2%} on 1000 inputs, "
           f"{result.seconds:.1f} s, {n_params} parameters, saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
+
+
+def train_induction_checkpoint(layers: int, seed: int, out: Path | None, steps: int | None) -> None:
+    """Train the induction decoder (viz.scratch.induction) and save it with its measured numbers."""
+    from viz.scratch import gpt, induction
+
+    cfg = induction.InductionConfig(n_layers=layers, seed=seed, **({"steps": steps} if steps else {}))
+
+    def report(step: int, loss: float, _model) -> None:
+        if (step + 1) % 250 == 0:
+            print(f"step {step + 1:5d}/{cfg.steps}  repeated-half loss {loss:.4f}", flush=True)
+
+    result = induction.train_induction(cfg, on_step=report)
+    ev = induction.evaluate(result.model)
+    distinct = induction.evaluate(result.model, distinct=True)
+    curve = [round(float(np.mean(result.losses[i:i + 10])), 4) for i in range(0, len(result.losses), 10)]
+    metrics = {"task": "induction", "layers": layers, "steps": cfg.steps, "seed": seed, "lr": cfg.lr,
+               "train_seconds": round(result.seconds, 1), "top1": ev["top1"], "top1_distinct": distinct["top1"],
+               "repeated_loss": ev["loss"], "best_head": list(ev["best_head"]), "best_prefix": ev["best_prefix"],
+               "loss_every_10": curve}
+    name = "induction" if layers == 2 else f"induction_{layers}layer"
+    path = out or gpt.CHECKPOINT_DIR / f"{name}.pt"
+    gpt.save(result.model, gpt.VOCAB, path, metrics)
+    layer, head = ev["best_head"]
+    print(f"{name}: repeated-half top-1 {ev['top1']:.1%} on 100 sequences of 20 tokens repeated "
+          f"({distinct['top1']:.1%} with no token twice in a half), best head {layer}.{head} prefix-matching "
+          f"{ev['best_prefix']:.2f}, {result.seconds:.1f} s, saved {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
 if __name__ == "__main__":
