@@ -22,6 +22,7 @@ PAGES = [
     st.Page("app_pages/text.py", title="Text (BERT)", url_path="text"),
     st.Page("app_pages/finetune.py", title="Fine-tuning", url_path="finetune"),
     st.Page("app_pages/image.py", title="Image (ViT)", url_path="image"),
+    st.Page("app_pages/decoder.py", title="Decoder (GPT)", url_path="decoder"),
 ]
 
 page = st.navigation(PAGES)

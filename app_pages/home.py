@@ -26,6 +26,8 @@ PAGES = [
      "every head's attention on your sentence before and after.", "finetune"),
     ("image", "Image (ViT)", "DINOv2 on a sample or your picture: patches, where CLS and a clicked patch look, "
      "rollout, the learned position embeddings.", "image"),
+    ("decoder", "Decoder (GPT)", "Causal attention and the next token over the whole vocabulary; an induction head "
+     "found from the data and its circuit; watch one form as a model trains.", "decoder"),
 ]
 
 st.subheader("New here, or teaching? Start with the Lesson")

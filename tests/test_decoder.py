@@ -168,8 +168,8 @@ def test_the_hostile_catalogue_is_read_or_refused_with_a_sentence(bundled, name,
 
 # --- pretrained (GPT-2 family), offline with a tiny random config ---------------------------------
 
-@pytest.fixture(scope="module")
-def tiny_gpt2(tmp_path_factory):
+def save_tiny_gpt2(folder):
+    """A random 2-layer GPT-2 with a byte-level BPE tokenizer trained here on a few of our sentences."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
@@ -180,11 +180,15 @@ def tiny_gpt2(tmp_path_factory):
                             trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
     fast.save_pretrained(folder)
     torch.manual_seed(0)
     GPT2LMHeadModel(GPT2Config(vocab_size=len(fast), n_positions=64, n_embd=32, n_layer=2, n_head=4)).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2(tmp_path_factory):
+    return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
 def test_a_gpt2_folder_traces_its_own_attention(tiny_gpt2):

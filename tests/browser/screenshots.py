@@ -73,6 +73,7 @@ SHOTS = [
     # presenter mode from a link, at a projector's 1280 x 720
     ("lesson.png", "lesson?step=4&present=1", lambda page: None),
     ("finetune.png", "finetune", _finetune),
+    ("decoder.png", "decoder", lambda page: None),
 ]
 VIEWPORTS = {"lesson.png": (1280, 720), "finetune.png": (1280, 3600)}  # the rest: (1400, 2000)
 

@@ -12,7 +12,7 @@ from tests.browser.harness import ROOT, new_page, wait_for_app, wait_for_plots
 pytestmark = pytest.mark.browser
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PAGES = ["", "lesson", "lesson?step=7&present=1", "lesson?step=5", "scratch", "softmax", "dimensions",
-         "positional", "text", "finetune", "image"]
+         "positional", "text", "finetune", "image", "decoder"]
 # Violations that come from Streamlit itself, not from the app's content: (rule id, CSS target
 # fragment, upstream issue). None are left at Streamlit 1.67 with the app's theme; docs/accessibility.md.
 STREAMLIT_OWN: tuple[tuple[str, str, str], ...] = ()

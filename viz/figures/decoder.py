@@ -12,8 +12,9 @@ from viz.figures import spec
 from viz.figures.heatmap import label
 
 DETECTORS = {"previous": "previous token", "duplicate": "duplicate token", "prefix": "prefix matching (induction)"}
-SCORE_SCALE = [[0.0, "#ffffff"], [1.0, "#2563eb"]]  # white to a mid blue: the cells' numbers stay in ink
+SCORE_SCALE = [[0.0, "#ffffff"], [1.0, "#60a5fa"]]  # white to a light blue: numbers stay in ink (6:1)
 BAR, KEPT, CHOSEN = "#cbd5e1", "#2563eb", "#c2410c"
+NODE = "#fdba74"  # the induction head's node: light orange, its label in ink
 MAX_BARS = 128  # a larger vocabulary is drawn as its sorted curve plus the top tokens by name
 TOP_NAMED = 20
 
@@ -28,7 +29,7 @@ def detector_grid(scores: dict[str, np.ndarray], title: str = "") -> go.Figure:
         L, H = s.shape
         xa, ya = spec.axis_names(1, i + 1, len(names))
         data.append(dict(type="heatmap", z=s, x=list(range(H)), y=list(range(L)), coloraxis="coloraxis",
-                         text=np.char.mod("%.2f", s), texttemplate="%{text}", textfont=dict(size=15),
+                         text=np.char.mod("%.2f", s), texttemplate="%{text}", textfont=dict(size=15, color=spec.INK),
                          xgap=2, ygap=2, xaxis=xa, yaxis=ya,
                          hovertemplate=f"layer %{{y}}, head %{{x}}<br>{DETECTORS[name]} %{{z:.3f}}<extra></extra>"))
         layout["xaxis" + xa[1:]].update(title=spec.title("head"), tickmode="array", tickvals=list(range(H)),
@@ -141,23 +142,23 @@ def circuit_figure(composition: np.ndarray, induction_head: tuple[int, int], pre
                      marker=dict(size=44, color=[float(previous[n]) for n in nodes], cmin=0, cmax=1,
                                  colorscale=SCORE_SCALE, line=dict(color="#1f2130", width=1),
                                  colorbar=dict(title=spec.title("previous-<br>token score"))),
-                     text=[f"{a}.{b}" for a, b in nodes], textfont=dict(size=15),
+                     text=[f"{a}.{b}" for a, b in nodes], textfont=dict(size=15, color=spec.INK),
                      customdata=[f"head {a}.{b}: previous-token score {previous[a, b]:.2f}, K-composition "
                                  f"{comp[a, b]:.2f}" for a, b in nodes],
                      hovertemplate="%{customdata}<extra></extra>"))
     data.append(dict(type="scatter", x=[(H - 1) / 2], y=[l2], mode="markers+text", showlegend=False,
-                     marker=dict(size=54, color=CHOSEN, line=dict(color="#1f2130", width=1)),
-                     text=[f"{l2}.{h2}"], textfont=dict(size=15, color="white"),
+                     marker=dict(size=54, color=NODE, line=dict(color="#1f2130", width=2)),
+                     text=[f"{l2}.{h2}"], textfont=dict(size=15, color=spec.INK),
                      hovertemplate=f"head {l2}.{h2}: the induction head<extra></extra>"))
-    notes.append(dict(x=(H - 1) / 2, y=l2, text="induction head", showarrow=False, yshift=40, font=dict(size=15)))
+    notes.append(dict(x=(H - 1) / 2, y=l2, text="induction head", showarrow=False, yshift=-42, font=dict(size=15)))
     tl, th = int(top[0]), int(top[1])
-    notes.append(dict(x=(th + (H - 1) / 2) / 2, y=(tl + l2) / 2, showarrow=False, xshift=60,
-                      text=f"K-composition {comp[tl, th]:.2f}", font=dict(size=15, color=CHOSEN)))
+    notes.append(dict(x=th, y=tl, showarrow=False, yshift=-40, text=f"K-composition {comp[tl, th]:.2f}",
+                      font=dict(size=15, color=CHOSEN), bgcolor="white"))
     layout = dict(title=spec.title(label(title)) if title else None, height=200 + 90 * rows, plot_bgcolor="white",
                   margin=dict(l=10, r=10, t=60 if title else 20, b=10), annotations=notes,
                   xaxis=dict(visible=False, range=[-0.7, H - 0.3]),
                   yaxis=dict(title=spec.title("layer"), tickmode="array", tickvals=list(range(l2 + 1)),
                              autorange="reversed", range=None, showgrid=False, zeroline=False))
-    layout["yaxis"]["range"] = [l2 + 0.6, -0.6]
+    layout["yaxis"]["range"] = [l2 + 0.8, -0.5]
     layout["yaxis"].pop("autorange")
     return spec.figure(data, layout)

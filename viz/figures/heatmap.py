@@ -146,14 +146,21 @@ def heads_grid(trace: AttentionTrace, layer: int, max_cols: int = 6, title: str 
 
 
 def snapshots_grid(
-    snapshots: Sequence[tuple[int, np.ndarray]], query_tokens, key_tokens, title: str = ""
+    snapshots: Sequence[tuple[int, np.ndarray]], query_tokens, key_tokens, title: str = "", edge_ticks: bool = False
 ) -> go.Figure:
-    """The same (Tq, Tk) attention at several training steps, left to right."""
+    """The same (Tq, Tk) attention at several training steps, left to right. edge_ticks=True: tokens
+    label only the first panel's rows (for axes too long to label in every small panel)."""
     n = len(snapshots)
     if n == 0:
         raise ValueError("snapshots_grid needs at least one snapshot")
     data, layout = _grid([w for _, w in snapshots], [f"step {s}" for s, _ in snapshots], query_tokens,
                          key_tokens, None, 1, n, (0.03, None))
+    if edge_ticks:
+        for i in range(n):
+            xa, ya = spec.axis_names(1, i + 1, n)
+            layout["xaxis" + xa[1:]]["showticklabels"] = False
+            if i:
+                layout["yaxis" + ya[1:]]["showticklabels"] = False
     layout.update(
         title=spec.title(label(title)), height=300, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white",
         coloraxis=_coloraxis(),

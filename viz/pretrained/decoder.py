@@ -186,3 +186,68 @@ def _trace_hf(dec: Decoder, ids: list[int]) -> AttentionTrace:
                           queries=np.stack(q), keys=np.stack(k), values=np.stack(v),
                           mask=np.tril(np.ones((T, T), dtype=bool)), name="masked self-attention",
                           scaling=1.0 / np.sqrt(D), w_o=w_o, meta={"model": dec.name})
+
+
+# --- what the page says about a model's heads (computed, no Streamlit) ----------------------------
+
+INDUCTION_THRESHOLD = 0.4  # a head whose prefix-matching score reaches this is called an induction head
+
+
+@dataclass(frozen=True)
+class HeadReport:
+    """Every head's detector scores on random repeated sequences, the induction head found from
+    them, and the layer-before head its keys read most (K-composition), with the sentences."""
+    scores: dict  # {"previous" | "duplicate" | "prefix": (L, H)}
+    induction: tuple[int, int]  # the best prefix-matching head
+    induction_score: float
+    is_induction: bool
+    composition: np.ndarray | None  # (layer, H): K-composition of the induction head with earlier heads
+    source: tuple[int, int] | None  # the earlier head it composes with most
+    n_sequences: int
+    n: int
+    sentence: str
+    circuit_sentence: str
+
+
+def head_report(dec: Decoder, n_sequences: int = 8, n: int = 20, seed: int = 0) -> HeadReport:
+    from viz.scratch.induction import best_head, head_scores, k_composition
+
+    rng = np.random.default_rng(seed)
+    totals: dict[str, np.ndarray] = {}
+    for _ in range(n_sequences):
+        ids = dec.random_repeat(rng, n)
+        for name, s in head_scores(dec.trace(ids).weights, ids).items():
+            totals[name] = totals.get(name, 0) + s / n_sequences
+    layer, head, score = best_head(totals["prefix"])
+    found = score >= INDUCTION_THRESHOLD
+    where = f"on {n_sequences} random sequences of {n} tokens, each followed by its copy"
+    if found:
+        others = [f"{a}.{b}" for a, b in zip(*np.nonzero(totals["prefix"] >= INDUCTION_THRESHOLD), strict=True)
+                  if (a, b) != (layer, head)]
+        also = (f" {len(others)} more head{'s' if len(others) > 1 else ''} score{'' if len(others) > 1 else 's'} above "
+                f"{INDUCTION_THRESHOLD}: {', '.join(others)}." if others else " No other head scores above "
+                f"{INDUCTION_THRESHOLD}.")
+        sentence = (f"Head {layer}.{head} is an induction head: from each token of the copy it puts on average "
+                    f"{score:.0%} of its attention on the token that followed the same token the first time "
+                    f"({where}).{also}")
+    else:
+        sentence = (f"No head here is an induction head: the best prefix-matching score is {score:.2f} "
+                    f"(head {layer}.{head}, {where}); an induction head scores near 1.")
+    composition = source = None
+    if layer == 0:
+        circuit = (f"Head {layer}.{head} is in the first layer, so no earlier head can feed its keys: with one "
+                   "layer there is no two-head circuit, which is why a 1-layer model cannot do induction.")
+    else:
+        composition = k_composition(dec.matrices(), dec.n_heads, layer, head)
+        src = np.unravel_index(int(np.argmax(composition)), composition.shape)
+        source = (int(src[0]), int(src[1]))
+        prev = totals["previous"][source]
+        best_prev = best_head(totals["previous"][:layer])
+        same = (best_prev[0], best_prev[1]) == source
+        circuit = (f"Its keys read head {source[0]}.{source[1]} most (K-composition {composition[source]:.2f}; "
+                   f"the mean over the {composition.size} earlier heads is {composition.mean():.2f}). Head "
+                   f"{source[0]}.{source[1]} has a previous-token score of {prev:.2f}" +
+                   (", the highest before it: it writes each token's predecessor, which the induction head's keys "
+                    "match." if same else f"; the strongest previous-token head is {best_prev[0]}.{best_prev[1]} "
+                    f"({best_prev[2]:.2f})."))
+    return HeadReport(totals, (layer, head), score, found, composition, source, n_sequences, n, sentence, circuit)

@@ -242,8 +242,9 @@ class LiveInduction:
 
 
 def probe_sequence() -> list[int]:
-    """The fixed sequence whose best head's attention the snapshots show: 12 tokens, then again."""
-    return random_repeat(np.random.default_rng(7), 12, len(VOCAB), distinct=True)
+    """The fixed sequence whose best head's attention the snapshots show: <s>, 12 distinct letters
+    (ids 1..26), then the same 12 again."""
+    return random_repeat(np.random.default_rng(7), 12, 27, distinct=True)
 
 
 def check_live(steps: int) -> None:
