@@ -10,7 +10,7 @@ klass.sync_before_widgets()  # a student following the teacher takes the class's
 with klass.turn():  # following students' runs take turns when the teacher moves
     if not ui.presenting():  # a projector needs the room
         st.title("Lesson: from attention to BERT and ViT")
-        st.caption("The course notes' story in eleven steps, each on real models and an input you can change: "
+        st.caption("The course notes' story in twelve steps, each on real models and an input you can change: "
                    "read, change the input, notice, answer. Presenter mode (or ?present=1 in the link) is for a "
                    "projector; the link always reopens the step shown, with its inputs. A teacher can start a "
                    "class that follows along and answers live. " + COUNTED_FROM_0)

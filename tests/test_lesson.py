@@ -33,6 +33,7 @@ CHANGED = {
     "encoder-decoder": {"number": "907"},
     "bert": {"text": "Where is the station?", "pair": "Two streets to the left."},
     "vit": {"sample": "coffee"},
+    "decoder": {"sequence": "one two, one t"},
 }
 WRONG = {"number": "123456", "shape": "7 x 7 x 7", "token": "zzzz"}
 
@@ -177,9 +178,24 @@ def test_bert_and_vit_answers(src):
         vit.compute(src, vit.values({"sample": "../../etc/passwd"}))
 
 
+def test_decoder_step_predicts_what_followed_the_earlier_copy(src):
+    step = lesson.BY_SLUG["decoder"]
+    d = step.compute(src, step.values())  # "the fox jumps. the fox j"
+    q = step.question(d)
+    assert q.answer == "u" and "after the last “j”" in q.prompt
+    assert "“u” at position 10" in step.notice(d) and "induction head" in step.notice(d)
+    assert "“u”" not in q.prompt  # the question does not name its answer
+    d = step.compute(src, step.values({"sequence": "go to the bank. go to the b"}))
+    assert step.question(d).answer == "a"
+    for bad in ("", "{{7*7}}", "a" * 200):
+        with pytest.raises(ValueError):
+            step.compute(src, step.values({"sequence": bad}))
+
+
 def test_find_step_reads_numbers_and_slugs_and_refuses_the_rest():
     assert find_step("5") == (4, None)
-    assert find_step("vit") == (len(STEPS) - 1, None)
+    assert find_step("vit") == (10, None) and find_step("11") == (10, None)  # old links keep their step
+    assert find_step("decoder") == (len(STEPS) - 1, None)
     assert find_step(None) == (0, None)
     for bad in ("999", "0", "abc", "-1", "<script>alert(1)</script>", "1e309"):
         index, msg = find_step(bad)

@@ -150,6 +150,17 @@ class Sources(Protocol):
     def word_candidates(self, word: str) -> list[list[str]]: ...
     def scratch_run(self, task: str, text: str): ...
     def image_trace(self, sample: str) -> AttentionTrace: ...
+    def decoder_run(self, text: str) -> dict: ...
+
+
+def decoder_run(dec, report, trace_of, text: str) -> dict:
+    """The bundled decoder on `text`: its ids, the induction head's trace, the next token's
+    probabilities. `trace_of(ids)` traces (cached in the app); DecoderInputError for bad text."""
+    from viz.sampling import next_token_probs
+
+    ids = dec.encode(text)
+    return dict(ids=ids, trace=trace_of(ids), report=report, probs=next_token_probs(dec.next_logits(ids)),
+                vocab=dec.vocab)
 
 
 class LocalSources:
@@ -163,6 +174,7 @@ class LocalSources:
         self.text_hidden = lru_cache(maxsize=16)(self.text_hidden)
         self.scratch_run = lru_cache(maxsize=16)(self.scratch_run)
         self.image_trace = lru_cache(maxsize=4)(self.image_trace)
+        self._decoder = lru_cache(maxsize=1)(self._decoder)
 
     def _text_model(self):
         from viz.pretrained import load_text_model
@@ -196,6 +208,15 @@ class LocalSources:
         from viz.pretrained.image import load_image_model, trace_image
         dinov2_onnx.ensure_converted()
         return trace_image(load_image_model(None, device=self.device), sample_image(sample))
+
+    def _decoder(self):
+        from viz.pretrained.decoder import head_report, load_decoder
+        dec = load_decoder("", self.device)
+        return dec, head_report(dec)
+
+    def decoder_run(self, text: str) -> dict:
+        dec, report = self._decoder()
+        return decoder_run(dec, report, dec.trace, text)
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -623,6 +644,47 @@ def _vit_question(d):
                     decoys=(((n, n), "That counts the patches only: CLS is a token too."),))
 
 
+# 12. decoders (after BERT and ViT: appended, so that the links to steps 1 to 11 keep their steps)
+def _spoken(token: str) -> str:
+    return "space" if token == " " else token
+
+
+def _decoder_compute(src, v):
+    d = src.decoder_run(v["sequence"])
+    layer, head = d["report"].induction
+    nxt = int(np.argmax(d["probs"]))
+    return dict(d, layer=layer, head=head, next=nxt, last=d["vocab"][d["ids"][-1]])
+
+
+def _decoder_figure(d):
+    from viz.figures import attention_heatmap
+    t = d["trace"]
+    return attention_heatmap(t.head(d["layer"], d["head"]), t.query_tokens, t.key_tokens, t.mask,
+                             title=f"Decoder masked self-attention, layer {d['layer']}, head {d['head']}")
+
+
+def _decoder_notice(d):
+    t, ids = d["trace"], d["ids"]
+    row = t.head(d["layer"], d["head"])[-1]
+    key = int(np.argmax(row))
+    target = np.flatnonzero(np.asarray(ids[:-1]) == ids[-1]) + 1  # after an earlier copy of the last token
+    where = (f"the token after an earlier “{_spoken(d['last'])}”" if key in target.tolist() else
+             "not a token after an earlier copy of it")
+    nxt = _spoken(d["vocab"][d["next"]])
+    return (f"The last position (“{_spoken(d['last'])}”) puts {row[key]:.0%} of head {d['layer']}.{d['head']}'s "
+            f"attention on “{_spoken(d['vocab'][ids[key]])}” at position {key}, {where}; the model predicts "
+            f"“{nxt}” with probability {d['probs'][d['next']]:.0%}. This head is an induction head "
+            f"(prefix-matching score {d['report'].induction_score:.2f}): it copies what came next last time. "
+            f"Grey cells are masked: no position reads a later one, so the model can be trained to predict them.")
+
+
+def _decoder_question(d):
+    return Question(f"Which token does the model predict after the last “{_spoken(d['last'])}”? (Type a letter, "
+                    "or space.)", "token", _spoken(d["vocab"][d["next"]]),
+                    hint="Read the last row of the figure: where does that position look, and what is written "
+                         "there?")
+
+
 STEPS: tuple[Step, ...] = (
     Step("attention", "Attention: which words, which pixels",
          "A model reading a sentence cannot treat every word alike: to understand one word it has to look "
@@ -713,6 +775,15 @@ STEPS: tuple[Step, ...] = (
          "viz.pretrained.image.trace_image, viz.figures.image.attention_overlay_figure (the image page)",
          (Field("sample", "Picture", "chelsea", tuple(SAMPLES)),),
          "shape", _vit_compute, _vit_figure, _vit_notice, _vit_question),
+    Step("decoder", "Decoders and the next token",
+         "GPT keeps only the decoder. Every layer is masked self-attention: a position reads itself and the "
+         "tokens before it, never a later one, and the last position's output is a probability for every "
+         "possible next token. Our small decoder (2 layers, characters as tokens) was trained on random "
+         "text followed by its copy. To continue a copy it learned a trick real language models use too: "
+         "find where the current token occurred before, and copy what came after it (an induction head).",
+         "viz.scratch.gpt, viz.pretrained.decoder.head_report, viz.figures.attention_heatmap (the Decoder page)",
+         (Field("sequence", "A sequence (lowercase letters, digits, space, punctuation)", "the fox jumps. the fox j"),),
+         "token", _decoder_compute, _decoder_figure, _decoder_notice, _decoder_question),
 )
 
 BY_SLUG = {s.slug: s for s in STEPS}

@@ -40,3 +40,11 @@ class CachedSources:
             dinov2_onnx.ensure_converted(progress=lambda f, text: bar.progress(f, text=text))
             bar.empty()
         return image_cache.image_trace("", self.device, f"sample:{sample}", image_cache.sample(sample))
+
+    def decoder_run(self, text: str) -> dict:
+        from viz.lesson import decoder_run
+        from viz.ui import decoder_ui
+
+        dec = decoder_ui.decoder_model("", self.device)
+        return decoder_run(dec, decoder_ui.decoder_report("", self.device),
+                           lambda ids: decoder_ui.decoder_trace("", self.device, tuple(ids)), text)
