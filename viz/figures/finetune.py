@@ -88,3 +88,29 @@ def row_before_after(before: np.ndarray, after: np.ndarray, key_tokens: Sequence
         yaxis=dict(title=spec.title("weight"), range=[0, 1]), xaxis=dict(tickangle=-40),
         legend=dict(orientation="h", y=1.12, x=1, xanchor="right"), plot_bgcolor="white",
     ))
+
+
+def object_attention_figure(before: dict, after: dict, title: str = "") -> go.Figure:
+    """Per layer, before (grey) and after (orange): left, the share of CLS's attention on the object's
+    patches, with chance dashed; right, the pointing-game hit rate. Both on 0..1."""
+    layout = spec.subplots(1, 2, ("CLS attention on the object's patches", "pointing game: top patch on the object"),
+                           horizontal_spacing=0.1)
+    L = len(before["share"])
+    data = []
+    for i, (key, axes) in enumerate((("share", ("x", "y")), ("pointing", ("x2", "y2")))):
+        for name, side, colour in (("before", before, BEFORE), ("after", after, AFTER)):
+            data.append(dict(type="scatter", x=list(range(L)), y=np.asarray(side[key]).tolist(), mode="lines+markers",
+                             name=name, legendgroup=name, showlegend=i == 0, line=dict(color=colour, width=3),
+                             xaxis=axes[0], yaxis=axes[1],
+                             hovertemplate=f"layer %{{x}}<br>{name} %{{y:.3f}}<extra></extra>"))
+    for xa, ya in (("x", "y"), ("x2", "y2")):
+        layout["xaxis" + xa[1:]].update(title=spec.title("layer"), tickmode="array", tickvals=list(range(L)))
+        layout["yaxis" + ya[1:]].update(range=[0, 1.02], tickformat=".0%")
+    chance = float(before["chance"])
+    layout.update(title=spec.title(label(title)) if title else None, height=320, plot_bgcolor="white",
+                  margin=dict(l=10, r=10, t=70 if title else 40, b=10), legend=dict(orientation="h", y=-0.3),
+                  shapes=[dict(type="line", xref=xa, yref=ya, x0=0, x1=L - 1, y0=chance, y1=chance,
+                               line=dict(color="#6b7280", dash="dash", width=1)) for xa, ya in (("x", "y"), ("x2", "y2"))])
+    layout["annotations"] = list(layout.get("annotations", ())) + [dict(
+        xref="x", yref="y", x=L - 1, y=chance, text="chance", showarrow=False, xanchor="right", yanchor="bottom")]
+    return spec.figure(data, layout)

@@ -3,6 +3,8 @@
     python -m viz.finetune --task agreement --out /tmp/agreement
     python -m viz.finetune --data in_domain_train.tsv --steps 600 --out /tmp/cola
     python -m viz.finetune --task sentiment --steps 200 --lr 3e-5 --seed 1
+    python -m viz.finetune --images shapes --out /tmp/shapes     # the Vision Transformer (DINOv2-small)
+    python -m viz.finetune --images pictures.zip --out /tmp/mine # one folder per class inside the zip
 
 Prints the loss and held-out accuracy as it goes, the time taken, and at the end the held-out
 accuracy per subset and how much each layer's attention changed. Bad input exits with status 2
@@ -35,12 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task", choices=list(TASKS), default="agreement", help="a generated task (default agreement)")
     p.add_argument("--data", type=Path, help="a CoLA TSV, IMDB CSV or text,label file instead of a generated task")
     p.add_argument("--out", type=Path, help="the folder to save the model in (default: the app's fine-tuned folder)")
-    p.add_argument("--steps", type=int, help="training steps (default: agreement 600, sentiment 200, a file 400)")
-    p.add_argument("--lr", type=float, default=3e-5, help="AdamW's learning rate (default 3e-5)")
+    p.add_argument("--steps", type=int, help="training steps (default: agreement 600, sentiment 200, a file 400, "
+                                             "--images 200)")
+    p.add_argument("--lr", type=float, default=3e-5, help="AdamW's learning rate (default 3e-5; --images: 5e-4)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--base", default="", help="the encoder to start from (default: the bundled all-MiniLM-L6-v2)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--images", help="fine-tune the image page's ViT instead: 'shapes' (generated) or a .zip of "
+                                    "class folders")
+    p.add_argument("--blocks", type=int, default=2, help="--images only: the last blocks that learn (default 2)")
     args = p.parse_args(argv)
     from transformers.utils import logging as hf_logging
 
@@ -53,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
+        if args.images:
+            return _images(args)
         task = "file" if args.data else args.task
         data = b""
         if args.data:
@@ -93,6 +101,46 @@ def _cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def _images(args) -> int:
+    """--images: the Vision Transformer's fine-tuning (viz.finetune.vision), printed."""
+    from viz.finetune import vision
+    from viz.finetune.images import ImageDataError
+    from viz.pretrained.names import finetuned_dir
+
+    try:
+        data = b""
+        if args.images != "shapes":
+            path = Path(args.images)
+            if not path.is_file() or path.suffix.lower() != ".zip":
+                raise ImageDataError(f"--images takes 'shapes' or a .zip file of class folders; {args.images!r} is "
+                                     "neither.")
+            data = path.read_bytes()
+        ds = vision.load_images("shapes" if args.images == "shapes" else "zip", data, args.seed)
+        defaults = vision.VisionConfig()
+        cfg = vision.VisionConfig(steps=defaults.steps if args.steps is None else args.steps,
+                                  lr=defaults.lr if args.lr == 3e-5 else args.lr, batch=args.batch,
+                                  train_blocks=args.blocks, seed=args.seed)
+        out = args.out or finetuned_dir() / f"{ds.name}-vit-{cfg.steps}-{cfg.seed}"
+        r = vision.run_vision(ds, cfg, out, args.base or None, "cuda" if _cuda() else "cpu",
+                              log=lambda line: print(line, flush=True))
+        vision.write_result(Path(r["folder"]), r, cfg.steps)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"held-out accuracy {r['accuracy']:.3f} on {len(ds.held_out)} pictures ({len(ds.labels)} classes: "
+          f"{', '.join(ds.labels)}); before fine-tuning {r['before_accuracy']:.3f}")
+    print(f"training took {r['seconds']:.1f} s for {cfg.steps} steps; in all {r['wall']:.1f} s; saved {r['folder']}")
+    if r["before"] is not None:
+        b, a = r["before"], r["after"]
+        print(f"CLS attention on the object's patches (chance {b['chance']:.3f}), {b['n']} held-out pictures:")
+        print("layer  share before  share after  pointing before  pointing after")
+        for layer in range(len(b["share"])):
+            print(f"{layer:5d}  {b['share'][layer]:12.3f}  {a['share'][layer]:11.3f}  {b['pointing'][layer]:15.3f}  "
+                  f"{a['pointing'][layer]:14.3f}")
+        print(r["sentence"])
+    return 0
 
 
 if __name__ == "__main__":

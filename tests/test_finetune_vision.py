@@ -1,0 +1,164 @@
+"""Fine-tuning a Vision Transformer (viz.finetune.vision) on the generated shapes, and reading picture
+zips: a tiny random ViT for the loop, the saved folder read back by plain transformers."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.image_fixtures import save_tiny_vit
+from viz.finetune import vision
+from viz.finetune.images import (
+    CLASSES,
+    SIZE,
+    ImageDataError,
+    patch_coverage,
+    read_zip,
+    shape_picture,
+    shapes,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return str(save_tiny_vit(tmp_path_factory.mktemp("vit"), classifier=False, image_size=SIZE, patch=14))
+
+
+def test_shapes_are_seeded_balanced_and_masked():
+    a, b = shapes(40, 8, seed=3), shapes(40, 8, seed=3)
+    assert np.array_equal(np.asarray(a.train[5].image), np.asarray(b.train[5].image))
+    assert not np.array_equal(np.asarray(a.train[0].image), np.asarray(a.held_out[0].image))
+    assert [sum(p.label == k for p in a.train) for k in range(len(CLASSES))] == [10] * 4
+    for p in a.train[:8]:
+        assert p.image.size == (SIZE, SIZE) and p.mask.shape == (SIZE, SIZE)
+        assert 0.03 < p.mask.mean() < 0.25  # an object, not the whole picture
+        cover = patch_coverage(p.mask, 14)
+        assert cover.shape == (64,) and cover.max() > 0.5 and np.isclose(cover.mean(), p.mask.mean())
+
+
+def test_the_object_is_where_its_mask_says():
+    rng = np.random.default_rng(0)
+    pic = shape_picture(rng, 0)
+    px = np.asarray(pic.image).astype(float)
+    inside, outside = px[pic.mask], px[~pic.mask]
+    assert inside.std(axis=0).max() < 1e-6  # one flat colour inside the mask
+    assert outside.std(axis=0).max() > 5  # the cluttered background
+
+
+def test_training_moves_the_loss_and_the_saved_folder_reloads(tiny, tmp_path):
+    from transformers import AutoModelForImageClassification
+
+    ds = shapes(32, 8)
+    cfg = vision.VisionConfig(steps=6, batch=8, lr=1e-3, train_blocks=1)
+    r = vision.run_vision(ds, cfg, tmp_path / "out", base=tiny)
+    assert len(r["losses"]) == 6 and "the last 1 of 2 blocks" in r["trained"]
+    assert 0 <= r["accuracy"] <= 1 and len(r["confusion"]) == 4
+    assert r["before"]["share"].shape == (2,) and 0 < r["before"]["chance"] < 1
+    assert "CLS puts" in r["sentence"]
+    back = AutoModelForImageClassification.from_pretrained(tmp_path / "out")
+    assert back.config.id2label[2] == "triangle"
+    x = vision.pixels(ds.held_out[:2])
+    with torch.no_grad():
+        np.testing.assert_allclose(back(pixel_values=x).logits.numpy(),
+                                   vision.load_classifier(ds.labels, str(tmp_path / "out")).eval()(
+                                       pixel_values=x).logits.detach().numpy(), atol=1e-5)
+    from viz.pretrained.image import load_image_model
+    loaded = load_image_model(str(tmp_path / "out"))
+    assert loaded.labels[0] == "circle" and loaded.prep.resize_to == (SIZE, SIZE)
+
+
+def test_zero_steps_change_nothing(tiny, tmp_path):
+    ds = shapes(16, 8)
+    r = vision.run_vision(ds, vision.VisionConfig(steps=0), tmp_path / "zero", base=tiny)
+    np.testing.assert_allclose(r["before"]["share"], r["after"]["share"])
+    assert r["accuracy"] == r["before_accuracy"]
+
+
+def test_frozen_blocks_do_not_change(tiny):
+    ds = shapes(16, 4)
+    base = vision.load_classifier(ds.labels, tiny)
+    first = {k: v.clone() for k, v in base.state_dict().items() if ".layers.0." in k}
+    run = vision.finetune_vit(ds, vision.VisionConfig(steps=3, batch=4, lr=1e-2, train_blocks=1), tiny)
+    after = run.model.state_dict()
+    assert all(torch.equal(first[k], after[k]) for k in first)
+    last = [k for k in after if ".layers.1." in k]
+    assert first and last
+    assert any(not torch.equal(base.state_dict()[k], after[k]) for k in last)
+
+
+def test_training_on_cached_frozen_features_equals_running_the_whole_model(tiny):
+    ds = shapes(16, 4)
+    cfg = vision.VisionConfig(steps=4, batch=4, lr=1e-3, train_blocks=1)
+    fast, slow = vision.finetune_vit(ds, cfg, tiny), vision.finetune_vit(ds, cfg, tiny, cache_frozen=False)
+    np.testing.assert_allclose(fast.losses, slow.losses, rtol=1e-4)
+    assert len(vision._blocks(fast.model)) == 2  # the full stack is back after training
+    x = vision.pixels(ds.held_out)
+    with torch.no_grad():
+        np.testing.assert_allclose(fast.model(pixel_values=x).logits.numpy(), slow.model(pixel_values=x).logits.numpy(),
+                                   atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [dict(steps=-1), dict(steps=10**6), dict(lr=0), dict(lr=float("nan")),
+                                 dict(batch=0), dict(train_blocks=-1)])
+def test_impossible_settings_get_a_sentence(bad):
+    with pytest.raises(ValueError, match="must"):
+        vision.VisionConfig(**bad)
+
+
+def _zip(files: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _png(colour) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_zip_of_class_folders_is_read_and_split():
+    ds = read_zip(_zip({f"pets/{c}/{i}.png": _png(c) for c in ("red", "blue") for i in range(10)}
+                       | {"pets/readme.txt": b"hi", "__MACOSX/pets/red/._0.png": b"x"}))
+    assert ds.labels == ("blue", "red") and len(ds.held_out) == 2 and len(ds.train) == 18
+    assert ds.train[0].image.size == (SIZE, SIZE) and ds.train[0].mask is None
+
+
+@pytest.mark.parametrize("files, says", [
+    (None, "not a zip"),
+    ({"a/1.png": _png("red")}, "at least two class folders"),
+    ({"../evil/1.png": _png("red"), "b/1.png": _png("red")}, "leaves its folder"),
+    ({"/abs/1.png": _png("red"), "b/1.png": _png("red")}, "leaves its folder"),
+    ({"a/1.png": b"not a png", "a/2.png": _png("red"), "b/1.png": _png("red"), "b/2.png": _png("red")}, "1.png"),
+    ({"a/1.png": _png("red"), "b/1.png": _png("red"), "b/2.png": _png("red")}, "at least 2"),
+])
+def test_bad_zips_get_a_sentence(files, says):
+    data = b"PK not really" if files is None else _zip(files)
+    with pytest.raises(ImageDataError, match=says):
+        read_zip(data)
+
+
+def test_a_zip_bomb_and_too_many_files_are_refused(monkeypatch):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a/big.png", b"\0" * 30_000_000)
+        z.writestr("b/big.png", b"\0" * 30_000_000)
+    monkeypatch.setattr("viz.finetune.images.MAX_UNPACKED_BYTES", 50_000_000)
+    assert len(buf.getvalue()) < 1_000_000
+    with pytest.raises(ImageDataError, match="zip bomb"):
+        read_zip(buf.getvalue())
+    monkeypatch.setattr("viz.finetune.images.MAX_ZIP_FILES", 3)
+    with pytest.raises(ImageDataError, match="limit is 3"):
+        read_zip(_zip({f"a/{i}.png": b"" for i in range(4)}))
+
+
+def test_the_command_line_refuses_a_bad_images_argument(capsys):
+    from viz.finetune.__main__ import main
+
+    assert main(["--images", "nothing-here.tar"]) == 2
+    assert "--images takes 'shapes' or a .zip" in capsys.readouterr().err

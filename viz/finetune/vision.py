@@ -1,0 +1,421 @@
+"""Fine-tune the image page's Vision Transformer on a picture set, and measure where CLS looks.
+
+    ds = shapes()                                            # viz.finetune.images
+    run = finetune_vit(ds, VisionConfig(steps=200))          # run.model: an ...ForImageClassification
+    ev = evaluate_vit(run.model, ds.held_out)                # accuracy and the confusion table
+    look = object_attention(base, ds.held_out)               # per layer: CLS's share on the object,
+                                                             # pointing-game hits (before; then after)
+    save_vit(run, folder)   # AutoModelForImageClassification.from_pretrained(folder) reads it back
+
+The model is transformers' AutoModelForImageClassification on the bundled DINOv2-small's weights (or
+any ViT-family folder the image page loads), with a fresh seeded linear head. Only the last
+`train_blocks` blocks, the final LayerNorm and the head learn (the page says so); the rest is frozen,
+which is what makes it train in minutes on a CPU. Pictures are SIZE x SIZE (112 px: 8 x 8 = 64
+patches of 14 px and CLS, against 257 tokens at 224 px), normalised with ImageNet's mean and std.
+
+Where CLS looks: for each layer, CLS's attention (mean over heads) over the patch tokens, renormalised
+to the patches; its share on the object's patches (those at least OBJECT_COVER covered by the object's
+mask) and the pointing game (Zhang et al. 2016: is the most-attended patch on the object?), averaged
+over the pictures. Chance is the object patches' share of all patches.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from viz.finetune.images import SIZE, ImageSet, Picture, patch_coverage
+
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+OBJECT_COVER = 0.25  # a patch is the object's when at least this share of its pixels are
+MAX_STEPS = 2000
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    steps: int = 200
+    lr: float = 5e-4
+    batch: int = 16
+    train_blocks: int = 2  # the last blocks that learn (0: only the head), all: the model's layer count
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.steps, int) or not 0 <= self.steps <= MAX_STEPS:
+            raise ValueError(f"Steps must be a whole number from 0 to {MAX_STEPS}, got {self.steps!r}.")
+        if not (isinstance(self.lr, float | int) and 1e-7 <= self.lr <= 1e-2):
+            raise ValueError(f"The learning rate must be between 1e-7 and 1e-2, got {self.lr!r}.")
+        if not isinstance(self.batch, int) or not 1 <= self.batch <= 64:
+            raise ValueError(f"The batch size must be from 1 to 64, got {self.batch!r}.")
+        if not isinstance(self.train_blocks, int) or self.train_blocks < 0:
+            raise ValueError(f"train_blocks must be a whole number of at least 0, got {self.train_blocks!r}.")
+
+
+def base_folder(name_or_path: str | None = None) -> str:
+    """The folder (or Hub id) of the model to fine-tune: the bundled DINOv2-small by default."""
+    if not name_or_path:
+        from viz.pretrained import dinov2_onnx
+        return str(dinov2_onnx.ensure_converted())
+    from viz.pretrained.names import model_folder
+    return str(model_folder(name_or_path) or name_or_path)
+
+
+def load_classifier(labels: tuple[str, ...], base: str | None = None, seed: int = 0):
+    """AutoModelForImageClassification on the base weights, a fresh head for `labels`, eager attention."""
+    from transformers import AutoModelForImageClassification
+
+    torch.manual_seed(seed)  # the head's initialisation
+    return AutoModelForImageClassification.from_pretrained(
+        base_folder(base), num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={n: i for i, n in enumerate(labels)}, attn_implementation="eager", use_safetensors=True,
+        trust_remote_code=False, ignore_mismatched_sizes=True)
+
+
+def pixels(pictures: list[Picture] | tuple[Picture, ...]) -> torch.Tensor:
+    """(B, 3, SIZE, SIZE) float32, ImageNet-normalised."""
+    x = np.stack([np.asarray(p.image.convert("RGB").resize((SIZE, SIZE)), dtype=np.float32) / 255.0
+                  for p in pictures])
+    x = (x - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def _blocks(model) -> list:
+    """The transformer blocks in order: DINOv2 keeps them in encoder.layer, ViT (transformers 5) in layers."""
+    base = model.base_model
+    return list(base.encoder.layer if hasattr(base, "encoder") else base.layers)
+
+
+def freeze(model, train_blocks: int) -> str:
+    """Freeze all but the last `train_blocks` blocks, the final LayerNorm and the head; a sentence
+    saying what learns."""
+    blocks = _blocks(model)
+    n = min(train_blocks, len(blocks))
+    for p in model.parameters():
+        p.requires_grad = False
+    for block in blocks[len(blocks) - n:]:
+        for p in block.parameters():
+            p.requires_grad = True
+    for name, p in model.named_parameters():
+        if name.startswith("classifier") or name.startswith(model.base_model_prefix + ".layernorm"):
+            p.requires_grad = True
+    learns = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    what = "only the head" if n == 0 else ("every block" if n == len(blocks) else f"the last {n} of {len(blocks)} blocks")
+    return f"{what} and the head learn: {learns / 1e6:.1f} M of {total / 1e6:.1f} M parameters"
+
+
+@dataclass
+class VisionRun:
+    model: object
+    labels: tuple[str, ...]
+    losses: list[float]
+    seconds: float
+    trained: str  # what learned, a sentence fragment
+
+
+@torch.no_grad()
+def frozen_features(model, pictures, n_frozen: int, batch: int = 32) -> torch.Tensor:
+    """(N, T, C): the hidden states entering block `n_frozen`, for every picture, computed once.
+    The frozen blocks give the same output at every step (no augmentation, no dropout), so training
+    runs only the blocks that learn: about 5 times faster with 2 of 12 learning."""
+    device = next(model.parameters()).device
+    store = {}
+    blocks = _blocks(model)
+    hook = blocks[n_frozen].register_forward_pre_hook(lambda _m, args: store.__setitem__("x", args[0]))
+    out = []
+    try:
+        for i in range(0, len(pictures), batch):
+            model(pixel_values=pixels(pictures[i:i + batch]).to(device))
+            out.append(store["x"].detach())
+    finally:
+        hook.remove()
+    return torch.cat(out)
+
+
+class _from_features:
+    """While active, the model starts at block `n_frozen` with the given hidden states: the
+    embeddings' output is replaced by `self.x` and the frozen blocks are left out of the stack."""
+
+    def __init__(self, model, n_frozen: int):
+        self.model, self.n_frozen, self.x = model, n_frozen, None
+        base = model.base_model
+        self.owner, self.attr = (base.encoder, "layer") if hasattr(base, "encoder") else (base, "layers")
+
+    def __enter__(self):
+        self.full = getattr(self.owner, self.attr)
+        setattr(self.owner, self.attr, torch.nn.ModuleList(list(self.full)[self.n_frozen:]))
+        self.hook = self.model.base_model.embeddings.register_forward_hook(lambda _m, _a, _o: self.x)
+        return self
+
+    def __exit__(self, *exc):
+        self.hook.remove()
+        setattr(self.owner, self.attr, self.full)
+
+
+def finetune_vit(ds: ImageSet, cfg: VisionConfig = VisionConfig(), base: str | None = None,
+                 device: str = "cpu", on_step: Callable[[int, float], None] | None = None,
+                 cache_frozen: bool = True) -> VisionRun:
+    """Train on ds.train in a seeded order; `on_step(step, loss)` after each step (it may raise to stop).
+    With frozen blocks, their output is computed once (frozen_features) and each step runs only the
+    blocks that learn (cache_frozen=False runs the whole model each step: the same numbers, slower)."""
+    model = load_classifier(ds.labels, base, cfg.seed).to(device)
+    trained = freeze(model, cfg.train_blocks)
+    n_frozen = len(_blocks(model)) - min(cfg.train_blocks, len(_blocks(model)))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    order = random.Random(cfg.seed)
+    pool = list(range(len(ds.train)))
+    losses: list[float] = []
+    start = time.perf_counter()
+    model.eval()  # no dropout either way; eval keeps the frozen features and the steps alike
+    features = frozen_features(model, ds.train, n_frozen) if cache_frozen and n_frozen and cfg.steps else None
+    tiny = pixels(ds.train[:1]).to(device)  # the embeddings' input while features stand in for it
+    with (_from_features(model, n_frozen) if features is not None else _nothing()) as feed:
+        for step in range(cfg.steps):
+            idx = order.sample(pool, min(cfg.batch, len(pool)))
+            if features is not None:
+                feed.x = features[idx]
+                x = tiny.expand(len(idx), -1, -1, -1)
+            else:
+                x = pixels([ds.train[i] for i in idx]).to(device)
+            y = torch.tensor([ds.train[i].label for i in idx], device=device)
+            loss = torch.nn.functional.cross_entropy(model(pixel_values=x).logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            if on_step is not None:
+                on_step(step, losses[-1])
+    return VisionRun(model, ds.labels, losses, time.perf_counter() - start, trained)
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+@torch.no_grad()
+def predict_vit(model, pictures, batch: int = 32) -> np.ndarray:
+    """(N, classes) probabilities."""
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(pictures), batch):
+        logits = model(pixel_values=pixels(pictures[i:i + batch]).to(device)).logits
+        out.append(torch.softmax(logits.float(), -1).cpu().numpy())
+    return np.concatenate(out)
+
+
+def evaluate_vit(model, pictures) -> dict:
+    """Accuracy and the confusion table [true][predicted] on `pictures`."""
+    probs = predict_vit(model, list(pictures))
+    pred = probs.argmax(1)
+    true = np.array([p.label for p in pictures])
+    k = probs.shape[1]
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (true, pred), 1)
+    return {"accuracy": float((pred == true).mean()), "confusion": confusion.tolist()}
+
+
+@torch.no_grad()
+def object_attention(model, pictures, batch: int = 16) -> dict:
+    """Per layer, over the pictures that have a mask: CLS's attention share on the object's patches,
+    the pointing-game hit rate, and chance (the object patches' share). Arrays of shape (L,)."""
+    pics = [p for p in pictures if p.mask is not None]
+    if not pics:
+        raise ValueError("These pictures have no object masks (only the generated set has them).")
+    device = next(model.parameters()).device
+    patch = model.config.patch_size if isinstance(model.config.patch_size, int) else model.config.patch_size[0]
+    shares, hits = [], []
+    chance = []
+    for i in range(0, len(pics), batch):
+        chunk = pics[i:i + batch]
+        out = model(pixel_values=pixels(chunk).to(device), output_attentions=True)
+        att = torch.stack(out.attentions).float().mean(2)  # (L, B, T, T): mean over heads
+        n_patch = (SIZE // patch) ** 2
+        cls = att[:, :, 0, -n_patch:].cpu().numpy()  # (L, B, P): CLS -> patches (after any register)
+        cls = cls / cls.sum(-1, keepdims=True)
+        cover = np.stack([patch_coverage(p.mask, patch) for p in chunk])  # (B, P)
+        on = cover >= OBJECT_COVER
+        on[np.arange(len(chunk)), cover.argmax(1)] = True  # the best-covered patch is always the object's
+        shares.append((cls * on[None]).sum(-1))  # (L, B)
+        hits.append(on[np.arange(len(chunk))[None, :], cls.argmax(-1)])  # (L, B)
+        chance.append(on.mean(1))
+    return {"share": np.concatenate(shares, 1).mean(1), "pointing": np.concatenate(hits, 1).mean(1),
+            "chance": float(np.concatenate(chance).mean()), "n": len(pics)}
+
+
+def attention_sentence(before: dict, after: dict) -> str:
+    """Whether CLS's attention moved onto the object, and in which layers, from the two measurements."""
+    diff = after["share"] - before["share"]
+    L = len(diff)
+    moved = [i for i in range(L) if diff[i] > 0.05]
+    last = L - 1
+    s = (f"In the last layer, CLS puts {before['share'][last]:.0%} of its attention on the object's patches before "
+         f"and {after['share'][last]:.0%} after (chance: {before['chance']:.0%}); its most-attended patch is on the "
+         f"object in {before['pointing'][last]:.0%} of pictures before and {after['pointing'][last]:.0%} after.")
+    if moved:
+        s += f" Attention moved onto the object by more than 5 points in layer{'s' if len(moved) > 1 else ''} " \
+             f"{', '.join(map(str, moved))}."
+    else:
+        s += " In no layer did it move onto the object by more than 5 points: the head can classify from the " \
+             "patch tokens without CLS looking at the object."
+    return s
+
+
+def save_vit(run: VisionRun, folder: Path) -> Path:
+    """A plain transformers folder: config.json (id2label), model.safetensors, and a
+    preprocessor_config.json for SIZE x SIZE, which the image page reads."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    run.model.save_pretrained(folder, safe_serialization=True)
+    (folder / "preprocessor_config.json").write_text(json.dumps({
+        "do_resize": True, "size": {"height": SIZE, "width": SIZE}, "do_center_crop": False,
+        "do_normalize": True, "image_mean": list(MEAN), "image_std": list(STD), "resample": 3,
+        "image_processor_type": "BitImageProcessor"}, indent=1))
+    return folder
+
+
+# --- the whole run, as the command line (and a page) runs it --------------------------------------
+
+N_LOOK = 64  # held-out pictures the attention is measured on
+
+
+def load_images(source: str, data: bytes = b"", seed: int = 0) -> ImageSet:
+    """"shapes" (generated) or the bytes of an ImageFolder zip."""
+    from viz.finetune.images import read_zip, shapes
+
+    if source == "shapes":
+        return shapes(seed=seed)
+    return read_zip(data, seed=seed)
+
+
+def run_vision(ds: ImageSet, cfg: VisionConfig, out: Path, base: str | None = None, device: str = "cpu",
+               log: Callable[[str], None] = lambda line: None,
+               on_step: Callable[[int, float], None] | None = None) -> dict:
+    """Before: accuracy (of the fresh head) and where CLS looks; fine-tune; after: the same; save."""
+    start = time.perf_counter()
+    masked = [p for p in ds.held_out if p.mask is not None][:N_LOOK]
+    base_model = load_classifier(ds.labels, base, cfg.seed).to(device).eval()
+    before_acc = evaluate_vit(base_model, ds.held_out)["accuracy"]
+    before = object_attention(base_model, masked) if masked else None
+    del base_model
+    every = max(1, cfg.steps // 10)
+
+    def report(step: int, loss: float) -> None:
+        if on_step is not None:
+            on_step(step, loss)
+        if (step + 1) % every == 0:
+            log(f"step {step + 1:4d}/{cfg.steps}  loss {loss:.4f}")
+
+    run = finetune_vit(ds, cfg, base, device, report)
+    log(f"trained: {run.trained}")
+    ev = evaluate_vit(run.model, ds.held_out)
+    after = object_attention(run.model, masked) if masked else None
+    save_vit(run, out)
+    return {"labels": ds.labels, "accuracy": ev["accuracy"], "before_accuracy": before_acc,
+            "confusion": ev["confusion"], "seconds": run.seconds, "wall": time.perf_counter() - start,
+            "trained": run.trained, "before": before, "after": after, "folder": str(out), "losses": run.losses,
+            "sentence": attention_sentence(before, after) if masked else
+            "These pictures have no object masks, so where CLS looks is not measured against the object."}
+
+
+@torch.no_grad()
+def cls_attention(model, pictures) -> np.ndarray:
+    """(B, L, P) CLS's attention over the patches (mean over heads, renormalised to the patches)."""
+    device = next(model.parameters()).device
+    out = model(pixel_values=pixels(list(pictures)).to(device), output_attentions=True)
+    patch = model.config.patch_size if isinstance(model.config.patch_size, int) else model.config.patch_size[0]
+    n = (SIZE // patch) ** 2
+    att = torch.stack(out.attentions).float().mean(2)[:, :, 0, -n:].cpu().numpy()  # (L, B, P)
+    return (att / att.sum(-1, keepdims=True)).transpose(1, 0, 2)
+
+
+# --- a queue job (viz.jobs), in a child process like the text fine-tuning ------------------------
+
+@dataclass(frozen=True)
+class VisionRequest:
+    source: str = "shapes"  # or "zip"
+    steps: int = 200
+    lr: float = 5e-4
+    blocks: int = 2
+    seed: int = 0
+    data: bytes = b""  # the zip's bytes
+    filename: str = ""
+
+    def config(self) -> VisionConfig:
+        return VisionConfig(steps=self.steps, lr=self.lr, train_blocks=self.blocks, seed=self.seed)
+
+    def check(self) -> None:
+        """ValueError with a sentence for settings or data that cannot run (the zip is read)."""
+        self.config()
+        if self.source not in ("shapes", "zip"):
+            raise ValueError(f"Pictures come from 'shapes' or a zip, not {self.source!r}.")
+        if self.source == "zip":
+            load_images("zip", self.data, self.seed)
+
+    def folder_name(self) -> str:
+        """Named by everything that decides the run, so asking again reads it back."""
+        import hashlib
+
+        h = hashlib.sha256(repr((self.source, self.steps, self.lr, self.blocks, self.seed, SIZE)).encode())
+        h.update(self.data)
+        return f"{self.source}-vit-{h.hexdigest()[:12]}"
+
+
+RESULT_FILE = "attention_lens_vision.json"
+
+
+def saved_vision(folder: Path) -> dict | None:
+    """The numbers a finished run wrote next to its model, or None."""
+    path = Path(folder) / RESULT_FILE
+    if not path.is_file():
+        return None
+    r = json.loads(path.read_text())
+    for side in ("before", "after"):
+        if r.get(side):
+            r[side] = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in r[side].items()}
+    return r
+
+
+def train_vision_live(progress, request: VisionRequest, device: str, folder: str) -> dict:
+    """The job's work: progress.check() and update(step, loss) every step; writes RESULT_FILE."""
+    ds = load_images(request.source, request.data, request.seed)
+
+    def on_step(step: int, loss: float) -> None:
+        progress.check()
+        progress.update(step + 1, loss=loss)
+
+    r = run_vision(ds, request.config(), Path(folder), device=device, on_step=on_step)
+    write_result(Path(folder), r, request.steps)
+    return saved_vision(Path(folder))
+
+
+def write_result(folder: Path, r: dict, steps: int) -> None:
+    """The run's numbers next to its model (RESULT_FILE), so the page reads a finished run back."""
+    plain = {k: v for k, v in r.items() if k not in ("before", "after")} | {"steps": steps}
+    for side in ("before", "after"):
+        plain[side] = None if r[side] is None else {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                                                    for k, v in r[side].items()}
+    (Path(folder) / RESULT_FILE).write_text(json.dumps(plain))
+
+
+def vision_job(request: VisionRequest, device: str, folder: str, isolate: bool = True, nice: int = 19):
+    """`job(progress) -> result dict` for viz.jobs.JobQueue, in a niced one-thread child process."""
+    from viz.child import run_in_child
+
+    request.check()
+
+    def job(progress):
+        if isolate:
+            return run_in_child(progress, "viz.finetune.vision:train_vision_live", (request, device, folder), nice, 1)
+        return train_vision_live(progress, request, device, folder)
+
+    return job
