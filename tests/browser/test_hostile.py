@@ -15,7 +15,17 @@ pytestmark = pytest.mark.browser
 
 
 def enter(page, box, value: str) -> None:
-    box.fill(value)
+    """Type `value` into the box and submit it. The app must be idle first, and the box must hold
+    what was typed before it is submitted: under load, a fill that landed while the previous rerun
+    was still redrawing the box was lost, and the box submitted empty (a test-side race, seen once
+    in 4 suite runs on 2 busy cores)."""
+    wait_for_app(page)
+    for _ in range(3):
+        box.fill(value)
+        held = box.input_value()
+        if held and value.startswith(held) or held == value:  # max_chars may cut a long value
+            break
+        page.wait_for_timeout(200)
     is_area = box.evaluate("e => e.tagName") == "TEXTAREA"
     box.press("Control+Enter" if is_area else "Enter")  # a text area submits on Ctrl+Enter
     wait_for_app(page)
