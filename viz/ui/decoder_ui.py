@@ -31,7 +31,7 @@ from viz.scratch import induction
 from viz.scratch.gpt import DecoderInputError
 from viz.ui import url_state as url
 from viz.ui.cache import shared
-from viz.ui.scratch_ui import live_panel, session_owner, train_queue
+from viz.ui.scratch_ui import cancel_job, live_panel, session_owner, train_queue
 
 MODELS = {"": BUNDLED_NAME, "induction_1layer": "induction_1layer (bundled control, 1 layer)", "hub": "a Hub id or folder"}
 KIND = "induction"  # this page's jobs in the server's training queue
@@ -46,6 +46,11 @@ def decoder_model(name: str, device: str) -> Decoder:
 @st.cache_resource(show_spinner="Measuring every head on repeated random sequences ...", max_entries=4)
 def decoder_report(name: str, device: str) -> HeadReport:
     return head_report(decoder_model(name, device))
+
+
+def decoder_next(name: str, device: str, ids: tuple[int, ...]):
+    """(V,) logits of the token after `ids`, computed once per sequence (a slider move reruns the page)."""
+    return shared(("decoder_next", name, device, ids), lambda: decoder_model(name, device).next_logits(list(ids)))
 
 
 def decoder_trace(name: str, device: str, ids: tuple[int, ...]):
@@ -174,7 +179,7 @@ def _step(name: str, device: str, ids: list[int], settings: tuple) -> None:
     if len(ids) >= min(dec.max_len, 512):
         st.session_state["dec_last"] = ("full", 0.0)
         return
-    probs = next_token_probs(dec.next_logits(ids), *settings)
+    probs = next_token_probs(decoder_next(name, device, tuple(ids)), *settings)
     rng = st.session_state.setdefault("dec_rng", np.random.default_rng())
     token = sample(probs, rng)
     st.session_state["dec_text"] = _text_of(dec, [*ids, token][dec.first_repeat():])
@@ -185,7 +190,7 @@ def next_token_ui(state: url.PageState, name: str, dec: Decoder, device: str, id
                   report: HeadReport) -> None:
     layer, head = report.induction  # the sampled token's attention is shown in the induction head
     settings = _settings(state, dec.vocab_size)
-    logits = dec.next_logits(ids)
+    logits = decoder_next(name, device, tuple(ids))
     model_probs = next_token_probs(logits)
     probs = next_token_probs(logits, *settings)
     labels = [dec.token_text(i) for i in range(dec.vocab_size)] if dec.vocab_size <= 128 else \
@@ -246,21 +251,17 @@ def train_ui(device: str) -> None:
         _job_panel(job)
 
 
-def _cancel(job_id: int) -> None:
-    train_queue().cancel(job_id, session_owner())
-
-
 def _job_panel(job: JobView) -> None:
     st.markdown(f"**Your training:** {job.label}")
     if job.state == QUEUED:
         st.info(f"Waiting: place {job.position} of {job.queued} in the queue.")
-        st.button("Cancel", key="dec_train_cancel", on_click=_cancel, args=(job.id,))
+        st.button("Cancel", key="dec_train_cancel", on_click=cancel_job, args=(job.id,))
         return
     if job.active:
         loss = f", repeated-half loss {job.losses[-1]:.3f}" if job.losses else ""
         st.progress(min(1.0, job.step / max(1, job.total)),
                     text=f"step {job.step} of {job.total}{loss}" if job.step else "starting the training process ...")
-        st.button("Cancel", key="dec_train_cancel", on_click=_cancel, args=(job.id,))
+        st.button("Cancel", key="dec_train_cancel", on_click=cancel_job, args=(job.id,))
     elif job.state == DONE:
         r = job.result
         control = "" if r.control_top1 is None else f" The 1-layer control: {r.control_top1:.0%}."

@@ -22,7 +22,7 @@ from viz.jobs import CANCELLED, DONE, FAILED, QUEUED, JobRefused, JobView
 from viz.patches import PatchGrid
 from viz.pretrained.names import finetuned_dir
 from viz.ui import url_state as url
-from viz.ui.scratch_ui import live_panel, session_owner, train_queue
+from viz.ui.scratch_ui import cancel_job, live_panel, session_owner, train_queue
 
 KIND = "finetune_vit"
 SOURCES = {"shapes": "Generated shapes (with the object's mask)", "zip": "Your zip of class folders"}
@@ -115,21 +115,17 @@ def start_ui(request: vision.VisionRequest, device: str) -> dict | None:
     return job.result if job.state == DONE else None
 
 
-def _cancel(job_id: int) -> None:
-    train_queue().cancel(job_id, session_owner())
-
-
 def _job_panel(job: JobView) -> None:
     if job.state == QUEUED:
         st.info(f"Waiting: place {job.position} of {job.queued} in the queue.")
-        st.button("Cancel", key="ftv_cancel", on_click=_cancel, args=(job.id,))
+        st.button("Cancel", key="ftv_cancel", on_click=cancel_job, args=(job.id,))
         return
     if job.active:
         loss = f", loss {job.losses[-1]:.3f}" if job.losses else ""
         text = f"step {job.step} of {job.total}{loss}" if job.step else \
             "loading DINOv2 and measuring where CLS looks before training ..."
         st.progress(min(1.0, job.step / max(1, job.total)), text=text)
-        st.button("Cancel", key="ftv_cancel", on_click=_cancel, args=(job.id,))
+        st.button("Cancel", key="ftv_cancel", on_click=cancel_job, args=(job.id,))
     elif job.state == CANCELLED:
         st.info(job.message)
     elif job.state == FAILED:
@@ -147,6 +143,14 @@ def _models(folder: str, labels: tuple[str, ...], device: str):
     base = vision.load_classifier(labels, None).to(device).eval()
     tuned = vision.load_classifier(labels, folder).to(device).eval()
     return base, tuned
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _look(folder: str, labels: tuple[str, ...], device: str, key: str, _pic: Picture):
+    """(class probabilities, CLS maps before (L, P), after (L, P)) for one picture: two ViT forwards
+    once per picture, not again on a layer change. `key` names the picture (held-out index or upload)."""
+    base, tuned = _models(folder, labels, device)
+    return vision.predict_vit(tuned, [_pic])[0], vision.cls_attention(base, [_pic])[0], vision.cls_attention(tuned, [_pic])[0]
 
 
 def result_ui(r: dict, state: url.PageState, device: str) -> None:
@@ -170,7 +174,6 @@ def result_ui(r: dict, state: url.PageState, device: str) -> None:
         st.markdown(f"**What to notice:** {r['sentence']}")
     else:
         st.info(r["sentence"])
-    base, tuned = _models(r["folder"], labels, device)
     pictures = shapes(0, 32).held_out if r["before"] is not None else None
     upload = st.file_uploader("Your own picture (or keep a held-out one)", type=["png", "jpg", "jpeg", "webp"],
                               key="ftv_picture")
@@ -186,11 +189,11 @@ def result_ui(r: dict, state: url.PageState, device: str) -> None:
     else:
         st.info("Choose a picture to see the verdict and where CLS looks.")
         return
-    probs = vision.predict_vit(tuned, [pic])[0]
+    key = upload.file_id if upload is not None else f"held-out {i}"
+    probs, before, after = _look(r["folder"], labels, device, key, pic)
     order = np.argsort(-probs)[:5]
     st.markdown("**Verdict:** " + ", ".join(f"{labels[k]} {probs[k]:.1%}" for k in order) + "."
                 + (f" (It is a {labels[pic.label]}.)" if pic.label >= 0 else ""))
-    before, after = vision.cls_attention(base, [pic])[0], vision.cls_attention(tuned, [pic])[0]
     L = before.shape[0]
     layer = st.selectbox("Layer", range(L), key=state.bind("ftv_layer", "layer", url.Int(0, L - 1), L - 1))
     grid = PatchGrid(SIZE // 14, SIZE // 14, 14)

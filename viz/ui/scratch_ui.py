@@ -75,8 +75,12 @@ def live_training_ui(device: torch.device) -> None:
         _job_panel(job)
 
 
-def _cancel(job_id: int) -> None:
+def cancel_job(job_id: int) -> None:
+    """A Cancel button's on_click: cancel this session's job (the queue checks the owner)."""
     train_queue().cancel(job_id, session_owner())
+
+
+_cancel = cancel_job
 
 
 def live_panel(kind: str, draw: Callable[[JobView], None], what: str):
