@@ -45,7 +45,7 @@ test-fast: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not browser"
 
 # Every benchmark is a module of benchmarks/, run as python -m benchmarks.<name>.
-# The text trace's table (and the image rows) into docs/benchmarks.md.
+# The text trace's table and the image rows, printed for docs/benchmarks.md.
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.text_trace
 

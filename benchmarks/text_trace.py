@@ -248,7 +248,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="torch CPU threads (default: torch's choice). On a shared, busy machine 1 gives stable timings.")
     p.add_argument("--no-bertviz", action="store_true", help="skip building bertviz's HTML (slow at 510)")
     p.add_argument("--no-image", action="store_true", help="skip the image model's rows")
-    p.add_argument("--out", default="docs/benchmarks.md", help="markdown file to write ('' = do not write)")
+    p.add_argument("--out", default="",
+                   help="a markdown file to write the tables to (default: print only: docs/benchmarks.md holds the "
+                        "other benchmarks too, so the rows are pasted there)")
     args = p.parse_args(argv)
     if args.threads:
         import torch
