@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from viz.ui.figure_alt import install_css
 from viz.ui.guard import run_guarded
 from viz.ui.heap import freeze_after_imports
 from viz.ui.sidebar import device_sidebar
@@ -27,4 +28,5 @@ PAGES = [
 
 page = st.navigation(PAGES)
 device_sidebar()
+install_css()  # figures' text alternatives stay out of the layout (viz/ui/figure_alt.py)
 run_guarded(page)

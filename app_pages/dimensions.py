@@ -5,6 +5,7 @@ from viz.figures import teaching as fig
 from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui import teaching as ui
 from viz.ui.cache import scratch_model
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.url_state import Bool, Choice, Int, Text
 
 st.title("Q/K/V dimension tracer")
@@ -36,7 +37,7 @@ with tab_trace:
         d = None
     if d is not None:
         steps = dims.trace_shapes(d)
-        st.plotly_chart(fig.shape_diagram([(s.name, f"{s.symbolic} = {dims.format_shape(s.shape)}", s.note)
+        plotly_chart(st, fig.shape_diagram([(s.name, f"{s.symbolic} = {dims.format_shape(s.shape)}", s.note)
                                            for s in steps], title=f"n = {d.n}, d_model = {d.d_model}, h = {d.h}, "
                                           f"d_k = {d.d_k}, d_v = {d.d_v}"), key="dims_diagram")
         rows = dims.parameter_table(d)
@@ -57,7 +58,7 @@ with tab_trace:
         H = run.encoder.n_heads
         head = st.selectbox("Head", range(H), key=url.bind("dims_head", "head", Int(0, H - 1), 0))
         st.caption(COUNTED_FROM_0)
-        st.plotly_chart(fig.first_layer_tensors(run.embeddings, run.encoder, head,
+        plotly_chart(st, fig.first_layer_tensors(run.embeddings, run.encoder, head,
                                                 "First encoder layer, one token per letter"), key="dims_real")
         w = attn.w_q.weight.detach().cpu().numpy()
         err = dims.projection_error(run.embeddings, w, attn.w_q.bias.detach().cpu().numpy(),

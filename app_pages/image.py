@@ -9,6 +9,7 @@ from viz.figures.image import (
 from viz.pretrained.image import cls_notice, object_head
 from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui import image_views as views
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.image_cache import image_rollout, image_trace, position_figure
 from viz.ui.image_ui import clicked_patch, image_ui, model_ui, npy_bytes
 from viz.ui.sidebar import current_device
@@ -58,12 +59,13 @@ cls_tab, heads_tab, rollout_tab, click_tab, pos_tab, moves_tab, qk_tab = st.tabs
 if cls_tab.open:
     with cls_tab:
         cls_map = grid.to_grid(trace.head(layer, head)[0])
+        notice = cls_notice(trace, layer, head)
         left, right = st.columns(2)
-        left.plotly_chart(attention_overlay_figure(  # the model's name in the figure's own title
+        plotly_chart(left, attention_overlay_figure(  # the model's name in the figure's own title
             pixels, cls_map, grid, f"{trace.meta['model']}: CLS → patches, layer {layer}, head {head}", opacity),
-            key="image_cls_overlay")
-        right.plotly_chart(attention_map(cls_map, grid, "the same weights as a map"), key="image_cls_map")
-        st.markdown(f"**What to notice:** {cls_notice(trace, layer, head)}")
+            notice=notice, key="image_cls_overlay")
+        plotly_chart(right, attention_map(cls_map, grid, "the same weights as a map"), key="image_cls_map")
+        st.markdown(f"**What to notice:** {notice}")
         st.caption(f"Where the CLS token reads from, colour from 0 to this map's largest weight "
                    f"({cls_map.max():.3f}); CLS keeps {trace.head(layer, head)[0, 0]:.3f} for itself."
                    + ("" if model_name else " In late layers DINOv2 puts much weight on a few background patches "
@@ -72,7 +74,7 @@ if cls_tab.open:
 if heads_tab.open:
     with heads_tab:
         maps = [grid.to_grid(trace.head(layer, h)[0]) for h in range(trace.n_heads)]
-        st.plotly_chart(overlays_grid(pixels, maps, grid, [f"head {h}" for h in range(trace.n_heads)], opacity,
+        plotly_chart(st, overlays_grid(pixels, maps, grid, [f"head {h}" for h in range(trace.n_heads)], opacity,
                                       title=f"CLS attention of every head in layer {layer}"), key="image_heads")
         st.caption("Each head is coloured from 0 to its own largest weight.")
 
@@ -84,7 +86,7 @@ if rollout_tab.open:
         discard = r2.slider("Discard ratio (lowest weights per row dropped)", 0.0, 0.95, step=0.05,
                             key=url.bind("image_discard", "discard", Float(0, 0.95), 0.0, keep=True))
         rolled = image_rollout(model_name, device, image_key, fusion, discard, trace)
-        st.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(rolled[0]), grid,
+        plotly_chart(st, attention_overlay_figure(pixels, grid.to_grid(rolled[0]), grid,
                                                  f"Attention rollout to CLS ({fusion} of heads, discard {discard:.0%})",
                                                  opacity), key="image_rollout")
         st.caption("Rollout (Abnar & Zuidema 2020) multiplies the layers' attention, each with the identity added "
@@ -93,17 +95,17 @@ if rollout_tab.open:
 if click_tab.open:
     with click_tab:
         left, right = st.columns(2)
-        event = left.plotly_chart(image_with_grid(pixels, grid, "click a patch", clickable=True), key="image_click",
+        event = plotly_chart(left, image_with_grid(pixels, grid, "click a patch", clickable=True), key="image_click",
                                   on_select="rerun", selection_mode="points")
         token = clicked_patch(url, event.selection.points, grid)
         cell = grid.cell_of(token)
-        right.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(trace.head(layer, head)[token]), grid,
+        plotly_chart(right, attention_overlay_figure(pixels, grid.to_grid(trace.head(layer, head)[token]), grid,
                                                     f"where patch {trace.query_tokens[token]} attends, layer {layer}, "
                                                     f"head {head}", opacity, highlight=cell), key="image_patch")
 
 if pos_tab.open:
     with pos_tab:
-        st.plotly_chart(position_figure(model_name, device, grid.rows, grid.cols, trace), key="image_positions")
+        plotly_chart(st, position_figure(model_name, device, grid.rows, grid.cols, trace), key="image_positions")
         st.caption("Tile (r, c) shows how similar the position embedding of patch r{r}c{c} is to every patch's: "
                    "the model learned the 2-D grid from 1-D positions (Dosovitskiy et al. 2021, figure 7).")
 

@@ -7,6 +7,7 @@ from viz.scratch.permutation import PERMUTATIONS
 from viz.scratch.run import InputError
 from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui import teaching as ui
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.position_sources import pretrained_positions_ui
 from viz.ui.sidebar import current_device
 from viz.ui.url_state import Choice, Int, IntList, Text
@@ -26,13 +27,13 @@ n = c1.slider("positions", 8, 256, key=url.bind("pos_n", "n", Int(8, 256), 64))
 DS = [4, 8, 16, 32, 64, 128, 256, 512]
 d = c2.select_slider("d_model", DS, key=url.bind("pos_d", "d", Choice.of(DS), 64))
 pe = pos.sinusoidal(n, d)
-st.plotly_chart(fig.pe_heatmap(pe, f"PE, {n} positions × {d} dimensions"), key="pos_heatmap")
+plotly_chart(st, fig.pe_heatmap(pe, f"PE, {n} positions × {d} dimensions"), key="pos_heatmap")
 dims = st.multiselect("Dimensions to plot", list(range(d)),
                       key=url.bind(f"pos_dims_{d}", "dims", IntList(0, d - 1), sorted({0, 1, d // 4, d - 2})))
-st.plotly_chart(fig.pe_curves(pe, dims, pos.wavelengths(d)[dims]), key="pos_curves")
+plotly_chart(st, fig.pe_curves(pe, dims, pos.wavelengths(d)[dims]), key="pos_curves")
 starts = [0, n // 4, n // 2]
 offsets = np.arange(n - n // 2)
-st.plotly_chart(fig.similarity_and_offset(pos.cosine_similarity(pe), offsets,
+plotly_chart(st, fig.similarity_and_offset(pos.cosine_similarity(pe), offsets,
                                           pos.similarity_by_offset(pe, starts, len(offsets) - 1),
                                           "Similarity depends on the offset, not on the position: the lines coincide", starts),
                 key="pos_similarity")
@@ -45,7 +46,7 @@ cols, err = pos.rotation_check(p0, k, d)
 st.dataframe(cols, hide_index=True, key="pos_rotation_table")
 st.markdown(f"Each (sin, cos) pair turns by the angle k·ωᵢ: one fixed matrix R_k for every position. "
             f"Over all {d} dimensions, max |R_k·PE(pos) − PE(pos + k)| = **{err:.1e}**.")
-st.plotly_chart(fig.pe_heatmap(pos.rotation_matrix(k, d), f"R_k for k = {k}: 2 × 2 rotation blocks",
+plotly_chart(st, fig.pe_heatmap(pos.rotation_matrix(k, d), f"R_k for k = {k}: 2 × 2 rotation blocks",
                                x_title="column", y_title="row"), key="pos_rotation")
 
 st.header("Learned position embeddings", anchor="learned")
@@ -57,7 +58,7 @@ d_rope = c1.select_slider("d (per head)", DS[:6], key=url.bind("pos_rope_d", "ro
 seed = c2.number_input("random q and k (seed)", 0, 10_000, key=url.bind("pos_rope_seed", "seed", Int(0, 10_000), 0))
 q, kv = np.random.default_rng(int(seed)).standard_normal((2, d_rope))
 rope, absolute = pos.rope_score_grid(q, kv, 32), pos.absolute_score_grid(q, kv, 32)
-st.plotly_chart(fig.matrix_pair(rope, absolute, ("RoPE: q rotated by m, k by n", "sinusoidal added: (q+PE_m)·(k+PE_n)"),
+plotly_chart(st, fig.matrix_pair(rope, absolute, ("RoPE: q rotated by m, k by n", "sinusoidal added: (q+PE_m)·(k+PE_n)"),
                                 "key position n", "query position m", "The same q and k placed at every pair of positions",
                                 shared=False),
                 key="pos_rope")
@@ -84,7 +85,7 @@ if demo is not None:
     L = c[0].selectbox("Layer", range(n_l), key=url.bind("pos_perm_layer", "layer", Int(0, n_l - 1), 0))
     H = c[1].selectbox("Head", range(n_h), key=url.bind("pos_perm_head", "head", Int(0, n_h - 1), 1))
     st.caption(COUNTED_FROM_0)
-    st.plotly_chart(fig.attention_pair([("no positions: original", a.weights[L, H], t, t),
+    plotly_chart(st, fig.attention_pair([("no positions: original", a.weights[L, H], t, t),
                                         ("no positions: permuted, put back in order", a.weights_restored[L, H], t, t),
                                         ("sinusoidal: original", b.weights[L, H], t, t),
                                         ("sinusoidal: permuted, put back in order", b.weights_restored[L, H], t, t)],

@@ -5,6 +5,7 @@ from viz.scratch.run import InputError
 from viz.scratch.tasks import TASKS
 from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui.cache import scratch_model, scratch_run
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.scratch_ui import live_training_ui, moves_ui
 from viz.ui.sidebar import current_device
 
@@ -51,14 +52,14 @@ with tab_attention:
         layer = c1.selectbox("Layer", range(L), key=url.bind("scratch_layer", "layer", url_state.Int(0, L - 1), L - 1))
         head = c2.selectbox("Head", range(H), key=url.bind("scratch_head", "head", url_state.Int(0, H - 1), 0))
         st.caption(COUNTED_FROM_0)
-        st.plotly_chart(
+        plotly_chart(st,
             attention_heatmap(trace.head(layer, head), trace.query_tokens, trace.key_tokens, trace.mask,
                               title=f"{trace.name}, layer {layer}, head {head}"),
             key="scratch_heatmap",
         )
         st.caption("Rows: the token each position writes (decoder) or reads (encoder). "
                    "Columns: the tokens it attends to. Grey cells are masked: that position cannot see them.")
-        st.plotly_chart(heads_grid(trace, layer, title=f"All heads of layer {layer}"), key="scratch_grid")
+        plotly_chart(st, heads_grid(trace, layer, title=f"All heads of layer {layer}"), key="scratch_grid")
         moves_ui(trace, layer, head)
 
 with tab_train:

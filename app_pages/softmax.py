@@ -6,6 +6,7 @@ from viz.attention import softmax_np
 from viz.figures import teaching as fig
 from viz.ui import teaching as ui
 from viz.ui import url_state
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.url_state import Choice, Int, Text
 
 st.title("Softmax and scaling lab")
@@ -30,9 +31,9 @@ if logits is not None:
     res = lab.softmax_with_temperature(logits, T)
     st.markdown(f"Entropy **{res.entropy:.3f} nats** (0 = all weight on one logit; "
                 f"{res.max_entropy:.3f} = log {len(logits)} = uniform). Largest weight **{res.weights.max():.3f}**.")
-    st.plotly_chart(fig.softmax_bars(logits, res.weights, f"softmax at T = {T:g}"), key="softmax_bars")
+    plotly_chart(st, fig.softmax_bars(logits, res.weights, f"softmax at T = {T:g}"), key="softmax_bars")
     temps = np.geomspace(0.05, 10, 120)
-    st.plotly_chart(fig.temperature_sweep(temps, lab.temperature_sweep(logits, temps), logits, T),
+    plotly_chart(st, fig.temperature_sweep(temps, lab.temperature_sweep(logits, temps), logits, T),
                     key="softmax_sweep")
 
 st.header("Why divide by √d_k?", anchor="scaling")
@@ -49,8 +50,8 @@ m[2].metric("largest weight: raw → scaled",
             f"{s.max_weight_raw.mean():.2f} → {s.max_weight_scaled.mean():.2f}")
 m[3].metric("entropy (nats): raw → scaled",
             f"{s.entropy_raw.mean():.2f} → {s.entropy_scaled.mean():.2f}")
-st.plotly_chart(ui.scaling_figure(d_k), key="softmax_hist")
-st.plotly_chart(ui.saturation_figure(d_k), key="softmax_saturation")
+plotly_chart(st, ui.scaling_figure(d_k), key="softmax_hist")
+plotly_chart(st, ui.saturation_figure(d_k), key="softmax_saturation")
 
 st.header("Masking", anchor="masking")
 c1, c2, c3 = st.columns(3)
@@ -59,7 +60,7 @@ kind = c1.radio("Mask", lab.MASK_KINDS, key=url.bind("softmax_mask_kind", "mask"
 n_pad = c2.slider("Padding tokens", 0, 4, key=url.bind("softmax_pad", "pad", Int(0, 4), 1))
 side = c3.radio("Padding side", ["left", "right"], key=url.bind("softmax_pad_side", "side", Choice.of(["left", "right"]), "left"))
 demo, mask_figure = ui.mask_demo(kind, n_pad, side)
-st.plotly_chart(mask_figure, key="softmax_mask")
+plotly_chart(st, mask_figure, key="softmax_mask")
 if demo.empty_rows:
     st.info(f"Row {', '.join(demo.tokens[i] + f' (position {i})' for i in demo.empty_rows)} has every key "
             "masked. exp(-inf) / Σ exp(-inf) would be 0/0 = NaN; the app's masked_softmax gives the row "
@@ -88,7 +89,7 @@ if run is not None:
     real_T = st.select_slider("Temperature T for this query (log scale)", lab.TEMPERATURES, key=url.bind(
         "softmax_real_temperature", "real_t", Choice.of(lab.TEMPERATURES, "{:g}".format), 1.0))
     scores = trace.scores[layer, head, q]
-    st.plotly_chart(fig.real_scores_and_weights(trace.key_tokens, scores, softmax_np(scores, real_T),
+    plotly_chart(st, fig.real_scores_and_weights(trace.key_tokens, scores, softmax_np(scores, real_T),
                                                 trace.weights[layer, head, q], real_T,
                                                 f"{trace.name}, layer {layer}, head {head}, query {trace.query_tokens[q]!r}"),
                     key="softmax_real")

@@ -31,7 +31,27 @@ def accessibility_problems(page) -> list[str]:
     page.add_script_tag(path=str(Path(AXE)))
     found = [f"{v['impact']} {v['id']}: {target} ({summary.splitlines()[-1].strip()[:160]})"
              for v in page.evaluate(RUN_AXE) for target, summary in v["nodes"] if not _own(v["id"], target)]
-    return found + fc.contrast_problems(fc.figure_texts(page))
+    return found + fc.contrast_problems(fc.figure_texts(page)) + missing_alternatives(page)
+
+
+# Every chart's element comes right after its text alternative (viz/ui/figure_alt.py), which is in
+# the accessibility tree (not display:none, not aria-hidden) and takes no room on the screen.
+MISSING_ALT = """() => [...document.querySelectorAll('[data-testid="stElementContainer"]:has(.js-plotly-plot)')]
+  .map((box, i) => {
+    const alt = box.previousElementSibling && box.previousElementSibling.querySelector('.al-figure-alt');
+    const title = box.querySelector('.gtitle')?.textContent || `chart ${i}`;
+    if (!alt) return `${title}: no text alternative before the chart`;
+    const text = alt.textContent.trim(), r = alt.closest('[data-testid="stElementContainer"]').getBoundingClientRect();
+    if (!/^Figure: .{3,}/.test(text)) return `${title}: text alternative is ${JSON.stringify(text)}`;
+    if (getComputedStyle(alt).display === 'none' || alt.closest('[aria-hidden="true"]'))
+      return `${title}: text alternative hidden from screen readers`;
+    if (r.width > 1 || r.height > 1) return `${title}: text alternative takes ${r.width}x${r.height} px on screen`;
+    return null;
+  }).filter(Boolean)"""
+
+
+def missing_alternatives(page) -> list[str]:
+    return page.evaluate(MISSING_ALT)
 
 
 # Pages that draw no figure until asked (the fine-tuning page's result: tests/browser/test_finetune.py)

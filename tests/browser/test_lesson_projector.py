@@ -66,7 +66,7 @@ def _leaks(answer: str, kind: str, texts: list[str]) -> list[str]:
 
 
 SHOWN = ('[data-testid="stMain"] :is([data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"], '
-         '[data-testid="stAlert"])')
+         '[data-testid="stAlert"], .al-figure-alt)')  # .al-figure-alt: what a screen reader reads of a figure
 SHOWN_JS = """(skip) => [...document.querySelectorAll(__SHOWN__)]
     .filter(e => !e.closest('[data-testid="stExpander"] details:not([open])'))
     .map(e => e.innerText.trim()).filter(t => t && !skip.some(s => t.startsWith(s)))""".replace("__SHOWN__", repr(SHOWN))

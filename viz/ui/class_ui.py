@@ -32,6 +32,7 @@ import streamlit as st
 from viz.classroom import ClassError, ClassState, ClassStore, beacon
 from viz.figures.classroom import answer_counts_figure
 from viz.lesson import STEPS, Question, tally
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.image_ui import md_escape
 from viz.ui.lesson_ui import (
     PLACEHOLDER,
@@ -482,7 +483,7 @@ def _counts(code: str, step: int, q_dict: dict, font_size: int, show: bool) -> N
         st.markdown(f"**{len(answers)} of {state.students}** have answered.")
         return
     rows = tally(Question.from_dict(q_dict), answers)
-    st.plotly_chart(answer_counts_figure(rows, state.students, step in state.revealed, font_size=font_size),
+    plotly_chart(st, answer_counts_figure(rows, state.students, step in state.revealed, font_size=font_size),
                     key=f"class_counts_{step}", config={"displayModeBar": False})
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from viz.lesson import context_data, context_figure, context_notice
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.image_ui import md_escape
 from viz.ui.sources import CachedSources
 
@@ -25,7 +26,7 @@ def context_view(trace, req, layer: int, head: int) -> None:
     except ValueError as err:  # WordNotFound, TextInputError
         st.error(md_escape(str(err)))
         return
-    st.plotly_chart(context_figure(d), key="text_chart_context")
+    plotly_chart(st, context_figure(d), key="text_chart_context")
     for note in d["notes"]:
         st.caption(md_escape(note))
     st.caption(md_escape(context_notice(d)))

@@ -31,6 +31,7 @@ from viz.scratch import induction
 from viz.scratch.gpt import DecoderInputError
 from viz.ui import url_state as url
 from viz.ui.cache import shared
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.scratch_ui import cancel_job, live_panel, session_owner, train_queue
 
 MODELS = {"": BUNDLED_NAME, "induction_1layer": "induction_1layer (bundled control, 1 layer)", "hub": "a Hub id or folder"}
@@ -131,7 +132,7 @@ def attention_ui(state: url.PageState, name: str, dec: Decoder, device: str, ids
         "dec_layer", "layer", url.Int(0, dec.n_layers - 1), report.induction[0], always=True, keep=True))
     head = c2.selectbox("Head", range(dec.n_heads), key=state.bind(
         "dec_head", "head", url.Int(0, dec.n_heads - 1), report.induction[1], always=True, keep=True))
-    st.plotly_chart(attention_heatmap(trace.head(layer, head), trace.query_tokens, trace.key_tokens, trace.mask,
+    plotly_chart(st, attention_heatmap(trace.head(layer, head), trace.query_tokens, trace.key_tokens, trace.mask,
                                       title=f"{dec.name}: layer {layer}, head {head}"), key="dec_heatmap")
     st.caption("Rows: each position, reading (the query). Columns: the positions it may read. Grey cells are "
                "masked: a decoder position cannot see the tokens after it, which is what lets it learn to "
@@ -139,13 +140,13 @@ def attention_ui(state: url.PageState, name: str, dec: Decoder, device: str, ids
     st.markdown(f"**On your text:** {own_text_notice(report, trace, ids)}")
     with st.expander("Every head of this layer", key="dec_grid_open", on_change="rerun") as box:
         if box.open:
-            st.plotly_chart(heads_grid(trace, layer, title=f"All heads of layer {layer}", edge_ticks=True),
+            plotly_chart(st, heads_grid(trace, layer, title=f"All heads of layer {layer}", edge_ticks=True),
                             key="dec_grid")
     return layer, head
 
 
 def heads_ui(report: HeadReport) -> None:
-    st.plotly_chart(detector_grid(report.scores, title=f"Every head's scores on {report.n_sequences} random "
+    plotly_chart(st, detector_grid(report.scores, title=f"Every head's scores on {report.n_sequences} random "
                                   f"sequences of {report.n} tokens, each repeated once"), key="dec_detectors")
     st.caption("Each cell is a head's mean attention on its targets: the previous token; earlier copies of the "
                "current token (duplicate); the token right after an earlier copy (prefix matching, the mark of "
@@ -153,7 +154,7 @@ def heads_ui(report: HeadReport) -> None:
     st.markdown(f"**Found from the data:** {report.sentence}")
     if report.composition is not None:
         L, H = report.composition.shape
-        st.plotly_chart(circuit_figure(report.composition, report.induction, report.scores["previous"][:L],
+        plotly_chart(st, circuit_figure(report.composition, report.induction, report.scores["previous"][:L],
                                        title="The circuit: which earlier head the induction head's keys read"),
                         key="dec_circuit")
         st.caption("Line width: K-composition, ‖W_QK·W_OVᵀ‖ / (‖W_QK‖‖W_OV‖) from the weights (Elhage et al. "
@@ -197,7 +198,7 @@ def next_token_ui(state: url.PageState, name: str, dec: Decoder, device: str, id
         _labels(name, device)
     kept = int(np.count_nonzero(probs))
     top = int(np.argmax(probs))
-    st.plotly_chart(next_token_figure(probs, labels, model_probs,
+    plotly_chart(st, next_token_figure(probs, labels, model_probs,
                                       title=f"After “{dec.token_text(ids[-1])}”: the next token, {kept} of "
                                             f"{dec.vocab_size} kept"), key="dec_next")
     st.caption(f"The model's distribution over its whole vocabulary at the end of your sequence; blue: the "
@@ -273,10 +274,10 @@ def _job_panel(job: JobView) -> None:
     elif job.state == FAILED:
         st.error(job.message)
     if job.losses:
-        st.plotly_chart(_curves(job), key="dec_train_curves")
+        plotly_chart(st, _curves(job), key="dec_train_curves")
         st.caption(_phase_sentence(job))
     if job.snapshots:
-        st.plotly_chart(_snapshots(job.id, len(job.snapshots), tuple(job.snapshots)), key="dec_train_snapshots")
+        plotly_chart(st, _snapshots(job.id, len(job.snapshots), tuple(job.snapshots)), key="dec_train_snapshots")
 
 
 _live = live_panel(KIND, _job_panel, "training")

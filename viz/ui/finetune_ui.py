@@ -30,6 +30,7 @@ from viz.pretrained.names import finetuned_dir
 from viz.pretrained.text import ModelLoadError, TextInputError
 from viz.ui import cache
 from viz.ui import url_state as url
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.guard import pass_gpu_faults
 from viz.ui.scratch_ui import live_panel, session_owner, train_queue
 
@@ -151,7 +152,7 @@ def _job_panel(job: JobView) -> None:
     elif job.state == FAILED:
         st.error(job.message)
     if job.losses or job.snapshots:
-        st.plotly_chart(fig.training_curves(job.losses, job.snapshots, job.total), key="ft_live_curves")
+        plotly_chart(st, fig.training_curves(job.losses, job.snapshots, job.total), key="ft_live_curves")
 
 
 # --- the result -------------------------------------------------------------------------------
@@ -184,7 +185,7 @@ def result_ui(result: FinetuneResult, state: url.PageState, device: str) -> None
                      f"| **{pos}** | {fn} | {tp} |")
     st.caption(f"Data: {result.source}. Base model: {result.base}. {result.steps} steps in {result.seconds:.0f} s.")
     if result.losses:
-        st.plotly_chart(fig.training_curves(result.losses, result.evals, result.steps), key="ft_curves")
+        plotly_chart(st, fig.training_curves(result.losses, result.evals, result.steps), key="ft_curves")
 
     st.subheader("Your sentence, before and after")
     text = st.text_input("A sentence for the fine-tuned model", max_chars=500,
@@ -209,20 +210,20 @@ def result_ui(result: FinetuneResult, state: url.PageState, device: str) -> None
     head = c2.selectbox("Head", range(H), key=state.bind("ft_head", "head", url.Int(0, H - 1), int(top[1]), always=True))
     st.markdown(f"**What to notice:** {layer_sentence(js)} The head that moved most on this sentence is "
                 f"layer {top[0]}, head {top[1]} (JS {js[top]:.3f}, cosine {cos[top]:.3f}).")
-    st.plotly_chart(fig.change_grid(js, cos, "How much each head changed on this sentence (Jensen-Shannon "
+    plotly_chart(st, fig.change_grid(js, cos, "How much each head changed on this sentence (Jensen-Shannon "
                                     "divergence, 0 = unchanged)", (layer, head)), key="ft_change")
     toks = base.query_tokens
     left, right = st.columns(2)
-    left.plotly_chart(matrix_figure(base.head(layer, head), toks, toks, title=f"before: layer {layer}, head {head}"),
+    plotly_chart(left, matrix_figure(base.head(layer, head), toks, toks, title=f"before: layer {layer}, head {head}"),
                       key="ft_before")
-    right.plotly_chart(matrix_figure(tuned.head(layer, head), toks, toks, title=f"after: layer {layer}, head {head}"),
+    plotly_chart(right, matrix_figure(tuned.head(layer, head), toks, toks, title=f"after: layer {layer}, head {head}"),
                        key="ft_after")
-    st.plotly_chart(fig.row_before_after(base.head(layer, head)[0], tuned.head(layer, head)[0], toks,
+    plotly_chart(st, fig.row_before_after(base.head(layer, head)[0], tuned.head(layer, head)[0], toks,
                                          f"[CLS]'s row, layer {layer}, head {head}: the classifier reads [CLS]"),
                     key="ft_cls")
     with st.expander("The difference, after − before", key="ft_diff_open", on_change="rerun") as box:
         if box.open:
-            st.plotly_chart(compare_figure(tuned.head(layer, head), base.head(layer, head), toks, toks,
+            plotly_chart(st, compare_figure(tuned.head(layer, head), base.head(layer, head), toks, toks,
                                            title=f"after − before: layer {layer}, head {head}"), key="ft_diff")
     st.caption(f"Over {min(32, after.n)} held-out sentences: {layer_sentence(result.js, before.accuracy, after.accuracy)}")
     st.page_link("app_pages/text.py", label="Open the fine-tuned model on the Text page (every view works on it)",

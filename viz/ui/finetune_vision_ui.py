@@ -22,6 +22,7 @@ from viz.jobs import CANCELLED, DONE, FAILED, QUEUED, JobRefused, JobView
 from viz.patches import PatchGrid
 from viz.pretrained.names import finetuned_dir
 from viz.ui import url_state as url
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.scratch_ui import cancel_job, live_panel, session_owner, train_queue
 
 KIND = "finetune_vit"
@@ -131,7 +132,7 @@ def _job_panel(job: JobView) -> None:
     elif job.state == FAILED:
         st.error(job.message)
     if job.losses:
-        st.plotly_chart(loss_curve(job.losses), key="ftv_live_curves")
+        plotly_chart(st, loss_curve(job.losses), key="ftv_live_curves")
 
 
 _live_panel = live_panel(KIND, _job_panel, "fine-tuning")
@@ -165,12 +166,12 @@ def result_ui(r: dict, state: url.PageState, device: str) -> None:
                                                                                                     strict=True))
     cols[1].markdown(head + rows)
     if r.get("losses"):
-        st.plotly_chart(loss_curve(r["losses"]), key="ftv_curves")
+        plotly_chart(st, loss_curve(r["losses"]), key="ftv_curves")
     st.subheader("Where CLS looks, before and after")
     if r["before"] is not None:
-        st.plotly_chart(fig.object_attention_figure(r["before"], r["after"],
+        plotly_chart(st, fig.object_attention_figure(r["before"], r["after"],
                                                     f"On {r['before']['n']} held-out pictures, per layer"),
-                        key="ftv_object")
+                     notice=r["sentence"], key="ftv_object")
         st.markdown(f"**What to notice:** {r['sentence']}")
     else:
         st.info(r["sentence"])
@@ -199,9 +200,9 @@ def result_ui(r: dict, state: url.PageState, device: str) -> None:
     grid = PatchGrid(SIZE // 14, SIZE // 14, 14)
     image = np.asarray(pic.image)
     left, right = st.columns(2)
-    left.plotly_chart(attention_overlay_figure(image, before[layer].reshape(grid.rows, grid.cols), grid,
+    plotly_chart(left, attention_overlay_figure(image, before[layer].reshape(grid.rows, grid.cols), grid,
                                                f"before: CLS → patches, layer {layer}", height=380), key="ftv_before")
-    right.plotly_chart(attention_overlay_figure(image, after[layer].reshape(grid.rows, grid.cols), grid,
+    plotly_chart(right, attention_overlay_figure(image, after[layer].reshape(grid.rows, grid.cols), grid,
                                                 f"after: CLS → patches, layer {layer}", height=380), key="ftv_after")
     st.caption("Mean over the layer's heads, renormalised to the patches; each map is coloured from 0 to its own "
                "largest weight.")

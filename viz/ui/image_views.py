@@ -12,6 +12,7 @@ from viz.figures.moves import shares_figure
 from viz.figures.qk import qk_figure
 from viz.trace import AttentionTrace
 from viz.ui import url_state
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.image_cache import shared
 from viz.ui.image_ui import md_escape
 from viz.ui.url_state import Choice
@@ -41,13 +42,13 @@ def moves_tab(key: tuple, trace: AttentionTrace, layer: int, head: int, opacity:
     shares, groups = moved
     grid, pixels = trace.meta["grid"], trace.meta["image"]
     left, right = st.columns(2)
-    left.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(trace.weights[layer, head, 0]), grid,
+    plotly_chart(left, attention_overlay_figure(pixels, grid.to_grid(trace.weights[layer, head, 0]), grid,
                                                f"CLS looks at (weights), layer {layer}, head {head}", opacity),
                       key="image_moves_weights")
-    right.plotly_chart(attention_overlay_figure(pixels, grid.to_grid(shares[layer, head, 0]), grid,
+    plotly_chart(right, attention_overlay_figure(pixels, grid.to_grid(shares[layer, head, 0]), grid,
                                                 "CLS receives from (share of ‖w·v·W_O‖)", opacity),
                        key="image_moves_moved")
-    st.plotly_chart(shares_figure(groups), key="image_moves_layers")
+    plotly_chart(st, shares_figure(groups), key="image_moves_layers")
     st.markdown(md_escape(moves_notice(groups)))
     st.caption("Left: where CLS looks. Right: of what CLS receives through this head, the part each patch sends: "
                "weight × the length of its value after W_O (Kobayashi et al. 2020). Both coloured from 0 to "
@@ -67,7 +68,7 @@ def qk_tab(trace: AttentionTrace, layer: int, head: int, url: url_state.PageStat
     cells = [grid.cell_of(t) for t in range(len(trace.query_tokens))]
     colour = np.array([-1 if c is None else c[0 if by == "row" else 1] for c in cells], dtype=float) + 1
     q2, k2, explained = qk_projection(trace.queries[layer, head], trace.keys[layer, head])
-    st.plotly_chart(qk_figure(q2, k2, explained, trace.query_tokens, trace.key_tokens, trace.weights[layer, head, 0],
+    plotly_chart(st, qk_figure(q2, k2, explained, trace.query_tokens, trace.key_tokens, trace.weights[layer, head, 0],
                               0, f"Layer {layer}, head {head}: queries and keys of every patch",
                               position_labels=(f"patch {by} (0 = CLS)", ""), positions=(colour, colour)),
                     key="image_qk")

@@ -23,6 +23,7 @@ from viz.pretrained.dinov2_onnx import ConversionError
 from viz.pretrained.image import ImageModelError
 from viz.tracecache import nbytes_of
 from viz.ui import COUNTED_FROM_0, cache
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.guard import pass_gpu_faults
 from viz.ui.image_ui import md_escape
 from viz.ui.sources import CachedSources
@@ -387,7 +388,8 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question, bool], bo
         answered = ask(index, v.question, present)
     if step.slip and (answered or not step.slip_gives_answer):
         slip.info(f"**A slip in the notes.** {step.slip}")
-    figure_box.plotly_chart(v.fig if answered else v.open_fig, key=f"lesson_fig_{step.slug}")
+    plotly_chart(figure_box, v.fig if answered else v.open_fig, notice=v.notice if answered else "",
+                 key=f"lesson_fig_{step.slug}")
     with notice_box:
         for note in v.notes:
             st.caption(md_escape(note))

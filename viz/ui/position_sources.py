@@ -19,6 +19,7 @@ from viz.patches import PatchGrid
 from viz.positional import PositionTable, cosine_similarity, sinusoidal
 from viz.scratch.train import checkpoint_path, load_checkpoint
 from viz.ui import url_state
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.sidebar import current_device
 
 LEARNED_TASK = "reverse"
@@ -85,16 +86,16 @@ def pretrained_positions_ui(prefix: str, url: url_state.PageState | None = None)
     st.caption(f"{src.name}: {src.note}")
     if src.grid is not None:
         rows, cols = src.grid
-        st.plotly_chart(position_similarity_figure(cosine_similarity(src.table), PatchGrid(rows, cols, 1),
+        plotly_chart(st, position_similarity_figure(cosine_similarity(src.table), PatchGrid(rows, cols, 1),
                                                    "cosine similarity of each patch's position embedding to every other"),
                         key=f"{prefix}_source_grid")
         return
     P, C = src.table.shape
     sin = sinusoidal(P, C)
-    st.plotly_chart(fig.matrix_pair(src.table, sin, (f"learned ({P} × {C})", f"sinusoidal ({P} × {C})"),
+    plotly_chart(st, fig.matrix_pair(src.table, sin, (f"learned ({P} × {C})", f"sinusoidal ({P} × {C})"),
                                     "dimension", "position", "Position embeddings", shared=False),
                     key=f"{prefix}_source_tables")
-    st.plotly_chart(fig.matrix_pair(cosine_similarity(src.table), cosine_similarity(sin),
+    plotly_chart(st, fig.matrix_pair(cosine_similarity(src.table), cosine_similarity(sin),
                                     ("learned: cosine similarity", "sinusoidal: cosine similarity"),
                                     "position", "position", "Which positions look alike"),
                     key=f"{prefix}_source_similarity")

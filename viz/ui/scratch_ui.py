@@ -20,6 +20,7 @@ from viz.figures import loss_curve, snapshots_grid
 from viz.jobs import CANCELLED, DONE, FAILED, QUEUED, JobQueue, JobRefused, JobView
 from viz.scratch.live import MAX_STEPS, POSITIONALS, snapshot_axes, training_job
 from viz.scratch.tasks import TASKS
+from viz.ui.figure_alt import plotly_chart
 
 POLL_SECONDS = 1.0
 KIND = "train"  # this page's jobs in the queue (the fine-tuning page's are "finetune")
@@ -131,9 +132,9 @@ def _job_panel(job: JobView) -> None:
     elif job.state == FAILED:
         st.error(job.message)
     if job.losses:
-        st.plotly_chart(loss_curve(job.losses), key="train_loss")
+        plotly_chart(st, loss_curve(job.losses), key="train_loss")
     if job.snapshots:
-        st.plotly_chart(_snapshots_figure(job.id, len(job.snapshots), job.meta, job.snapshots),
+        plotly_chart(st, _snapshots_figure(job.id, len(job.snapshots), job.meta, job.snapshots),
                         key="train_snapshots")
 
 
@@ -155,7 +156,7 @@ def moves_ui(trace, layer: int, head: int) -> None:
         if not box.open:  # closed: nothing to build or send (a fifth of a layer/head change's server CPU)
             return
         shares = norm_shares(weighted_norms(trace.weights, trace.values, trace.w_o))
-        st.plotly_chart(moves_figure(trace, shares, layer, head), key="scratch_moves")
+        plotly_chart(st, moves_figure(trace, shares, layer, head), key="scratch_moves")
         st.caption("Right: of what each row receives through this head, the part each column sends: its weight "
                    "times the length of its value vector after W_O. Where the two panels differ, weight alone "
                    "misleads.")

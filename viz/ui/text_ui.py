@@ -45,6 +45,7 @@ from viz.trace import AttentionTrace
 from viz.ui import COUNTED_FROM_0, cache
 from viz.ui import url_state as url
 from viz.ui.context_ui import context_view
+from viz.ui.figure_alt import plotly_chart
 from viz.ui.guard import pass_gpu_faults
 from viz.ui.image_ui import md_escape
 from viz.ui.sidebar import current_device
@@ -185,7 +186,7 @@ def _chart(fig, view: str, layer: int, head: int) -> None:
     config = {"displaylogo": False, "toImageButtonOptions": {
         "format": st.session_state.get("text_export", "png"), "filename": f"attention_{view}_layer{layer}_head{head}",
         "scale": 2}}
-    st.plotly_chart(fig, key=f"text_chart_{view}", config=config)
+    plotly_chart(st, fig, key=f"text_chart_{view}", config=config)
 
 
 # --- the views ----------------------------------------------------------------------------------
