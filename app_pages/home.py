@@ -10,7 +10,7 @@ st.markdown("See what attention does inside transformers, on **your own inputs**
 
 # (page file, title, one line, card picture)
 PAGES = [
-    ("lesson", "Lesson", "The course notes' story in twelve live steps, from attention to BERT, ViT and GPT, each with a "
+    ("lesson", "Lesson", "The course notes' story in thirteen live steps, from attention to BERT, ViT, GPT and fine-tuning, each with a "
      "figure, a question it checks and what to notice. Presenter mode fits a projector.", "lesson"),
     ("scratch", "From-scratch transformer", "A small encoder-decoder written in PyTorch: encoder, masked decoder and "
      "cross-attention on your input, every layer and head; train one live.", "scratch"),
@@ -34,7 +34,7 @@ st.subheader("New here, or teaching? Start with the Lesson")
 left, right = st.columns(2)
 with left.container(border=True):
     st.page_link("app_pages/lesson.py", label="**Start the lesson**", icon=":material/school:")
-    st.caption("Twelve steps; a link such as /lesson?step=4 opens a step with its inputs.")
+    st.caption("Thirteen steps; a link such as /lesson?step=4 opens a step with its inputs.")
 with right.container(border=True):
     st.page_link("app_pages/lesson.py", label="**Teach a class**", icon=":material/co_present:",
                  query_params={"present": "1"})

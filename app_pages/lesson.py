@@ -6,11 +6,12 @@ from viz.ui import lesson_ui as ui
 
 ui.restore_from_url()
 klass.join_from_url()  # /lesson?join=CODE: the teacher's join link or QR code
+klass.keep_teacher()  # the teacher's tab keeps the class's key: back in class after a replica dies
 klass.sync_before_widgets()  # a student following the teacher takes the class's step and inputs
 with klass.turn():  # following students' runs take turns when the teacher moves
     if not ui.presenting():  # a projector needs the room
         st.title("Lesson: from attention to BERT and ViT")
-        st.caption("The course notes' story in twelve steps, each on real models and an input you can change: "
+        st.caption("The course notes' story in thirteen steps, each on real models and an input you can change: "
                    "read, change the input, notice, answer. Presenter mode (or ?present=1 in the link) is for a "
                    "projector; the link always reopens the step shown, with its inputs. A teacher can start a "
                    "class that follows along and answers live. " + COUNTED_FROM_0)

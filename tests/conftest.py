@@ -22,6 +22,30 @@ os.environ["ATTENTION_LENS_MODEL_DIRS"] = tempfile.gettempdir()
 # Fine-tuned models (viz.finetune) go to a fresh folder per test session, never the user's cache;
 # the servers the browser tests start inherit it.
 os.environ["ATTENTION_LENS_FINETUNED_DIR"] = tempfile.mkdtemp(prefix="attention-lens-finetuned-")
+# The lesson's fine-tune (its step "Fine-tuning: what changes") runs 4 steps in the tests, not 200:
+# the step's code is the same, its figure just shows smaller changes.
+os.environ.setdefault("ATTENTION_LENS_LESSON_FINETUNE_STEPS", "4")
+
+
+@pytest.fixture(scope="session")
+def lesson_finetuned():
+    """The lesson's fine-tune, saved once per test process (about 20 s) in this session's folder
+    with the same code a class start queues (viz.finetune.job.run_finetune); its folder name."""
+    from viz.finetune.job import lesson_request, run_finetune, saved_result
+    from viz.pretrained.names import finetuned_dir
+
+    request = lesson_request()
+    if saved_result(finetuned_dir() / request.folder_name()) is None:
+
+        class Quiet:
+            def check(self) -> None:
+                pass
+
+            def update(self, step, loss=None, snapshot=None) -> None:
+                pass
+
+        run_finetune(Quiet(), request)
+    return request.folder_name()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -34,12 +34,13 @@ CHANGED = {
     "bert": {"text": "Where is the station?", "pair": "Two streets to the left."},
     "vit": {"sample": "coffee"},
     "decoder": {"sequence": "one two, one t"},
+    "finetuning": {"text": "A warm and clever story, I loved every minute."},
 }
 WRONG = {"number": "123456", "shape": "7 x 7 x 7", "token": "zzzz"}
 
 
 @pytest.fixture(scope="module")
-def src():
+def src(lesson_finetuned):
     return LocalSources("cpu")
 
 
@@ -195,7 +196,8 @@ def test_decoder_step_predicts_what_followed_the_earlier_copy(src):
 def test_find_step_reads_numbers_and_slugs_and_refuses_the_rest():
     assert find_step("5") == (4, None)
     assert find_step("vit") == (10, None) and find_step("11") == (10, None)  # old links keep their step
-    assert find_step("decoder") == (len(STEPS) - 1, None)
+    assert find_step("decoder") == (11, None) and find_step("12") == (11, None)
+    assert find_step("finetuning") == (len(STEPS) - 1, None)
     assert find_step(None) == (0, None)
     for bad in ("999", "0", "abc", "-1", "<script>alert(1)</script>", "1e309"):
         index, msg = find_step(bad)

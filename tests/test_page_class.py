@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest_helpers import APP, TIMEOUT, assert_clean, open_page, plotly_figures
 from viz.ui.class_ui import store
 
 PAGE = "app_pages/lesson.py"
+
+# the lesson's last step needs the lesson's fine-tune on this server
+pytestmark = pytest.mark.usefixtures("lesson_finetuned")
 
 
 def shown(at: AppTest) -> str:

@@ -3,7 +3,9 @@ presenter mode, answers checked on the page, hostile links; the text page's cont
 
 import json
 import re
+import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest_helpers import APP, TIMEOUT, assert_clean, open_page, plotly_figures
@@ -11,6 +13,9 @@ from viz.lesson import STEPS
 from viz.ui.lesson_ui import PRESENTER_FIG_HEIGHT
 
 PAGE = "app_pages/lesson.py"
+
+# the lesson's last step needs the lesson's fine-tune on this server
+pytestmark = pytest.mark.usefixtures("lesson_finetuned")
 
 
 def open_with(params: dict) -> AppTest:
@@ -124,3 +129,28 @@ def test_presenter_mode_on_and_off_keeps_the_step():
         assert at.session_state["lesson_step"] == 3 and at.query_params["step"] == "4"
     at.selectbox(key="lesson_pick_3").set_value(6).run()
     assert at.query_params["step"] == "7"
+
+
+def test_the_fine_tuning_step_waits_for_a_click_then_trains_in_the_queue(tmp_path, monkeypatch):
+    """On a server that has not fine-tuned the lesson's model, the last step says so, and trains
+    nothing until asked; its button queues the run (a child process, as a class start does), the
+    step shows its progress, then the figure and the question."""
+    from viz.finetune.job import lesson_request
+    from viz.pretrained.names import FINETUNED_ENV
+
+    monkeypatch.setenv(FINETUNED_ENV, str(tmp_path))
+    # a sentence no other test uses: its view is not in the server's shared cache
+    at = open_with({"step": str(len(STEPS)), "text": "Nobody else asked about this quiet little film."})
+    assert any("has not fine-tuned the lesson's model" in e.value for e in at.info)
+    assert not plotly_figures(at) and not list(tmp_path.iterdir())  # a page run trains nothing
+    at.button(key="lesson_ft_go").click().run()
+    assert_clean(at)
+    deadline = time.monotonic() + 180
+    while not (tmp_path / lesson_request().folder_name() / "finetune.json").exists():
+        assert time.monotonic() < deadline, "the lesson's fine-tune did not finish in 3 minutes"
+        time.sleep(1)
+    at.run()
+    assert_clean(at)
+    figs = plotly_figures(at)
+    assert len(figs) == 1 and "changed on your sentence" in json.dumps(figs[0]["layout"]["title"])
+    assert "Which layer holds the head" in texts(at)

@@ -43,6 +43,12 @@ from viz.images import SAMPLES
 from viz.trace import AttentionTrace
 
 KINDS = ("number", "shape", "token")
+NOT_TUNED = ("This server has not fine-tuned the lesson's model yet. It does when a teacher starts a class; "
+             "or fine-tune it here (about two minutes, in the server's training queue).")
+
+
+class LessonNotReady(ValueError):
+    """A step whose model this server has not made yet (the lesson's fine-tune)."""
 UNREADABLE = "(not readable)"
 
 
@@ -151,6 +157,20 @@ class Sources(Protocol):
     def scratch_run(self, task: str, text: str): ...
     def image_trace(self, sample: str) -> AttentionTrace: ...
     def decoder_run(self, text: str) -> dict: ...
+    def finetune_pair(self, text: str) -> dict: ...
+
+
+def lesson_finetune():
+    """(folder name, FinetuneResult) of the lesson's fine-tune on this server; LessonNotReady if
+    it has not run (viz.finetune.job.lesson_request says which run)."""
+    from viz.finetune.job import lesson_request, saved_result
+    from viz.pretrained.names import finetuned_dir
+
+    folder = lesson_request().folder_name()
+    result = saved_result(finetuned_dir() / folder)
+    if result is None:
+        raise LessonNotReady(NOT_TUNED)
+    return folder, result
 
 
 def decoder_run(dec, report, trace_of, text: str) -> dict:
@@ -175,6 +195,7 @@ class LocalSources:
         self.scratch_run = lru_cache(maxsize=16)(self.scratch_run)
         self.image_trace = lru_cache(maxsize=4)(self.image_trace)
         self._decoder = lru_cache(maxsize=1)(self._decoder)
+        self._tuned = lru_cache(maxsize=1)(self._tuned)
 
     def _text_model(self):
         from viz.pretrained import load_text_model
@@ -217,6 +238,15 @@ class LocalSources:
     def decoder_run(self, text: str) -> dict:
         dec, report = self._decoder()
         return decoder_run(dec, report, dec.trace, text)
+
+    def _tuned(self, folder: str):
+        from viz.pretrained import load_text_model
+        return load_text_model(folder, self.device)
+
+    def finetune_pair(self, text: str) -> dict:
+        from viz.pretrained import trace_text
+        folder, result = lesson_finetune()
+        return dict(base=self.text_trace(text), tuned=trace_text(self._tuned(folder), text), result=result)
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -685,6 +715,39 @@ def _decoder_question(d):
                          "there?")
 
 
+# 13. fine-tuning (appended after the decoder, so that every older link keeps its step)
+def _ft_compute(src, v):
+    from viz.finetune.change import head_change
+    d = src.finetune_pair(v["text"])
+    js, cos = head_change(d["base"].weights, d["tuned"].weights)
+    layer, head = np.unravel_index(int(np.argmax(js)), js.shape)
+    return dict(d, js=js, cos=cos, layer=int(layer), head=int(head))
+
+
+FT_TITLE = "How much each head's attention changed on your sentence"
+
+
+def _ft_figure(d, mark: bool = True):
+    from viz.figures.finetune import change_grid
+    return change_grid(d["js"], d["cos"], FT_TITLE, (d["layer"], d["head"]) if mark else None)
+
+
+def _ft_notice(d):
+    from viz.finetune.change import layer_sentence
+    from viz.finetune.job import N_PROBE
+    r, js = d["result"], d["js"]
+    return (f"The darkest cell is layer {d['layer']}, head {d['head']} (divergence {js[d['layer'], d['head']]:.3f}; "
+            f"0 is unchanged, 1 the most two distributions can differ). On your sentence: {layer_sentence(js)} "
+            f"Averaged over {N_PROBE} held-out reviews, after {r.steps} steps of fine-tuning: "
+            f"{layer_sentence(r.js, r.before.accuracy, r.after.accuracy)}")
+
+
+def _ft_question(d):
+    L = d["js"].shape[0]
+    return Question(f"Which layer holds the head whose attention changed most on your sentence? (0 to {L - 1})",
+                    "number", d["layer"], hint="Find the darkest cell of the grid and read its row's number.")
+
+
 STEPS: tuple[Step, ...] = (
     Step("attention", "Attention: which words, which pixels",
          "A model reading a sentence cannot treat every word alike: to understand one word it has to look "
@@ -784,6 +847,16 @@ STEPS: tuple[Step, ...] = (
          "viz.scratch.gpt, viz.pretrained.decoder.head_report, viz.figures.attention_heatmap (the Decoder page)",
          (Field("sequence", "A sequence (lowercase letters, digits, space, punctuation)", "the fox jumps. the fox j"),),
          "token", _decoder_compute, _decoder_figure, _decoder_notice, _decoder_question),
+    Step("finetuning", "Fine-tuning: what changes",
+         "Every model so far was pretrained on huge amounts of text or pictures. Fine-tuning trains one a "
+         "little further on a task of your own: here, a classifier head (positive or negative) on top of "
+         "the BERT of the first steps, trained on short generated film reviews, with every weight free to "
+         "move. Does attention move too? The grid compares each head's attention on your sentence before "
+         "and after fine-tuning: 0 means unchanged.",
+         "viz.finetune (the Fine-tuning page), viz.finetune.change.head_change, viz.figures.finetune.change_grid",
+         (Field("text", "Sentence", "The acting was not good, and the film was far too long."),),
+         "number", _ft_compute, _ft_figure, _ft_notice, _ft_question,
+         open_figure=lambda d: _ft_figure(d, mark=False)),
 )
 
 BY_SLUG = {s.slug: s for s in STEPS}
@@ -803,4 +876,5 @@ def find_step(value: str | None) -> tuple[int, str | None]:
                f"({', '.join(BY_SLUG)}). Showing step 1.")
 
 
-__all__ = ["STEPS", "BY_SLUG", "Step", "Field", "Question", "LocalSources", "find_step", "tally", "WordNotFound"]
+__all__ = ["STEPS", "BY_SLUG", "Step", "Field", "Question", "LocalSources", "LessonNotReady", "find_step", "tally",
+           "WordNotFound"]

@@ -15,7 +15,7 @@ def pytest_collection_modifyitems(config, items):
 # One server for the run, as in a classroom: every test opens its own browser context, so its
 # own Streamlit session. test_faults starts and stops servers of its own.
 @pytest.fixture(scope="session")
-def server():
+def server(lesson_finetuned):
     with serve_app() as s:
         yield s
 

@@ -44,6 +44,7 @@ N_PROBE = 32  # held-out sentences the attention change is averaged over
 ENV_NICE = "ATTENTION_LENS_TRAIN_NICE"
 CHILD_THREADS = 1
 DEFAULT_STEPS = {"agreement": 600, "sentiment": 200, "file": 400}  # agreement learns between steps 250 and 350
+ENV_LESSON_STEPS = "ATTENTION_LENS_LESSON_FINETUNE_STEPS"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,13 @@ class FinetuneRequest:
         what["data"] = hashlib.sha256(self.data).hexdigest() if self.task == "file" else _generated_digest(self.task, self.seed)
         digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:10]
         return f"{self.task}-{digest}"
+
+
+def lesson_request() -> FinetuneRequest:
+    """The lesson's fine-tune (its step "Fine-tuning: what changes"): sentiment on the generated
+    reviews, as the Fine-tuning page's default run; $ATTENTION_LENS_LESSON_FINETUNE_STEPS steps
+    (default 200, about two minutes on one core here; fewer on a slow server, or in the tests)."""
+    return FinetuneRequest(task="sentiment", steps=env_int(ENV_LESSON_STEPS, DEFAULT_STEPS["sentiment"], 1))
 
 
 @functools.lru_cache(maxsize=16)

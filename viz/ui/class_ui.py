@@ -32,6 +32,7 @@ import streamlit as st
 from viz.classroom import ClassError, ClassState, ClassStore, beacon
 from viz.figures.classroom import answer_counts_figure
 from viz.lesson import STEPS, Question, tally
+from viz.ui import lesson_finetune
 from viz.ui.figure_alt import plotly_chart
 from viz.ui.image_ui import md_escape
 from viz.ui.lesson_ui import (
@@ -98,10 +99,28 @@ export default function ({ data, setTriggerValue, parentElement }) {
   return () => parentElement.__classWatchStop();
 }
 """
+# The teacher's tab keeps the class's code and key in its own sessionStorage: never in the URL, never
+# drawn, never sent to a student. A teacher whose replica died comes back through the balancer as a
+# fresh session on another replica (or reloads the tab); the page asks the tab, and the class is the
+# teacher's again. Storage off (a browser policy): "Take a class back" by hand still works.
+KEEP_JS = """
+export default function ({ data, setTriggerValue }) {
+  const NAME = "attention-lens-teacher";
+  try {
+    if (data.hold) sessionStorage.setItem(NAME, JSON.stringify(data.hold));
+    else if (data.forget) sessionStorage.removeItem(NAME);
+    else if (data.ask) {
+      const kept = sessionStorage.getItem(NAME);
+      if (kept) setTriggerValue("found", JSON.parse(kept));
+    }
+  } catch (e) { /* no storage here: the teacher takes the class back by hand */ }
+}
+"""
 FOLLOW_TURNS = 2  # following students' page runs at once in this process (turn())
 ROLE, CODE, KEY, SID = "class_role", "class_code", "class_key", "class_sid"
 FOLLOW, SEEN, VERSION, SENT = "class_follow", "class_seen", "class_version", "class_published"
 IN_URL, JOIN_SCREEN, PEEK = "class_in_url", "class_join_screen", "class_peek"
+KEEPER, FORGET = "class_keeper", "class_forget"
 
 
 @st.cache_resource
@@ -125,6 +144,8 @@ def following() -> bool:
 
 
 def _leave(message: str = "") -> None:
+    if role() == "teacher":
+        st.session_state[FORGET] = True  # the tab forgets the key (keep_teacher)
     for k in (ROLE, CODE, KEY, VERSION, SEEN, SENT, IN_URL, JOIN_SCREEN):
         st.session_state.pop(k, None)
     if message:
@@ -199,6 +220,7 @@ def _start() -> None:
     _signal(store().state(code))
     beacon.prune(store().limits.hours * 3600 + 60)  # files of classes that have expired
     warm_up(CachedSources().device)  # while the class joins, the steps' views get built
+    lesson_finetune.start(CachedSources().device)  # and the fine-tuning step's model is trained
 
 
 def _join(typed: str | None = None, sid: str | None = None) -> bool:
@@ -243,6 +265,46 @@ def _resume() -> None:
         return
     _leave()
     ss.update({ROLE: "teacher", CODE: code, KEY: ss.get("class_resume_key", ""), "class_resume_key": ""})
+
+
+def keep_teacher() -> None:
+    """Early in every lesson run: a teacher's tab keeps the class's code and key (KEEP_JS); a
+    session in no class asks its tab for them, and takes the class back if the key still opens it."""
+    ss = st.session_state
+    if role() == "teacher":
+        ss.pop(FORGET, None)
+        data = {"hold": {"code": ss[CODE], "key": ss.get(KEY, "")}}
+    elif ss.pop(FORGET, False):
+        data = {"forget": True}
+    elif role():
+        return
+    else:
+        data = {"ask": True}
+    _keeper()(data=data, key=KEEPER, on_found_change=_found)
+
+
+@st.cache_resource
+def _keeper():
+    return st.components.v2.component("attention_lens_class_keep", js=KEEP_JS)
+
+
+def _found() -> None:
+    """The tab held a class's code and key: the class is this session's again, on the class's step."""
+    value = st.session_state.get(KEEPER)
+    found = value.get("found") if isinstance(value, dict) else getattr(value, "found", None)
+    if role() or not isinstance(found, dict):
+        return
+    key = str(found.get("key", ""))[:80]
+    try:
+        code = store().check_key(str(found.get("code", ""))[:40], key, _client())
+    except ClassError:
+        st.session_state[FORGET] = True  # the class ended or expired: nothing to take back
+        return
+    state = store().state(code)
+    st.session_state.update({ROLE: "teacher", CODE: code, KEY: key})
+    if state is not None:
+        st.session_state[STEP_KEY] = state.step
+    warm_up(CachedSources().device)  # this replica builds the steps' views too
 
 
 def _signal(state: ClassState | None, version: int | None = None) -> None:
@@ -371,7 +433,8 @@ def _teacher_banner() -> None:
                    "Until then a step's first view waits for its model.")
     c2.button("End the class", key="class_end", on_click=_end, width="stretch")
     with st.expander("Teacher key (never on the projector)"):
-        st.caption("Only this browser holds it. Keep it to take the class back after a reload "
+        st.caption("Only this browser tab holds it, and it takes the class back by itself after a reload or "
+                   "when its server restarts. Keep it to take the class back from another tab or browser "
                    "('Take a class back').")
         st.code(st.session_state.get(KEY, ""), language=None)
 

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from viz.figures.spec import shared
-from viz.lesson import STEPS, Question, Step, find_step
+from viz.lesson import STEPS, LessonNotReady, Question, Step, find_step
 from viz.pretrained import ModelLoadError
 from viz.pretrained.dinov2_onnx import ConversionError
 from viz.pretrained.image import ImageModelError
@@ -53,6 +53,7 @@ LESSON_CSS = """<style>
 [data-testid="stMain"] :is(button, input, [role="combobox"], [role="switch"], a):focus-visible,
 [data-testid="stMain"] [data-baseweb="checkbox"]:focus-within { outline: 3px solid #1a4fa0 !important;
   outline-offset: 2px; }
+.st-key-class_keeper { position: absolute !important; width: 1px; height: 1px; overflow: hidden; }
 </style>"""
 # → / PageDown: next step, ← / PageUp: previous (a presentation clicker sends these), except while
 # typing in a box or choosing in a list. The buttons are clicked, so a locked step stays locked.
@@ -377,6 +378,13 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question, bool], bo
         question_box = st.container()
     try:
         v = view(step, values, present)
+    except LessonNotReady as err:  # the lesson's fine-tune has not run on this server
+        from viz.ui import lesson_finetune
+
+        lesson_finetune.not_ready(figure_box, str(err), CachedSources().device)
+        publish(index, values, None)
+        _save_url(index, step, values, present, url_extra)
+        return
     except (ValueError, ModelLoadError, ImageModelError, ConversionError) as err:
         pass_gpu_faults(err)
         figure_box.error(md_escape(str(err)))

@@ -48,3 +48,10 @@ class CachedSources:
         dec = decoder_ui.decoder_model("", self.device)
         return decoder_run(dec, decoder_ui.decoder_report("", self.device),
                            lambda ids: decoder_ui.decoder_trace("", self.device, tuple(ids)), text)
+
+    def finetune_pair(self, text: str) -> dict:
+        from viz.lesson import lesson_finetune
+
+        folder, result = lesson_finetune()
+        return dict(base=self.text_trace(text), tuned=cache.text_trace(folder, self.device, self.dtype, text, ""),
+                    result=result)
