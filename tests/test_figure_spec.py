@@ -187,15 +187,21 @@ def test_what_moves_on_a_long_input_names_tokens_without_a_hover_string_per_cell
     assert len(fig.to_json()) < 600_000  # 2 x 400² bytes in base64 is 0.43 MB
 
 
-def test_what_moves_labels_half_as_many_keys_per_panel_as_queries():
+def test_what_moves_spreads_few_key_labels_over_each_panel_on_a_long_input():
     """Two panels side by side have half the width of one heatmap: on a long input each panel's key
-    axis gets at most 20 labels (the query axis 40); a 40-token window still labels every key."""
+    axis gets PANEL_TICKS labels (20 a panel overlapped at 512 tokens), none at the left edge, where a
+    label turned by -60 degrees hung over the query labels; the query axis keeps 40; a 40-token window
+    still labels every key."""
     from viz.figures.heatmap import MAX_TICKS
 
-    t = _trace(400)
-    fig = moves.moves_figure(t, t.weights, 1, 2)
-    for xaxis in (fig.layout.xaxis, fig.layout.xaxis2):
-        assert MAX_TICKS // 2 - 1 <= len(xaxis.tickvals) <= MAX_TICKS // 2
-    assert MAX_TICKS - 1 <= len(fig.layout.yaxis.tickvals) <= MAX_TICKS
+    for T in (400, 512):
+        t = _trace(T)
+        fig = moves.moves_figure(t, t.weights, 1, 2)
+        for xaxis in (fig.layout.xaxis, fig.layout.xaxis2):
+            assert moves.PANEL_TICKS - 1 <= len(xaxis.tickvals) <= moves.PANEL_TICKS
+            positions = [int(v.split(":")[0]) for v in xaxis.tickvals]  # category names "position: token"
+            assert positions[0] >= T // moves.PANEL_TICKS // 2 - 1 and positions == sorted(positions)
+            assert xaxis.ticktext[0] == text.label(t.key_tokens[positions[0]])
+        assert MAX_TICKS - 1 <= len(fig.layout.yaxis.tickvals) <= MAX_TICKS
     fig = moves.moves_figure(T90, T90.weights[::-1], 0, 1, window=(60, 5, 40))
     assert len(fig.layout.xaxis.ticktext) == 40

@@ -26,6 +26,18 @@ from viz.trace import AttentionTrace
 GROUP_COLOURS = {"[CLS]": "#1f77b4", "[SEP]": "#d62728", "punctuation": "#2ca02c"}
 
 
+PANEL_TICKS = 10  # x labels per panel on a long input: a panel is about 300 px wide on a 1280 px screen
+
+
+def _spread_ticks(tokens, named: bool, n: int) -> dict:
+    """n tick labels spread over the axis, the first half a step in from the left edge."""
+    step = max(1, int(np.ceil(len(tokens) / n)))
+    idx = list(range(step // 2, len(tokens), step))
+    names = _position_names(tokens) if named else None
+    return dict(tickmode="array", tickvals=[names[i] for i in idx] if named else idx,
+                ticktext=[label(tokens[i]) for i in idx], **({"type": "category"} if named else {}))
+
+
 def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: int,
                  window: tuple[int, int, int] | None = None) -> go.Figure:
     """shares: (L, H, Tq, Tk) norm shares (viz.attention.norm_shares of weighted_norms). The panels
@@ -71,9 +83,11 @@ def moves_figure(trace: AttentionTrace, shares: np.ndarray, layer: int, head: in
                 data.append(dict(type="image", source=png_data_uri(colorize(m, 0.0, 1.0)),
                                  x0=0, dx=1, y0=0, dy=1, xaxis=xa, yaxis=ya,
                                  hovertemplate=f"{name}: query %{{y}} → key %{{x}}<extra></extra>"))
-            # two panels side by side: half the key labels of one full-width heatmap (a window's
-            # 40 keys are all labelled, as everywhere)
-            x_ticks = _axis_ticks(k_tokens, named, MAX_TICKS if Tk <= MAX_TICKS else MAX_TICKS // 2)
+            # two panels side by side: a window's 40 keys are all labelled, as everywhere; a whole
+            # long input gets PANEL_TICKS labels a panel, none at the left edge (turned by -60 degrees
+            # a label there hung over the y labels; 20 a panel at 512 tokens overlapped each other)
+            x_ticks = (_axis_ticks(k_tokens, named, MAX_TICKS) if Tk <= MAX_TICKS else
+                       _spread_ticks(k_tokens, named, PANEL_TICKS))
             layout["xaxis" + xa[1:]].update(**x_ticks, tickangle=-60, showgrid=False,
                                             zeroline=False, range=[-0.5, Tk - 0.5])
             layout["yaxis" + ya[1:]].update(**_axis_ticks(q_tokens, named), autorange="reversed",
