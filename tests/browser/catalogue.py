@@ -91,6 +91,9 @@ TEXT_INPUTS = [
     Box("text?view=context", "Sentence B: the same word in another context", "It rained and it was wet.",
         "'it' starts at cosine", key("text_chart_context")),
     Box("text?view=context", "Word in both sentences", "was", "'was' starts at cosine", key("text_chart_context")),
+    # The decoder's own-text line counts the tokens seen before: 2 only for "xy xy" (x and y again).
+    Box("decoder", "Your sequence (the model reads it token by token, left to right)", "xy xy",
+        "On your sequence, 2 tokens have occurred before", key("dec_heatmap")),
     # The trace's model name in the CLS figure's title ("dinov2-small (offline): CLS → patches, ...").
     Box("image", "Model: a Hugging Face id or a local folder (leave empty for DINOv2-small, offline)", "",
         "dinov2-small (offline): CLS → patches", key("image_cls_overlay"), in_title=True),
