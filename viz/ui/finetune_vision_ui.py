@@ -58,7 +58,8 @@ def request_ui(state: url.PageState) -> vision.VisionRequest | None:
                    f"{(SIZE // 14) ** 2} patches of 14 px.")
         cols = st.columns(len(CLASSES))
         for col, pic in zip(cols, _examples(), strict=True):
-            col.image(pic.image, caption=CLASSES[pic.label], width=112)
+            col.image(pic.image, caption=CLASSES[pic.label], width=112,
+                      alt=f"A generated example of the class {CLASSES[pic.label]} on a cluttered background")
     else:
         upload = st.file_uploader("A .zip with one folder of pictures per class (cat/1.jpg, dog/2.png, ...)",
                                   type=["zip"], key="ftv_upload")
