@@ -80,10 +80,11 @@ load-test: $(STAMP)
 # Streamlit's websocket protocol (tests/load/). One markdown row per interaction.
 #   make load USERS=30 PAGE=scratch    make load USERS=30 REPLICAS=2    make load USERS=30 PAGE=scratch TRAINER=1
 #   make load USERS=30 PAGE=text FINETUNER=1   (one session fine-tunes BERT meanwhile)
+#   make load USERS=30 PAGE=text DECODER_TRAINER=1 TRAIN_STEPS=1500   (one session trains a decoder)
 USERS ?= 5
 PAGE ?= text
 ROUNDS ?= 3
-LOAD_ARGS = --page $(PAGE) --users $(USERS) --rounds $(ROUNDS) $(if $(REPLICAS),--replicas $(REPLICAS)) $(if $(TRAINER),--trainer) $(if $(FINETUNER),--finetuner)
+LOAD_ARGS = --page $(PAGE) --users $(USERS) --rounds $(ROUNDS) $(if $(REPLICAS),--replicas $(REPLICAS)) $(if $(TRAINER),--trainer) $(if $(FINETUNER),--finetuner) $(if $(DECODER_TRAINER),--decoder-trainer) $(if $(TRAIN_STEPS),--train-steps $(TRAIN_STEPS))
 load: $(STAMP)
 	@$(if $(REPLICAS),$(HAPROXY_CHECK))
 	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.load.run $(LOAD_ARGS)

@@ -231,6 +231,23 @@ class TrainerUser(User):
         raise StopUser()
 
 
+class DecoderTrainerUser(TrainerUser):
+    """One student who trains a fresh decoder on the Decoder page's "Train live" tab (opened by its
+    link, ?tab=train) while the others type: the induction-head run, `train_steps` steps of 64.
+    Reports one "train decoder" request, click to result."""
+
+    abstract = True
+    page, button, done, name, timeout = "decoder", "Train a fresh decoder", "Done:", "train decoder", 1800
+
+    def on_start(self):
+        self.session = StreamlitSession(self.host, self.page, timeout=self.timeout)
+        self.session.query_string = "tab=train"
+        self.session.open()
+
+    def set_steps(self) -> None:
+        self.session.set_number("Steps (batches of 64)", self.train_steps)
+
+
 class FinetunerUser(TrainerUser):
     """One student who presses "Start fine-tuning" on the fine-tuning page (its defaults: the
     agreement task, 600 steps) while the others type; reports one "finetune" request, click to

@@ -5,6 +5,7 @@
     python -m tests.load.run --page text --users 30 --replicas 2   # HAProxy + 2 replicas (deploy/)
     python -m tests.load.run --page text --users 30 --trainer   # while one session trains live
     python -m tests.load.run --page text --users 30 --finetuner # while one session fine-tunes BERT
+    python -m tests.load.run --page text --users 30 --decoder-trainer --train-steps 1500  # trains a decoder
     python -m tests.load.run --page text --users 5 --url http://127.0.0.1:8500 --pids 123,456
 
 Each user is one Streamlit session (tests/load/locustfile.py). All users open the page, then,
@@ -58,15 +59,24 @@ def warm_up(url: str, page: str, replicas: int, timeout: float) -> None:
     raise RuntimeError(f"warm-up reached {len(seen)} of {replicas} replicas")
 
 
+# The one more session that trains meanwhile: (its user class, its request's name, the others' label)
+TRAINERS = {"train": (lf.TrainerUser, "train", " (while one trains)"),
+            "finetune": (lf.FinetunerUser, "finetune", " (while one fine-tunes)"),
+            "decoder": (lf.DecoderTrainerUser, "train decoder", " (while one trains a decoder)")}
+
+
 def measure(url: str, pids: list[int], page: str, users: int, rounds: int, replicas: int,
-            trainer: bool, train_steps: int, timeout: float, finetuner: bool = False) -> list[dict]:
-    """finetuner: the one more session fine-tunes on the fine-tuning page instead of training live."""
+            trainer: bool, train_steps: int, timeout: float, finetuner: bool = False,
+            trains: str = "") -> list[dict]:
+    """trains: which one more session trains meanwhile (TRAINERS; finetuner=True means "finetune")."""
+    trains = trains or ("finetune" if finetuner else "train")
+    trainer_cls, job, during = TRAINERS[trains]
     together = lf.Rendezvous(users, with_trainer=trainer, timeout=timeout)
     user_cls = type(f"{page.capitalize()}Load", (lf.StreamlitUser,), {
         "page": page, "rounds": rounds, "abstract": False, "weight": 1, "together": together})
     classes = [user_cls]
     if trainer:
-        classes.append(type("Trainer", (lf.FinetunerUser if finetuner else lf.TrainerUser,), {
+        classes.append(type("Trainer", (trainer_cls,), {
             "abstract": False, "fixed_count": 1, "train_steps": train_steps,
             "together": user_cls.together}))
     env = Environment(user_classes=classes, host=url)
@@ -87,7 +97,6 @@ def measure(url: str, pids: list[int], page: str, users: int, rounds: int, repli
     runner.quit()
     load = os.getloadavg()[0]
     rows = []
-    job = "finetune" if finetuner else "train"
     names = ["submit", "layer/head"] + ([job] if trainer else [])
     total_inputs = sum(env.stats.get(n, lf.REQUEST_TYPE).num_requests for n in names)
     for name in names:
@@ -95,8 +104,7 @@ def measure(url: str, pids: list[int], page: str, users: int, rounds: int, repli
         ok = e.num_requests - e.num_failures
         rows.append(dict(
             page=page, users=users, replicas=replicas,
-            interaction=name + ((" (while one fine-tunes)" if finetuner else " (while one trains)")
-                                if trainer and name != job else ""),
+            interaction=name + (during if trainer and name != job else ""),
             inputs=e.num_requests, failures=e.num_failures,
             p50=e.get_response_time_percentile(0.5) / 1000 if ok else float("nan"),
             p95=e.get_response_time_percentile(0.95) / 1000 if ok else float("nan"),
@@ -144,6 +152,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pids", default="", help="with --url: the server processes, comma-separated")
     ap.add_argument("--trainer", action="store_true", help="one more session trains live meanwhile")
     ap.add_argument("--finetuner", action="store_true", help="one more session fine-tunes meanwhile")
+    ap.add_argument("--decoder-trainer", action="store_true",
+                    help="one more session trains a decoder (induction heads) meanwhile")
     ap.add_argument("--train-steps", type=int, default=600, help="the Steps slider (page default 600)")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds one answer may take")
     ap.add_argument("--no-header", action="store_true")
@@ -156,8 +166,10 @@ def main(argv=None) -> int:
     with servers(args) as (url, pids, replicas):
         warm_up(url, args.page, replicas, args.timeout)
         for users in counts:
-            rows = measure(url, pids, args.page, users, args.rounds, replicas, args.trainer or args.finetuner,
-                           args.train_steps, args.timeout, finetuner=args.finetuner)
+            trains = "decoder" if args.decoder_trainer else "finetune" if args.finetuner else "train"
+            rows = measure(url, pids, args.page, users, args.rounds, replicas,
+                           args.trainer or args.finetuner or args.decoder_trainer, args.train_steps, args.timeout,
+                           trains=trains)
             for r in rows:
                 print(fmt(r), flush=True)
             for e in rows[0]["errors"][:10]:
