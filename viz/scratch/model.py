@@ -13,6 +13,7 @@ The forward pass itself has no flags: it is the same math whether anyone is watc
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Literal
 
@@ -62,7 +63,13 @@ def capture(model: nn.Module):
     Yields a dict {module path: tensor}, filled as the model runs (the last pass wins); only this
     thread's passes are recorded (viz.hooks), so sessions sharing a model never mix tensors.
     """
-    return recording((name, m) for name, m in model.named_modules() if isinstance(m, HookPoint))
+    points = _hook_points.get(model)
+    if points is None:  # a model's modules do not change after it is built: walk them once
+        points = _hook_points[model] = tuple((n, m) for n, m in model.named_modules() if isinstance(m, HookPoint))
+    return recording(points)
+
+
+_hook_points: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its (path, HookPoint)s
 
 
 class MultiHeadAttention(nn.Module):
