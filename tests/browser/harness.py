@@ -173,6 +173,7 @@ _SETTLED = """(noRunMs) => {
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   if (document.querySelector('[data-testid="stSpinner"], [data-stale="true"]')) return false;
   if (window.__lastInput === undefined) return true;  // a page opened without new_page
+  if (window.__lastInput < 0 && window.__runs < 1) return false;  // the page's first run has not started yet
   return window.__lastRunChange > window.__lastInput || performance.now() - window.__lastInput > noRunMs;
 }"""
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.browser.catalogue import GOOD_EVERY, HOSTILE, TEXT_INPUTS
 from tests.browser.checks import answer_problem, good_value_problems
-from tests.browser.harness import failed_on_page, new_page, wait_for_app
+from tests.browser.harness import describe, failed_on_page, new_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -37,6 +37,10 @@ def test_catalogue_on_text_inputs(browser, app_url, entry):
     page.goto(f"{app_url}/{entry.path}")
     wait_for_app(page)
     box = page.get_by_role("textbox", name=entry.name)
+    try:  # once seen missing under load in a full run (the page settled without the box): say what showed
+        box.wait_for(state="visible", timeout=60_000)
+    except Exception as err:
+        raise AssertionError(f"no box named {entry.name!r}: {describe(page)}") from err
     problems = []
     for n, (name, value) in enumerate(HOSTILE, 1):
         enter(page, box, value)
