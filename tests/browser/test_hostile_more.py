@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.browser.catalogue import GOOD_EVERY, HOSTILE
-from tests.browser.harness import failed_on_page, new_page, wait_for_app, wait_for_text
+from tests.browser.harness import describe, failed_on_page, new_page, wait_for_app, wait_for_text
 from tests.test_images import _bomb_png
 from viz import positional as pos
 from viz.dimensions import worksheet
@@ -41,11 +41,11 @@ def _injected(page) -> bool:
 def _submit(page, box, value: str) -> bool:
     """Type value and press Enter; False when the browser refused the text (type=number)."""
     try:
-        box.fill(value, timeout=30_000)  # the box can take a moment to come back after a rerun
+        box.fill(value, timeout=60_000)  # the box can take a moment to come back after a rerun
     except Exception as err:
         if "Cannot type text into input[type=number]" in str(err):
             return False
-        raise
+        raise AssertionError(f"the box is gone: {describe(page)}") from err
     box.press("Enter")
     wait_for_app(page)
     return True
