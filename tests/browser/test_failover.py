@@ -15,6 +15,7 @@ import io
 import random
 import re
 import string
+import time
 
 import pytest
 
@@ -181,17 +182,24 @@ def _kill(cluster_, name: str) -> None:
     r.proc.wait(10)
 
 
-def _back(page, what: str) -> float:
-    """Wait for the frontend to lose its server and reconnect, and for a page run of the new session to
-    end (it replaces what the dead session drew), then for `what` on the page; return the seconds
-    from the reconnection to `what` showing."""
-    page.wait_for_function(
-        "() => window.__conn.slice(1).some(s => s !== 'CONNECTED')"
-        " && window.__conn[window.__conn.length - 1] === 'CONNECTED'"
-        " && window.__lastRunChange > window.__connectedAt"
-        " && document.querySelector('[data-testid=\"stApp\"]').getAttribute('data-test-script-state') === 'notRunning'",
-        timeout=90_000)
-    assert wait_for_text(page, what, timeout_ms=60_000), describe(page)
+FRESH_JS = """(texts) => {
+  const conn = window.__conn;
+  if (!(conn.slice(1).some(s => s !== 'CONNECTED') && conn[conn.length - 1] === 'CONNECTED')) return false;
+  if (!(window.__lastRunChange > window.__connectedAt)) return false;  // the new session has run
+  const fresh = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stElementContainer"]')]
+    .filter(e => !e.closest('[data-stale="true"]')).map(e => e.innerText).join('\\n');
+  return texts.every(t => fresh.includes(t));
+}"""
+
+
+def _back(page, *texts: str) -> float:
+    """Wait for the frontend to lose its server and reconnect, then for `texts` on the page in
+    elements the new session drew (not the dead session's, which stay on screen, stale, until
+    replaced); return the seconds from the reconnection to that moment."""
+    try:
+        page.wait_for_function(FRESH_JS, arg=list(texts), timeout=90_000, polling=50)
+    except Exception as err:
+        raise AssertionError(f"not back with {texts}: {describe(page)}") from err
     return page.evaluate("() => (performance.now() - window.__connectedAt) / 1000")
 
 
@@ -236,6 +244,8 @@ def test_a_class_survives_the_death_of_the_students_replica_then_the_teachers(br
         if len(students) == 3:
             break
     assert len(students) == 3, f"students did not spread over the 3 replicas: {sorted(students)}"
+    for page, _, _ in students.values():  # every replica has drawn the step for its student
+        assert wait_for_text(page, "Class question", timeout_ms=60_000), describe(page)
     s_replica = next(r for r in sorted(students) if r != t_replica)
     student, slog, frames = students[s_replica]
     student.wait_for_function("() => /[?&]sid=[0-9a-f]{16}/.test(location.search)", timeout=30_000)
@@ -249,9 +259,13 @@ def test_a_class_survives_the_death_of_the_students_replica_then_the_teachers(br
 
     # 1. the student's replica dies: back in the class, same id, answer kept, one answer counted
     _kill(three, s_replica)
-    took = _back(student, f"Sent: '{right}'")
+    took = _back(student, f"In class {code}", f"1. {step0.title}")
     assert took <= BACK_S, f"the student was back in the class {took:.1f} s after reconnecting"
-    assert wait_for_text(student, f"In class {code}") and wait_for_text(student, f"1. {step0.title}")
+    wait_for_app(student)  # the step's figure and question follow (a busy replica may still be building them)
+    assert wait_for_text(student, f"Sent: '{right}'", timeout_ms=60_000), describe(student)  # their answer
+    deadline = time.monotonic() + 15  # HAProxy rewrites the SERVERID cookie on a later response
+    while replica_of(student) == s_replica and time.monotonic() < deadline:
+        student.wait_for_timeout(200)
     assert replica_of(student) != s_replica and re.search(rf"[?&]sid={sid}\b", student.url), student.url
     assert wait_for_text(teacher, f"1 of {joined} have answered", timeout_ms=10_000)  # not a new student
     print(f"student back {took:.1f} s after reconnecting, on {replica_of(student)}")
@@ -261,8 +275,11 @@ def test_a_class_survives_the_death_of_the_students_replica_then_the_teachers(br
 
     # 2. the teacher's replica dies: the teacher's tab takes the class back by itself
     _kill(three, t_replica)
-    took = _back(teacher, "End the class")
+    took = _back(teacher, "End the class", f"2. {STEPS[1].title}")
     assert took <= BACK_S, f"the teacher was back in the class {took:.1f} s after reconnecting"
+    deadline = time.monotonic() + 15
+    while replica_of(teacher) == t_replica and time.monotonic() < deadline:
+        teacher.wait_for_timeout(200)
     assert replica_of(teacher) != t_replica
     assert wait_for_text(teacher, f"2. {STEPS[1].title}") and wait_for_text(teacher, f"Class code {code}")
     print(f"teacher back {took:.1f} s after reconnecting, on {replica_of(teacher)}")
