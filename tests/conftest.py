@@ -36,15 +36,9 @@ def lesson_finetuned():
 
     request = lesson_request()
     if saved_result(finetuned_dir() / request.folder_name()) is None:
+        from viz.finetune.__main__ import _Quiet  # the command line's silent progress
 
-        class Quiet:
-            def check(self) -> None:
-                pass
-
-            def update(self, step, loss=None, snapshot=None) -> None:
-                pass
-
-        run_finetune(Quiet(), request)
+        run_finetune(_Quiet(), request)
     return request.folder_name()
 
 

@@ -263,8 +263,18 @@ def _resume() -> None:
     except ClassError as err:
         ss["class_message"] = str(err)
         return
+    _take_back(code, ss.get("class_resume_key", ""))
+    ss["class_resume_key"] = ""
+
+
+def _take_back(code: str, key: str) -> None:
+    """This session is the teacher of class `code` again (its key checked), on the class's step."""
     _leave()
-    ss.update({ROLE: "teacher", CODE: code, KEY: ss.get("class_resume_key", ""), "class_resume_key": ""})
+    state = store().state(code)
+    st.session_state.update({ROLE: "teacher", CODE: code, KEY: key})
+    if state is not None:
+        st.session_state[STEP_KEY] = state.step
+    warm_up(CachedSources().device)  # this replica builds the steps' views too
 
 
 def keep_teacher() -> None:
@@ -300,11 +310,7 @@ def _found() -> None:
     except ClassError:
         st.session_state[FORGET] = True  # the class ended or expired: nothing to take back
         return
-    state = store().state(code)
-    st.session_state.update({ROLE: "teacher", CODE: code, KEY: key})
-    if state is not None:
-        st.session_state[STEP_KEY] = state.step
-    warm_up(CachedSources().device)  # this replica builds the steps' views too
+    _take_back(code, key)
 
 
 def _signal(state: ClassState | None, version: int | None = None) -> None:

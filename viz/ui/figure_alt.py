@@ -36,7 +36,8 @@ def _text(value) -> str:
 
 def figure_title(fig) -> str:
     """The figure's title; lacking one, its subplot titles (annotations), then its axis titles."""
-    layout = fig.get("layout", {}) if isinstance(fig, dict) else fig.to_plotly_json().get("layout", {})
+    # the layout only: a whole figure's to_plotly_json deep-copies its data, on every chart of every run
+    layout = fig.get("layout", {}) if isinstance(fig, dict) else fig.layout.to_plotly_json()
     if title := _text(layout.get("title")):
         return title
     notes = [_text(a) for a in layout.get("annotations", ()) or ()]
