@@ -42,6 +42,7 @@ from viz.ui.lesson_ui import (
     field_key,
     question,
     warm_progress,
+    warm_steps,
     warm_up,
 )
 from viz.ui.sources import CachedSources
@@ -434,8 +435,8 @@ def _teacher_banner() -> None:
         st.caption(f"{state.students} joined. Presenter mode shows the code large (Teacher drawer: "
                    "'Show the join screen').")
     ready = warm_progress(CachedSources().device)
-    if ready is not None and ready < len(STEPS):
-        c1.caption(f"Getting the lesson ready on this server: {ready} of {len(STEPS)} steps built. "
+    if ready is not None and ready < warm_steps():
+        c1.caption(f"Getting the lesson ready on this server: {ready} of {warm_steps()} steps built. "
                    "Until then a step's first view waits for its model.")
     c2.button("End the class", key="class_end", on_click=_end, width="stretch")
     with st.expander("Teacher key (never on the projector)"):

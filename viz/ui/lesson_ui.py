@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from viz.figures.spec import shared
+from viz.jobs import env_int
 from viz.lesson import STEPS, LessonNotReady, Question, Step, find_step
 from viz.pretrained import ModelLoadError
 from viz.pretrained.dinov2_onnx import ConversionError
@@ -328,7 +329,7 @@ def warm_up(device: str) -> bool:
     def work() -> None:
         try:
             sources = CachedSources(device=device)
-            for i, step in enumerate(STEPS):
+            for i, step in enumerate(STEPS[:warm_steps()]):
                 values = {f.name: f.default for f in step.fields}
                 for present in (False, True):
                     try:
@@ -341,6 +342,13 @@ def warm_up(device: str) -> bool:
 
     threading.Thread(target=work, name=WARM_THREAD, daemon=True).start()
     return True
+
+
+def warm_steps() -> int:
+    """How many of the lesson's first steps a class start builds ahead: $ATTENTION_LENS_WARM_STEPS,
+    default all. A small server shared by several replicas may warm fewer: each replica builds its
+    own, and all of them at once hold the cores for a while (the failover test runs 3 on 2 cores)."""
+    return min(len(STEPS), env_int("ATTENTION_LENS_WARM_STEPS", len(STEPS), 0))
 
 
 def warm_progress(device: str) -> int | None:
