@@ -260,3 +260,47 @@ def test_reconnect_detection_reads_streamlits_widget_states():
         assert url_state._sent_by_browser("scratch_text_reverse")
         assert not url_state._sent_by_browser("scratch_layer")
     assert not url_state._sent_by_browser("scratch_text_reverse")  # no session at all: False, no error
+
+
+def test_after_a_run_that_never_saved_every_widget_is_sent_its_value_again():
+    """A reconnecting websocket resumes its session and Streamlit stops the run in progress; the
+    browser then drops the widgets that run had not drawn and draws them from Streamlit's own
+    defaults ("" or the minimum). Two CI runs saw ?sentence=&d_model=0 after that. The next run
+    must assign every widget its value, so the browser is sent it."""
+    state, params = RecordingState(), FakeParams()
+    draw(state, params).save()
+    state["p_layer"], state["p_word"] = 2, "typed"
+    draw(state, params).save()
+    state.assigned.clear()
+    draw(state, params)  # stopped before save()
+    assert not state.assigned  # a run cannot know it will be stopped: nothing extra yet
+    draw(state, params).save()
+    assert {"p_layer", "p_word"} <= state.assigned
+    assert (state["p_layer"], state["p_word"]) == (2, "typed")
+    assert params.params == {"layer": "2", "word": "typed"}
+    state.assigned.clear()
+    draw(state, params).save()  # saved last time: the browser holds them, nothing is re-sent
+    assert not state.assigned
+
+
+def test_a_browser_entry_without_a_value_is_not_a_reconnect():
+    """Streamlit's widget-state entries from a browser: only one carrying a value counts; an unset
+    one would give the widget Streamlit's default, so the URL or the page's default is used."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+    from streamlit.runtime.state.session_state import Serialized, Value
+
+    from viz.ui import url_state
+
+    unset = WidgetState(id="$$ID-1-dims_sentence")
+    typed = WidgetState(id="$$ID-2-dims_d_model", int_value=10)
+    states = {unset.id: Serialized(unset), typed.id: Serialized(typed),
+              "$$ID-3-dims_h": Value(None), "$$ID-4-dims_batch": Value(0)}
+    fake = SimpleNamespace(_state=SimpleNamespace(_new_widget_state=SimpleNamespace(states=states)))
+    with mock.patch("streamlit.runtime.state.session_state_proxy.get_session_state", return_value=fake):
+        assert not url_state._sent_by_browser("dims_sentence")
+        assert url_state._sent_by_browser("dims_d_model")
+        assert not url_state._sent_by_browser("dims_h")
+        assert url_state._sent_by_browser("dims_batch")

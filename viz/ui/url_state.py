@@ -41,7 +41,8 @@ _INT = re.compile(r"-?[0-9]{1,12}")  # ASCII only: int() would also take "９"
 _FLOAT = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]{1,3})?")  # no inf, nan, "1_0" or "１"
 # session_state: {"keys": {page: set of widget keys}, "last": (page, params),
 #                 "kept": {page: {widget key: value}} (values of keep=True widgets, see bind),
-#                 "drawn": {page: widget keys bound in the page's last run}}
+#                 "drawn": {page: widget keys bound in the page's last run},
+#                 "unsaved": pages whose latest run has not reached save()}
 _STATE = "_url_state"
 
 
@@ -205,6 +206,15 @@ class PageState:
         self._keys: set[str] = reg["keys"].setdefault(self.name, set())
         self._kept: dict[str, Any] = reg.setdefault("kept", {}).setdefault(self.name, {})
         self._drawn_before: set[str] = reg.setdefault("drawn", {}).get(self.name, set())
+        unsaved = reg.setdefault("unsaved", set())
+        if self.name in unsaved:
+            # The page's last run ended before save(): a rerun cut it short, or a reconnecting
+            # browser stopped it. After a stop the browser drops every widget that run had not yet
+            # drawn, and draws it again from Streamlit's own default ("" or the minimum), then sends
+            # that with the next click (the sentence went blank, d_model went to 0). Every widget is
+            # sent its value once more.
+            self._drawn_before = set()
+        unsaved.add(self.name)
         url = self.params.to_dict()
         drawn_last_run = any(k in self.state for k in self._keys)
         last = reg["last"]
@@ -268,6 +278,7 @@ class PageState:
         self.state[_STATE]["last"] = (self.name, want)
         self._kept.update({b.key: self.state.get(b.key, b.default) for b in self.bindings if b.keep})
         self.state[_STATE]["drawn"][self.name] = {b.key for b in self.bindings}
+        self.state[_STATE]["unsaved"].discard(self.name)
 
 
 class Unbound:
@@ -291,7 +302,21 @@ def _sent_by_browser(key: str) -> bool:
     except Exception:  # another Streamlit version, or no session: behave as before
         return False
     suffix = f"-{key}"
-    return any(wid.endswith(suffix) for wid in states)
+    return any(wid.endswith(suffix) and _holds_value(w) for wid, w in states.items())
+
+
+def _holds_value(entry: Any) -> bool:
+    """Whether one of Streamlit's widget-state entries carries a value: a browser's serialized
+    state whose value is set, or a deserialized value that is not None. An entry without one would
+    give the widget Streamlit's own default ("" or the minimum), not the browser's value."""
+    value = getattr(entry, "value", entry)
+    which = getattr(value, "WhichOneof", None)
+    if which is not None:
+        try:
+            return which("value") is not None
+        except Exception:  # another protobuf layout: trust the entry as before
+            return True
+    return value is not None
 
 
 def page(name: str) -> PageState:
