@@ -41,8 +41,7 @@ _INT = re.compile(r"-?[0-9]{1,12}")  # ASCII only: int() would also take "９"
 _FLOAT = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]{1,3})?")  # no inf, nan, "1_0" or "１"
 # session_state: {"keys": {page: set of widget keys}, "last": (page, params),
 #                 "kept": {page: {widget key: value}} (values of keep=True widgets, see bind),
-#                 "drawn": {page: widget keys bound in the page's last run},
-#                 "unsaved": pages whose latest run has not reached save()}
+#                 "drawn": {page: widget keys bound in the page's last run, if it reached save()}}
 _STATE = "_url_state"
 
 
@@ -205,16 +204,12 @@ class PageState:
         reg = self.state.setdefault(_STATE, {"keys": {}, "last": None})
         self._keys: set[str] = reg["keys"].setdefault(self.name, set())
         self._kept: dict[str, Any] = reg.setdefault("kept", {}).setdefault(self.name, {})
-        self._drawn_before: set[str] = reg.setdefault("drawn", {}).get(self.name, set())
-        unsaved = reg.setdefault("unsaved", set())
-        if self.name in unsaved:
-            # The page's last run ended before save(): a rerun cut it short, or a reconnecting
-            # browser stopped it. After a stop the browser drops every widget that run had not yet
-            # drawn, and draws it again from Streamlit's own default ("" or the minimum), then sends
-            # that with the next click (the sentence went blank, d_model went to 0). Every widget is
-            # sent its value once more.
-            self._drawn_before = set()
-        unsaved.add(self.name)
+        # Taken, not read: save() puts it back. A run that never reaches save() (a rerun cut it
+        # short, or a reconnecting browser stopped it) leaves none, and the next run sends every
+        # widget its value again. After such a stop the browser has dropped the widgets that run
+        # had not drawn and drawn them again from Streamlit's own default ("" or the minimum),
+        # which the next click would send (two CI runs saw ?sentence=&d_model=0).
+        self._drawn_before: set[str] = reg.setdefault("drawn", {}).pop(self.name, set())
         url = self.params.to_dict()
         drawn_last_run = any(k in self.state for k in self._keys)
         last = reg["last"]
@@ -278,7 +273,6 @@ class PageState:
         self.state[_STATE]["last"] = (self.name, want)
         self._kept.update({b.key: self.state.get(b.key, b.default) for b in self.bindings if b.keep})
         self.state[_STATE]["drawn"][self.name] = {b.key for b in self.bindings}
-        self.state[_STATE]["unsaved"].discard(self.name)
 
 
 class Unbound:
