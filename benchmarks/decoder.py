@@ -5,7 +5,8 @@ live training's phase change.
 
 1. `trace_ids` (hooks on, every weight, Q, K, V and scores copied to numpy) against the model's
    plain forward on the same ids, at 64 tokens (the bundled model) and 512 tokens (the same
-   architecture with a context of 512, random weights): the median of `repeats` each, one thread.
+   architecture with a context of 512, random weights), called in turn: the median of `repeats`
+   each (ten times that at 64 tokens, where a call is under a millisecond), one thread.
 2. A next-token step as the page's button runs it at 64 tokens: logits, the distribution with
    temperature, top-k and top-p, a draw, then the new sequence's trace (what the page draws next).
 3. Live training as the page's queue runs it (viz.scratch.induction.train_live in this process, one
@@ -36,6 +37,19 @@ def median_ms(fn, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def paired_ms(a, b, repeats: int) -> tuple[float, float]:
+    """Median ms of a and of b, called in turn (a, b, a, b, ...) so that a noisy neighbour slows
+    both alike: this machine is shared, and the ratio is what the goal is about."""
+    a(), b()  # warm
+    ta, tb = [], []
+    for _ in range(repeats):
+        for fn, times in ((a, ta), (b, tb)):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(ta), 1000 * statistics.median(tb)
+
+
 def trace_vs_forward(repeats: int) -> list[tuple[int, float, float]]:
     rows = []
     bundled, _ = gpt.load_bundled("induction")
@@ -49,8 +63,8 @@ def trace_vs_forward(repeats: int) -> list[tuple[int, float, float]]:
             with torch.no_grad():
                 model(x)
 
-        rows.append((T, median_ms(forward, repeats), median_ms(lambda model=model, ids=ids: gpt.trace_ids(model, ids),
-                                                               repeats)))
+        rows.append((T, *paired_ms(forward, lambda model=model, ids=ids: gpt.trace_ids(model, ids),
+                                   repeats * (10 if T <= 64 else 1))))
     return rows
 
 

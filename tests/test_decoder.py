@@ -35,6 +35,22 @@ def test_masked_attention_equals_torch_causal_sdpa_with_the_same_weights():
         torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_a_trace_follows_a_training_step_and_recomputes_its_scores_from_q_and_k():
+    torch.manual_seed(0)
+    model = GPT(DecoderConfig(n_layers=2)).eval()
+    ids = torch.randint(1, 64, (1, 12)).tolist()[0]
+    before = gpt.trace_ids(model, ids)
+    with torch.no_grad():
+        model.blocks[1].attn.w_o.weight.mul_(2.0)  # in place, as an optimizer step writes it
+    after = gpt.trace_ids(model, ids)
+    np.testing.assert_allclose(after.w_o[1], 2 * before.w_o[1], rtol=1e-6)  # not the cached split
+    np.testing.assert_array_equal(after.w_o[0], before.w_o[0])
+    q, k = (torch.from_numpy(a[1, 2]) for a in (after.queries, after.keys))
+    expected = (q @ k.T / 4.0).masked_fill(~torch.from_numpy(after.mask), float("-inf"))  # √D, D = 16
+    torch.testing.assert_close(torch.from_numpy(after.head_scores(1, 2)), expected)
+    assert before.mask is after.mask and not after.mask.flags.writeable  # one causal mask per length
+
+
 def test_no_position_attends_to_a_later_one_and_later_tokens_change_nothing_before(bundled):
     model, _ = bundled
     ids = [0, *np.random.default_rng(1).integers(1, 64, 40).tolist()]

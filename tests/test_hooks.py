@@ -57,3 +57,38 @@ def test_recording_ignores_other_threads_and_cleans_up():
         lin(torch.zeros(1, 2))
         assert set(store) == {"lin"}
     assert not lin._forward_hooks
+
+
+def test_capture_stops_recording_when_its_block_ends_even_on_an_error_and_blocks_nest():
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(src_vocab=12, tgt_vocab=12)).eval()
+    other = Transformer(TransformerConfig(src_vocab=12, tgt_vocab=12)).eval()
+    src, tgt = torch.randint(3, 12, (1, 5)), torch.randint(3, 12, (1, 4))
+    with torch.no_grad():
+        try:
+            with capture(model) as failed:
+                raise RuntimeError("a forward pass that fails")
+        except RuntimeError:
+            pass
+        with capture(model) as outer:
+            with capture(other) as inner:
+                other(src, tgt)  # only the inner block watches `other`
+            assert outer == {} and len(inner) > 0
+            model(src, tgt)
+        assert set(inner) == set(outer)  # the same architecture: the same paths
+        before = {k: v.clone() for k, v in outer.items()}
+        model(torch.randint(3, 12, (1, 7)), tgt)  # after the block: nothing is recorded
+    assert failed == {}
+    assert all(torch.equal(outer[k], before[k]) for k in before)
+
+
+def test_two_open_blocks_on_one_model_both_record_and_the_outer_outlives_the_inner():
+    model = Transformer(TransformerConfig(src_vocab=12, tgt_vocab=12)).eval()
+    src, tgt = torch.randint(3, 12, (1, 5)), torch.randint(3, 12, (1, 4))
+    with torch.no_grad(), capture(model) as outer:
+        with capture(model) as inner:
+            model(src, tgt)
+        assert set(inner) == set(outer) and len(outer) > 0
+        inner.clear()
+        model(src, tgt)  # the inner block has ended; the outer is still open
+        assert inner == {} and len(outer) > 0

@@ -17,6 +17,9 @@ Dimensions: B batch, T tokens, L layers, H heads, D = d_head, C = d_model, V voc
 
 from __future__ import annotations
 
+import functools
+import math
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -166,23 +169,62 @@ def bundled_metrics(name: str) -> dict:
 @torch.no_grad()
 def trace_ids(model: GPT, ids: list[int] | Tensor, vocab: tuple[str, ...] = VOCAB) -> AttentionTrace:
     """Every layer's masked self-attention on one sequence: weights (L, H, T, T), the causal mask as
-    the trace's mask, Q, K, V, scores and each head's slice of W_O. Tokens are labelled by vocab."""
-    device = next(model.parameters()).device
-    ids_t = torch.as_tensor(ids, dtype=torch.long, device=device).reshape(1, -1)  # (1, T)
+    the trace's mask, Q, K, V and each head's slice of W_O. Tokens are labelled by vocab. Like a
+    pretrained trace it keeps no scores array (no view of this model reads every head's): a view
+    asks `trace.head_scores(layer, head)`, which recomputes one head's from Q and K."""
+    w_o, device = _split_w_o(model)
+    ids_t = torch.as_tensor(ids, dtype=torch.long, device=device).reshape(1, -1)
     with capture(model) as store:
         model(ids_t)
-    L = model.cfg.n_layers
+    paths = _hook_paths(model.cfg.n_layers)
 
-    def stack(hook: str) -> np.ndarray:  # (L, H, ...) with the batch dropped
-        return np.stack([store[f"blocks.{i}.attn.{hook}"][0].float().cpu().numpy() for i in range(L)])
+    def stack(hook: str) -> np.ndarray:  # (L, H, ...) with the batch dropped: one copy to numpy
+        return torch.stack([store[path][0] for path in paths[hook]]).float().cpu().numpy()
 
-    tokens = tuple(show_token(vocab[i]) for i in ids_t[0].tolist())
-    T = len(tokens)
-    w_o = np.stack([split_output_projection(b.attn.w_o.weight.float().cpu().numpy(), model.cfg.n_heads)
-                    for b in model.blocks])
-    return AttentionTrace(tokens, tokens, weights=stack("hook_weights"), scores=stack("hook_scores"),
+    shown = _shown(vocab)
+    tokens = tuple(shown[i] for i in ids_t[0].tolist())
+    return AttentionTrace(tokens, tokens, weights=stack("hook_weights"), scores=None,
                           queries=stack("hook_q"), keys=stack("hook_k"), values=stack("hook_v"),
-                          mask=np.tril(np.ones((T, T), dtype=bool)), name="masked self-attention", w_o=w_o)
+                          mask=_causal(len(tokens)), name="masked self-attention", w_o=w_o,
+                          scaling=1 / math.sqrt(model.cfg.d_model // model.cfg.n_heads))
+
+
+# A trace's fixed parts, made once. At 64 tokens the 2-layer model's forward is about 0.6 ms, so
+# the trace's own work has to be tens of microseconds to stay within 1.2 x of it (benchmarks/decoder.py).
+
+@functools.lru_cache(maxsize=8)
+def _shown(vocab: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(show_token(t) for t in vocab)
+
+
+@functools.lru_cache(maxsize=8)
+def _hook_paths(n_layers: int) -> dict[str, tuple[str, ...]]:
+    return {hook: tuple(f"blocks.{i}.attn.{hook}" for i in range(n_layers))
+            for hook in ("hook_weights", "hook_q", "hook_k", "hook_v")}
+
+
+@functools.lru_cache(maxsize=8)
+def _causal(T: int) -> np.ndarray:
+    mask = np.tril(np.ones((T, T), dtype=bool))
+    mask.flags.writeable = False  # shared by every trace of this length
+    return mask
+
+
+_w_o_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (versions, (L, H, D, C))
+
+
+def _split_w_o(model: GPT) -> tuple[np.ndarray, torch.device]:
+    """Each layer's W_O split by head, (L, H, D, C), and the model's device; made again only when a
+    weight has changed (a training step writes them in place, which bumps the tensor's version)."""
+    weights = [b.attn.w_o.weight for b in model.blocks]
+    versions = tuple((w.data_ptr(), w._version) for w in weights)
+    cached = _w_o_cache.get(model)
+    if cached is None or cached[0] != versions:
+        w_o = np.stack([split_output_projection(w.detach().float().cpu().numpy(), model.cfg.n_heads)
+                        for w in weights])
+        w_o.flags.writeable = False
+        cached = _w_o_cache[model] = (versions, w_o)
+    return cached[1], weights[0].device
 
 
 @torch.no_grad()

@@ -6,14 +6,17 @@ viz.attention's functions, so the page shows exactly the math the model runs.
 Dimensions: B batch, T tokens (Ts source, Tt target), H heads, D = d_head, C = d_model.
 
 Intermediate tensors are exposed through identity modules (`HookPoint`, as in TransformerLens)
-and read with `capture(model)`, which adds forward hooks and removes them in `finally`.
+and read with `capture(model)`, which records them for the calling thread until its block ends.
 The forward pass itself has no flags: it is the same math whether anyone is watching or not.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,7 +24,6 @@ import torch
 from torch import Tensor, nn
 
 from viz.attention import causal_mask, masked_softmax, scaled_scores
-from viz.hooks import recording
 from viz.positional import sinusoidal
 
 Positional = Literal["sinusoidal", "learned", "none"]
@@ -53,23 +55,47 @@ class TransformerConfig:
             raise ValueError(f"positional must be sinusoidal, learned or none, got {self.positional!r}")
 
 
-class HookPoint(nn.Identity):
-    """Returns its input unchanged; exists so that a forward hook can read a tensor by module."""
+class HookPoint(nn.Module):
+    """Returns its input unchanged; while a `capture` block of this thread is open, records it.
+
+    Not a forward hook: adding and removing eleven hooks cost more than the 2-layer decoder's whole
+    forward pass at 64 tokens (benchmarks/decoder.py), and a model with no hooks takes torch's fast
+    call path. The recorders are per thread, so sessions sharing a model never mix tensors.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        for points, store in getattr(_recorders, "open", ()):
+            path = points.get(self)
+            if path is not None:
+                store[path] = x.detach() if x.requires_grad else x  # the last pass wins
+        return x
 
 
-def capture(model: nn.Module):
+_recorders = threading.local()  # .open: this thread's [(HookPoint -> path, store)], innermost last
+
+
+@contextmanager
+def capture(model: nn.Module) -> Iterator[dict[str, Tensor]]:
     """Record the output of every HookPoint in `model` during the forward passes in the block.
 
     Yields a dict {module path: tensor}, filled as the model runs (the last pass wins); only this
-    thread's passes are recorded (viz.hooks), so sessions sharing a model never mix tensors.
+    thread's passes are recorded, so sessions sharing a model never mix tensors. Blocks nest.
     """
     points = _hook_points.get(model)
     if points is None:  # a model's modules do not change after it is built: walk them once
-        points = _hook_points[model] = tuple((n, m) for n, m in model.named_modules() if isinstance(m, HookPoint))
-    return recording(points)
+        points = _hook_points[model] = {m: n for n, m in model.named_modules() if isinstance(m, HookPoint)}
+    store: dict[str, Tensor] = {}
+    if not hasattr(_recorders, "open"):
+        _recorders.open = []
+    entry = (points, store)
+    _recorders.open.append(entry)
+    try:
+        yield store
+    finally:  # by identity: two open blocks on one model hold equal (points, store) tuples
+        _recorders.open[:] = [e for e in _recorders.open if e is not entry]
 
 
-_hook_points: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its (path, HookPoint)s
+_hook_points: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {HookPoint: its path}
 
 
 class MultiHeadAttention(nn.Module):
