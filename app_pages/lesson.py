@@ -3,9 +3,12 @@ import streamlit as st
 from viz.ui import COUNTED_FROM_0
 from viz.ui import class_ui as klass
 from viz.ui import lesson_ui as ui
+from viz.ui import url_state
 
-ui.restore_from_url()
-klass.join_from_url()  # /lesson?join=CODE: the teacher's join link or QR code
+url = url_state.page("lesson")
+ui.restore(url)  # a link's step, presenter mode and inputs
+klass.join_from_url(url)  # /lesson?join=CODE: the teacher's join link or QR code
+url.stop_reading()  # the inputs drawn below may be another step's (the class's): the link's are read
 klass.keep_teacher()  # the teacher's tab keeps the class's key: back in class after a replica dies
 klass.sync_before_widgets()  # a student following the teacher takes the class's step and inputs
 with klass.turn():  # following students' runs take turns when the teacher moves
@@ -20,4 +23,4 @@ with klass.turn():  # following students' runs take turns when the teacher moves
     if present and klass.join_screen_shown():
         klass.show_join_screen()
     else:
-        ui.show_step(index, present, ask=klass.ask, publish=klass.publish, url_extra=klass.url_params())
+        ui.show_step(index, present, url, ask=klass.ask, publish=klass.publish, url_extra=klass.url_params())

@@ -154,3 +154,15 @@ def test_the_fine_tuning_step_waits_for_a_click_then_trains_in_the_queue(tmp_pat
     figs = plotly_figures(at)
     assert len(figs) == 1 and "changed on your sentence" in json.dumps(figs[0]["layout"]["title"])
     assert "Which layer holds the head" in texts(at)
+
+
+def test_the_step_survives_a_visit_to_another_page():
+    """The step is a session value (url_state's session=True): the sidebar drops the query string,
+    and coming back from another page opens the step the student left, not step 1."""
+    at = open_with({"step": "6"})
+    at.switch_page("app_pages/text.py").run()
+    assert_clean(at)
+    assert "step" not in at.query_params  # the text page wrote its own link
+    at.switch_page(PAGE).run()
+    assert_clean(at)
+    assert at.session_state["lesson_step"] == 5 and at.query_params["step"] == "6"

@@ -163,6 +163,42 @@ def test_always_and_non_widget_bindings():
     assert state["p_patch"] == 137  # a new visit starts from the default, like the widgets
 
 
+def test_a_session_value_outlives_a_visit_unless_the_url_brings_one():
+    """The lesson's step: a visit from the sidebar (no query string) keeps it; a link sets it."""
+    def visit(params):
+        url = PageState("lesson", state, params)
+        url.bind("present", "present", Bool(), False)
+        url.bind("step", "step", Int(0, 12), 0, always=True, widget=False, session=True)
+        url.save()
+        return url
+
+    state = {}
+    visit(FakeParams(step="4"))
+    assert state["step"] == 4
+    state["step"] = 6  # ▶ ▶
+    del state["present"]  # the page was left and opened again from the sidebar
+    visit(FakeParams())
+    assert state["step"] == 6
+    del state["present"]
+    url = visit(FakeParams(step="99"))  # a link with a step that does not exist
+    assert state["step"] == 6 and url.ignored == [("step", "99")]
+
+
+def test_read_reports_refused_values_and_stop_reading_ends_the_links_part():
+    state, params = {}, FakeParams(word="x" * 41, layer="2", join="ABC", empty="")
+    url = PageState("p", state, params)
+    assert url.read("join", Text(10)) == "ABC" and url.read("missing", Text(10)) is None
+    assert url.read("empty", Text(10)) == "" and url.read("empty", Int(0, 5)) is None
+    url.bind("p_word", "word", Text(40), "attention")
+    assert url.ignored == [("word", "x" * 41)]  # an empty value is no refusal worth a sentence
+    url.stop_reading()
+    url.bind("p_layer", "layer", Int(0, 5), 5)
+    assert state["p_layer"] == 5  # bound after stop_reading: the URL's 2 is not read
+    url.bind("p_layer", "other", Int(0, 5), 0, always=True)  # a second bind of a key is a no-op
+    url.save({"join": "ABC"})
+    assert params.params == {"join": "ABC"}  # the extra is written; p_layer is at its default
+
+
 def test_a_kept_widget_gets_its_value_back_when_its_tab_opens_again():
     """A widget in a tab drawn only while open (keep=True): Streamlit drops its value in the runs
     that do not draw it; it comes back when the tab opens again, and is out of the link meanwhile.

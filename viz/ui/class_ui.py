@@ -32,7 +32,7 @@ import streamlit as st
 from viz.classroom import ClassError, ClassState, ClassStore, beacon
 from viz.figures.classroom import answer_counts_figure
 from viz.lesson import STEPS, Question, tally
-from viz.ui import lesson_finetune
+from viz.ui import lesson_finetune, url_state
 from viz.ui.figure_alt import plotly_chart
 from viz.ui.image_ui import md_escape
 from viz.ui.lesson_ui import (
@@ -238,18 +238,15 @@ def _join(typed: str | None = None, sid: str | None = None) -> bool:
     return True
 
 
-def join_from_url() -> None:
-    """A session's first run with ?join=CODE (the teacher's join link or QR code) joins that class;
+def join_from_url(url: url_state.PageState) -> None:
+    """A visit's first run with ?join=CODE (the teacher's join link or QR code) joins that class;
     with &sid=, the student id this browser had, so a student whose server died and whose page came
     back as a fresh session on another replica is back in the class, answers and all. The link is
-    the student's own: it holds no teacher key."""
-    if st.session_state.get("_class_url_read"):
-        return
-    st.session_state["_class_url_read"] = True
-    code = str(st.query_params.get("join", ""))[:40]
-    sid = str(st.query_params.get("sid", ""))
+    the student's own: it holds no teacher key. A session already in a class stays in it."""
+    code = (url.read("join", url_state.Text(url_state.MAX_RAW)) or "")[:40]  # a wrong code gets a sentence
+    sid = url.read("sid", url_state.Text(16))
     if code and not role():
-        _join(code, sid if re.fullmatch(r"[0-9a-f]{16}", sid) else None)
+        _join(code, sid if sid and re.fullmatch(r"[0-9a-f]{16}", sid) else None)
 
 
 def url_params() -> dict[str, str]:

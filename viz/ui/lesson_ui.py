@@ -23,7 +23,7 @@ from viz.pretrained import ModelLoadError
 from viz.pretrained.dinov2_onnx import ConversionError
 from viz.pretrained.image import ImageModelError
 from viz.tracecache import nbytes_of
-from viz.ui import COUNTED_FROM_0, cache
+from viz.ui import COUNTED_FROM_0, cache, url_state
 from viz.ui.figure_alt import plotly_chart
 from viz.ui.guard import pass_gpu_faults
 from viz.ui.image_ui import md_escape
@@ -31,7 +31,6 @@ from viz.ui.sources import CachedSources
 
 STEP_KEY, PRESENT_KEY = "lesson_step", "lesson_present"
 URL_TEXT_MAX = 1500  # longer inputs are not written into the link
-URL_KEYS = {"step", "present", "join", "sid"} | {f.name for s in STEPS for f in s.fields}
 PLACEHOLDER = {"number": "a number, e.g. 0.42 or 3", "shape": "a shape, e.g. 10 x 64", "token": "a word, e.g. cat"}
 # Presenter mode: a projector at 1280 x 720 or 1024 x 768 shows the step's title, its whole figure
 # and its question on the first screen (tests/browser/test_lesson_projector.py measures it).
@@ -83,26 +82,35 @@ def field_key(step: Step, name: str) -> str:
     return f"lesson_{step.slug}_{name}"
 
 
-def restore_from_url() -> None:
-    """On the session's first visit, open the URL's step, presenter mode and the step's inputs."""
-    if st.session_state.get("_lesson_url_restored"):
-        return
-    st.session_state["_lesson_url_restored"] = True
-    params = st.query_params
-    index, problem = find_step(params.get("step"))
-    problems = [problem] if problem else []
-    st.session_state[STEP_KEY] = index
-    st.session_state[PRESENT_KEY] = params.get("present", "").lower() in ("1", "true", "yes", "on")
-    step = STEPS[index]
+def field_spec(f) -> url_state.Spec:
+    return url_state.Choice.of(f.options) if f.options else url_state.Text(URL_TEXT_MAX)
+
+
+# ?step= takes the 1-based number (what the lesson writes) or the step's slug
+STEP_SPEC = url_state.Choice({**{str(i + 1): i for i in range(len(STEPS))}, **{s.slug: i for i, s in enumerate(STEPS)}})
+
+
+def restore(url: url_state.PageState) -> None:
+    """The step, presenter mode and the URL step's inputs, from a link (a visit's first run).
+
+    Before the class's sync (which may set the teacher's step and inputs over them) and before the
+    widgets. The step is a session value that a visit from the sidebar (which drops the query
+    string) keeps; the inputs are read for the URL's step only, so reading stops here."""
+    url.bind(STEP_KEY, "step", STEP_SPEC, 0, always=True, widget=False, session=True)
+    url.bind(PRESENT_KEY, "present", url_state.Bool(), False)
+    step = STEPS[st.session_state[STEP_KEY]]
     for f in step.fields:
-        if f.name not in params:
-            continue
-        value = params[f.name]
-        if f.options and value not in f.options:
-            problems.append(f"The link's {f.name} = '{value[:40]}' is not one of the choices for "
+        value = url.read(f.name, field_spec(f))
+        if value is not None:
+            st.session_state[field_key(step, f.name)] = value
+    problems = []
+    for name, raw in url.ignored:
+        if name == "step":
+            problems.append(find_step(raw)[1] or f"There is no step '{raw[:40]}'. Showing step 1.")
+        f = next((f for f in step.fields if f.name == name and f.options), None)
+        if f is not None:
+            problems.append(f"The link's {f.name} = '{raw[:40]}' is not one of the choices for "
                             f"'{f.label}' ({', '.join(f.options)}); using {f.default}.")
-            continue
-        st.session_state[field_key(step, f.name)] = value
     st.session_state["_lesson_url_problems"] = problems
 
 
@@ -180,16 +188,13 @@ def navigation(locked: str = "", teacher_tools: Callable[[], None] | None = None
     return st.session_state[STEP_KEY], presenting()
 
 
-def _inputs(step: Step) -> dict[str, str]:
+def _inputs(step: Step, url: url_state.PageState) -> dict[str, str]:
     values = {}
     for f in step.fields:
-        key = field_key(step, f.name)
+        key = url.bind(field_key(step, f.name), f.name, field_spec(f), f.default, always=True)
         if f.options:
-            if st.session_state.get(key) not in f.options:
-                st.session_state[key] = f.default
             values[f.name] = st.selectbox(f.label, f.options, key=key)
         else:
-            st.session_state.setdefault(key, f.default)
             values[f.name] = st.text_input(f.label, key=key)
     return values
 
@@ -356,12 +361,14 @@ def warm_progress(device: str) -> int | None:
     return _warmed.get(device)
 
 
-def show_step(index: int, present: bool, ask: Callable[[int, Question, bool], bool] | None = None,
+def show_step(index: int, present: bool, url: url_state.PageState,
+              ask: Callable[[int, Question, bool], bool] | None = None,
               publish: Callable[[int, dict, Question | None], None] | None = None,
               url_extra: dict[str, str] | None = None) -> None:
     """One step: explanation, inputs, figure, question, and once answered what to notice. In a
     class, `ask` replaces the question (viz.ui.class_ui) and `publish` hands the teacher's step,
-    inputs and question on. Presenter mode: the explanation, question and (folded) inputs on the
+    inputs and question on; `url_extra` is the class's part of the link (a student's join code and
+    id), written with the step and its inputs. Presenter mode: the explanation, question and (folded) inputs on the
     left, the figure on the right, the title in the top bar (navigation)."""
     step = STEPS[index]
     ask = ask or (lambda i, q, present: question(STEPS[i], q, present))
@@ -376,9 +383,9 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question, bool], bo
         slip = st.container()
         if present:
             with st.expander("Change the input"):
-                values = _inputs(step)
+                values = _inputs(step, url)
         else:
-            values = _inputs(step)
+            values = _inputs(step, url)
     with right:
         figure_box = st.container()
         notice_box = st.container()
@@ -391,13 +398,13 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question, bool], bo
 
         lesson_finetune.not_ready(figure_box, str(err), CachedSources().device)
         publish(index, values, None)
-        _save_url(index, step, values, present, url_extra)
+        url.save(url_extra)
         return
     except (ValueError, ModelLoadError, ImageModelError, ConversionError) as err:
         pass_gpu_faults(err)
         figure_box.error(md_escape(str(err)))
         publish(index, values, None)
-        _save_url(index, step, values, present, url_extra)
+        url.save(url_extra)
         return
     publish(index, values, v.question)  # before the figure is sent: a class waits for this, not for our chart
     with question_box:
@@ -413,16 +420,5 @@ def show_step(index: int, present: bool, ask: Callable[[int, Question, bool], bo
             st.markdown(f"**What to notice:** {md_escape(v.notice)}")
     if not present:
         st.caption(f"Built from: {step.uses}.")
-    _save_url(index, step, values, present, url_extra)
+    url.save(url_extra)
 
-
-def _save_url(index: int, step: Step, values: dict[str, str], present: bool,
-              extra: dict[str, str] | None = None) -> None:
-    """The step, presenter mode and the step's inputs into the URL: the link reopens this view.
-    `extra`: a student's class (join, sid), so that a fresh session on this URL rejoins it."""
-    want = {"step": str(index + 1)} | ({"present": "1"} if present else {}) | (extra or {})
-    want |= {k: v for k, v in values.items() if len(v) <= URL_TEXT_MAX}
-    now = st.query_params.to_dict()
-    new = {k: v for k, v in now.items() if k not in URL_KEYS} | want
-    if new != now:
-        st.query_params.from_dict(new)  # one message to the browser, not one per parameter

@@ -24,6 +24,12 @@ a link, or the browser's Back button returning to the page. Streamlit 1.67's sid
 drops the query string, so a page opened from the sidebar starts from its defaults. Should a
 version carry another page's parameters across (AppTest's switch_page does), they are exactly
 what that page last wrote; those are recognised and ignored, never read into this page's widgets.
+
+The lesson uses three more things: `session=True` for its step (a value the session keeps from
+visit to visit, so the sidebar's round trip does not reset it to step 1), `read` for the link's
+inputs and class code (set before the class's sync, which may put the teacher's over them), then
+`stop_reading()`, and `save(extra)` for the student's class (join, sid), which no widget holds.
+A value a spec refuses is listed in `ignored`, so a page can say which part of a link it did not use.
 """
 
 from __future__ import annotations
@@ -133,7 +139,8 @@ class Text:
 @dataclass(frozen=True)
 class Bool:
     def parse(self, raw: str) -> bool | None:
-        return {"1": True, "true": True, "0": False, "false": False}.get(raw.lower())
+        return {"1": True, "true": True, "yes": True, "on": True,
+                "0": False, "false": False, "no": False, "off": False}.get(raw.lower())
 
     def fits(self, value: Any) -> bool:
         return isinstance(value, bool)
@@ -216,20 +223,43 @@ class PageState:
         foreign = bool(url) and last is not None and last[0] != self.name and last[1] == url
         self.entry = not drawn_last_run  # the first run of a visit to the page
         self.incoming: dict[str, str] = url if self.entry and not foreign else {}
+        # (name, raw value) of the URL values this run refused, for the page to say so
+        self.ignored: list[tuple[str, str]] = []
+        self._bound: set[str] = set()
         if self.entry:
             self._kept.clear()  # a new visit starts from the URL and the defaults
 
+    def read(self, name: str, spec: Spec) -> Any | None:
+        """The URL's value of `name` on a visit's first run, parsed; None when there is none or
+        the spec refuses it (then (name, raw) is added to `ignored`). Later runs read nothing."""
+        raw = self.incoming.get(name)
+        value = parse(spec, raw)
+        if value is None and raw is not None and raw.strip():
+            self.ignored.append((name, raw))
+        return value
+
+    def stop_reading(self) -> None:
+        """Binds after this one read no URL value this run: for a page whose URL values belong to
+        one part of it (the lesson's inputs are the URL's step's; a class may show another step)."""
+        self.incoming = {}
+
     def bind(self, key: str, name: str, spec: Spec, default: Any, *, always: bool = False,
-             widget: bool = True, keep: bool = False) -> str:
+             widget: bool = True, keep: bool = False, session: bool = False) -> str:
         """Bind widget `key` to URL parameter `name`; returns the key for the widget's key=.
 
         always: write the value even when it is the default. widget=False: a plain session value
-        (Streamlit keeps it when the page is left, so it cannot tell whether the page was drawn).
+        (Streamlit keeps it when the page is left, so it cannot tell whether the page was drawn);
+        it goes back to its default on a visit's first run, unless session=True: a value the session
+        keeps from visit to visit (the lesson's step) unless the URL brings one.
         keep: a widget that some runs do not draw (it sits in a tab drawn only while open).
         Streamlit drops a widget's value when a run does not draw it; with keep, the value it had
         when last drawn comes back when it is drawn again during the same visit. Meanwhile it is
         not in the URL: a link holds what is on screen.
+        A key bound a second time in one run keeps its first binding.
         """
+        if key in self._bound:
+            return key
+        self._bound.add(key)
         if widget:
             self._keys.add(key)
         binding = _Binding(key, name, spec, default, always, keep)
@@ -240,10 +270,11 @@ class PageState:
             return key
         if keep and key not in self.state and key in self._kept:
             self.state[key] = self._kept[key]  # checked below like any value in the session
-        value = parse(spec, self.incoming.get(name))
+        value = self.read(name, spec)
         if value is not None:
             self.state[key] = value
-        elif key not in self.state or not spec.fits(self.state[key]) or (self.entry and not widget):
+        elif (key not in self.state or not spec.fits(self.state[key])
+              or (self.entry and not widget and not session)):
             self.state[key] = default
         elif widget and key not in self._drawn_before:
             # Not drawn last run, yet its value survived (a run that ended in st.stop() drops no
@@ -265,9 +296,10 @@ class PageState:
                 want[b.name] = text
         return want
 
-    def save(self) -> None:
-        """Write the bound values into the URL (one update, only when it changes) and drop the rest."""
-        want = self.wanted()
+    def save(self, extra: Mapping[str, str] | None = None) -> None:
+        """Write the bound values, and `extra` (parameters no widget holds: a student's class),
+        into the URL (one update, only when it changes) and drop the rest."""
+        want = self.wanted() | dict(extra or {})
         if self.params.to_dict() != want:
             self.params.from_dict(want)
         self.state[_STATE]["last"] = (self.name, want)
