@@ -1,9 +1,8 @@
 import streamlit as st
 
-from viz.ui import COUNTED_FROM_0
+from viz.ui import COUNTED_FROM_0, url_state
 from viz.ui import class_ui as klass
 from viz.ui import lesson_ui as ui
-from viz.ui import url_state
 
 url = url_state.page("lesson")
 ui.restore(url)  # a link's step, presenter mode and inputs
