@@ -162,3 +162,32 @@ def test_the_command_line_refuses_a_bad_images_argument(capsys):
 
     assert main(["--images", "nothing-here.tar"]) == 2
     assert "--images takes 'shapes' or a .zip" in capsys.readouterr().err
+
+
+def test_share_and_pointing_game_on_hand_built_maps():
+    on = np.array([[True, True, False, False], [False, False, False, True]])  # (B=2, P=4)
+    maps = np.array([[[0.5, 0.25, 0.25, 0.0], [0.0, 0.0, 0.1, 0.9]],     # layer 0
+                     [[0.1, 0.1, 0.8, 0.0], [0.25, 0.25, 0.25, 0.25]]])  # layer 1: (L=2, B=2, P=4)
+    share, hit = vision.on_object(maps, on)
+    np.testing.assert_allclose(share, [[0.75, 0.9], [0.2, 0.25]])
+    # picture 1, layer 1: a tie; argmax takes the first patch, which is not the object's
+    np.testing.assert_array_equal(hit, [[True, True], [False, False]])
+    share, hit = vision.on_object(maps[0], on)  # one map per picture (rollout's shape)
+    np.testing.assert_allclose(share, [0.75, 0.9])
+    np.testing.assert_array_equal(hit, [True, True])
+
+
+def test_the_object_patches_cover_the_mask_and_rollout_is_measured(tiny):
+    pics = shapes(8, 8).held_out[:4]
+    on = vision.object_patches(pics, 14)
+    cover = np.stack([patch_coverage(p.mask, 14) for p in pics])
+    assert on.shape == (4, (SIZE // 14) ** 2) and np.all(on[cover >= vision.OBJECT_COVER])
+    assert np.all(on.sum(1) >= 1) and not np.any(on[cover == 0])
+    model = vision.load_classifier(CLASSES, tiny).eval()
+    cls, rolled = vision.cls_maps(model, pics)
+    assert cls.shape == (2, 4, 64) and rolled.shape == (4, 64)
+    np.testing.assert_allclose(cls.sum(-1), 1, atol=1e-5)
+    np.testing.assert_allclose(rolled.sum(-1), 1, atol=1e-9)
+    look = vision.object_attention(model, pics)
+    assert 0 <= look["rollout_share"] <= 1 and 0 <= look["rollout_pointing"] <= 1
+    assert "Rollout (every layer together)" in vision.attention_sentence(look, look)

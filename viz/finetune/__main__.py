@@ -139,6 +139,8 @@ def _images(args) -> int:
         for layer in range(len(b["share"])):
             print(f"{layer:5d}  {b['share'][layer]:12.3f}  {a['share'][layer]:11.3f}  {b['pointing'][layer]:15.3f}  "
                   f"{a['pointing'][layer]:14.3f}")
+        print(f"rollout  {b['rollout_share']:10.3f}  {a['rollout_share']:11.3f}  {b['rollout_pointing']:15.3f}  "
+              f"{a['rollout_pointing']:14.3f}")
         print(r["sentence"])
     return 0
 

@@ -16,12 +16,15 @@ patches of 14 px and CLS, against 257 tokens at 224 px), normalised with ImageNe
 Where CLS looks: for each layer, CLS's attention (mean over heads) over the patch tokens, renormalised
 to the patches; its share on the object's patches (those at least OBJECT_COVER covered by the object's
 mask) and the pointing game (Zhang et al. 2016: is the most-attended patch on the object?), averaged
-over the pictures. Chance is the object patches' share of all patches.
+over the pictures. Chance is the object patches' share of all patches. The same two numbers for
+attention rollout (Abnar & Zuidema 2020, viz.attention.rollout: every layer together, heads
+averaged, the residual added): CLS's row of the rolled-out matrix, renormalised to the patches.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -31,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from viz.attention import rollout
 from viz.finetune.images import SIZE, ImageSet, Picture, patch_coverage
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -45,6 +49,7 @@ class VisionConfig:
     batch: int = 16
     train_blocks: int = 2  # the last blocks that learn (0: only the head), all: the model's layer count
     seed: int = 0
+    schedule: str = "constant"  # or "cosine": the learning rate falls from lr to 0 along a half cosine
 
     def __post_init__(self) -> None:
         if not isinstance(self.steps, int) or not 0 <= self.steps <= MAX_STEPS:
@@ -55,6 +60,8 @@ class VisionConfig:
             raise ValueError(f"The batch size must be from 1 to 64, got {self.batch!r}.")
         if not isinstance(self.train_blocks, int) or self.train_blocks < 0:
             raise ValueError(f"train_blocks must be a whole number of at least 0, got {self.train_blocks!r}.")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"The schedule must be constant or cosine, got {self.schedule!r}.")
 
 
 def base_folder(name_or_path: str | None = None) -> str:
@@ -168,6 +175,9 @@ def finetune_vit(ds: ImageSet, cfg: VisionConfig = VisionConfig(), base: str | N
     trained = freeze(model, cfg.train_blocks)
     n_frozen = len(_blocks(model)) - min(cfg.train_blocks, len(_blocks(model)))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, (lambda step: 0.5 * (1 + math.cos(math.pi * step / cfg.steps))) if cfg.schedule == "cosine"
+        else (lambda step: 1.0))
     order = random.Random(cfg.seed)
     pool = list(range(len(ds.train)))
     losses: list[float] = []
@@ -188,6 +198,7 @@ def finetune_vit(ds: ImageSet, cfg: VisionConfig = VisionConfig(), base: str | N
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sched.step()
             losses.append(loss.item())
             if on_step is not None:
                 on_step(step, losses[-1])
@@ -224,31 +235,63 @@ def evaluate_vit(model, pictures) -> dict:
     return {"accuracy": float((pred == true).mean()), "confusion": confusion.tolist()}
 
 
+def _n_patches(model) -> int:
+    patch = model.config.patch_size if isinstance(model.config.patch_size, int) else model.config.patch_size[0]
+    return (SIZE // patch) ** 2
+
+
 @torch.no_grad()
+def cls_maps(model, pictures) -> tuple[np.ndarray, np.ndarray]:
+    """Where CLS looks, from one forward pass: (L, B, P) each layer's CLS → patches (mean over heads)
+    and (B, P) rollout's CLS row over the patches, each renormalised to the patches (after any
+    register tokens)."""
+    device = next(model.parameters()).device
+    out = model(pixel_values=pixels(list(pictures)).to(device), output_attentions=True)
+    att = torch.stack(out.attentions).float().cpu().numpy()  # (L, B, H, T, T)
+    n = _n_patches(model)
+    cls = att.mean(2)[:, :, 0, -n:]  # (L, B, P)
+    rolled = np.stack([rollout(att[:, b])[0, -n:] for b in range(att.shape[1])])  # (B, P)
+    return cls / cls.sum(-1, keepdims=True), rolled / rolled.sum(-1, keepdims=True)
+
+
+def object_patches(pictures, patch: int) -> np.ndarray:
+    """(B, P) bool: the patches at least OBJECT_COVER covered by each picture's object mask, and
+    always the best-covered one (a small object still has a patch)."""
+    cover = np.stack([patch_coverage(p.mask, patch) for p in pictures])  # (B, P)
+    on = cover >= OBJECT_COVER
+    on[np.arange(len(pictures)), cover.argmax(1)] = True
+    return on
+
+
+def on_object(maps: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """maps (..., B, P), each row summing to 1, and on (B, P) -> per picture (..., B): the share of
+    the map on the object's patches, and whether its largest patch is one of them (pointing game)."""
+    share = (maps * on).sum(-1)
+    hit = np.take_along_axis(np.broadcast_to(on, maps.shape), maps.argmax(-1)[..., None], -1)[..., 0]
+    return share, hit
+
+
 def object_attention(model, pictures, batch: int = 16) -> dict:
-    """Per layer, over the pictures that have a mask: CLS's attention share on the object's patches,
-    the pointing-game hit rate, and chance (the object patches' share). Arrays of shape (L,)."""
+    """Over the pictures that have a mask: per layer ((L,) arrays), CLS's attention share on the
+    object's patches and the pointing-game hit rate; the same two for rollout (floats); and chance
+    (the object patches' share)."""
     pics = [p for p in pictures if p.mask is not None]
     if not pics:
         raise ValueError("These pictures have no object masks (only the generated set has them).")
-    device = next(model.parameters()).device
     patch = model.config.patch_size if isinstance(model.config.patch_size, int) else model.config.patch_size[0]
-    shares, hits = [], []
-    chance = []
+    shares, hits, r_shares, r_hits, chance = [], [], [], [], []
     for i in range(0, len(pics), batch):
         chunk = pics[i:i + batch]
-        out = model(pixel_values=pixels(chunk).to(device), output_attentions=True)
-        att = torch.stack(out.attentions).float().mean(2)  # (L, B, T, T): mean over heads
-        n_patch = (SIZE // patch) ** 2
-        cls = att[:, :, 0, -n_patch:].cpu().numpy()  # (L, B, P): CLS -> patches (after any register)
-        cls = cls / cls.sum(-1, keepdims=True)
-        cover = np.stack([patch_coverage(p.mask, patch) for p in chunk])  # (B, P)
-        on = cover >= OBJECT_COVER
-        on[np.arange(len(chunk)), cover.argmax(1)] = True  # the best-covered patch is always the object's
-        shares.append((cls * on[None]).sum(-1))  # (L, B)
-        hits.append(on[np.arange(len(chunk))[None, :], cls.argmax(-1)])  # (L, B)
+        cls, rolled = cls_maps(model, chunk)  # (L, B, P), (B, P)
+        on = object_patches(chunk, patch)
+        for maps, s_out, h_out in ((cls, shares, hits), (rolled, r_shares, r_hits)):
+            share, hit = on_object(maps, on)
+            s_out.append(share)
+            h_out.append(hit)
         chance.append(on.mean(1))
-    return {"share": np.concatenate(shares, 1).mean(1), "pointing": np.concatenate(hits, 1).mean(1),
+    return {"share": np.concatenate(shares, -1).mean(-1), "pointing": np.concatenate(hits, -1).mean(-1),
+            "rollout_share": float(np.concatenate(r_shares).mean()),
+            "rollout_pointing": float(np.concatenate(r_hits).mean()),
             "chance": float(np.concatenate(chance).mean()), "n": len(pics)}
 
 
@@ -267,6 +310,10 @@ def attention_sentence(before: dict, after: dict) -> str:
     else:
         s += " In no layer did it move onto the object by more than 5 points: the head can classify from the " \
              "patch tokens without CLS looking at the object."
+    if "rollout_share" in before and "rollout_share" in after:  # runs saved before rollout was measured lack it
+        s += (f" Rollout (every layer together): {before['rollout_share']:.0%} on the object before and "
+              f"{after['rollout_share']:.0%} after; its top patch on the object in {before['rollout_pointing']:.0%} "
+              f"and {after['rollout_pointing']:.0%} of pictures.")
     return s
 
 
@@ -325,17 +372,6 @@ def run_vision(ds: ImageSet, cfg: VisionConfig, out: Path, base: str | None = No
             "trained": run.trained, "before": before, "after": after, "folder": str(out), "losses": run.losses,
             "sentence": attention_sentence(before, after) if masked else
             "These pictures have no object masks, so where CLS looks is not measured against the object."}
-
-
-@torch.no_grad()
-def cls_attention(model, pictures) -> np.ndarray:
-    """(B, L, P) CLS's attention over the patches (mean over heads, renormalised to the patches)."""
-    device = next(model.parameters()).device
-    out = model(pixel_values=pixels(list(pictures)).to(device), output_attentions=True)
-    patch = model.config.patch_size if isinstance(model.config.patch_size, int) else model.config.patch_size[0]
-    n = (SIZE // patch) ** 2
-    att = torch.stack(out.attentions).float().mean(2)[:, :, 0, -n:].cpu().numpy()  # (L, B, P)
-    return (att / att.sum(-1, keepdims=True)).transpose(1, 0, 2)
 
 
 # --- a queue job (viz.jobs), in a child process like the text fine-tuning ------------------------

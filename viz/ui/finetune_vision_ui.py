@@ -27,6 +27,7 @@ from viz.ui.scratch_ui import cancel_job, live_panel, session_owner, train_queue
 
 KIND = "finetune_vit"
 SOURCES = {"shapes": "Generated shapes (with the object's mask)", "zip": "Your zip of class folders"}
+MAPS = {"cls": "CLS attention, one layer", "rollout": "Rollout: every layer together"}
 RATES = (5e-5, 1e-4, 2e-4, 5e-4, 1e-3)
 BLOCKS = (0, 1, 2, 4, 12)
 SECONDS_PER_STEP = 1.15  # python -m viz.finetune --images shapes, one thread: 228 s for 200 steps
@@ -149,10 +150,15 @@ def _models(folder: str, labels: tuple[str, ...], device: str):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _look(folder: str, labels: tuple[str, ...], device: str, key: str, _pic: Picture):
-    """(class probabilities, CLS maps before (L, P), after (L, P)) for one picture: two ViT forwards
-    once per picture, not again on a layer change. `key` names the picture (held-out index or upload)."""
+    """(class probabilities, {"before", "after"}: (CLS maps (L, P), rollout (P,))) for one picture:
+    the ViT forwards once per picture, not again on a layer or map change. `key` names the picture
+    (held-out index or upload)."""
     base, tuned = _models(folder, labels, device)
-    return vision.predict_vit(tuned, [_pic])[0], vision.cls_attention(base, [_pic])[0], vision.cls_attention(tuned, [_pic])[0]
+    maps = {}
+    for side, model in (("before", base), ("after", tuned)):
+        cls, rolled = vision.cls_maps(model, [_pic])
+        maps[side] = (cls[:, 0], rolled[0])
+    return vision.predict_vit(tuned, [_pic])[0], maps
 
 
 def result_ui(r: dict, state: url.PageState, device: str) -> None:
@@ -192,20 +198,28 @@ def result_ui(r: dict, state: url.PageState, device: str) -> None:
         st.info("Choose a picture to see the verdict and where CLS looks.")
         return
     key = upload.file_id if upload is not None else f"held-out {i}"
-    probs, before, after = _look(r["folder"], labels, device, key, pic)
+    probs, maps = _look(r["folder"], labels, device, key, pic)
     order = np.argsort(-probs)[:5]
     st.markdown("**Verdict:** " + ", ".join(f"{labels[k]} {probs[k]:.1%}" for k in order) + "."
                 + (f" (It is a {labels[pic.label]}.)" if pic.label >= 0 else ""))
-    L = before.shape[0]
-    layer = st.selectbox("Layer", range(L), key=state.bind("ftv_layer", "layer", url.Int(0, L - 1), L - 1))
+    L = maps["before"][0].shape[0]
+    what, where = st.columns([2, 1])
+    kind = what.radio("Map", MAPS, horizontal=True, format_func=MAPS.get,
+                      key=state.bind("ftv_map", "map", url.Choice.of(MAPS), "cls"))
+    if kind == "cls":
+        layer = where.selectbox("Layer", range(L), key=state.bind("ftv_layer", "layer", url.Int(0, L - 1), L - 1))
     grid = PatchGrid(SIZE // 14, SIZE // 14, 14)
     image = np.asarray(pic.image)
     left, right = st.columns(2)
-    plotly_chart(left, attention_overlay_figure(image, before[layer].reshape(grid.rows, grid.cols), grid,
-                                               f"before: CLS → patches, layer {layer}", height=380), key="ftv_before")
-    plotly_chart(right, attention_overlay_figure(image, after[layer].reshape(grid.rows, grid.cols), grid,
-                                                f"after: CLS → patches, layer {layer}", height=380), key="ftv_after")
-    st.caption("Mean over the layer's heads, renormalised to the patches; each map is coloured from 0 to its own "
-               "largest weight.")
+    for box, side in ((left, "before"), (right, "after")):
+        cls, rolled = maps[side]
+        weights, name = (cls[layer], f"CLS → patches, layer {layer}") if kind == "cls" else \
+            (rolled, "rollout of CLS over every layer")
+        plotly_chart(box, attention_overlay_figure(image, weights.reshape(grid.rows, grid.cols), grid,
+                                                  f"{side}: {name}", height=380), key=f"ftv_{side}")
+    st.caption(("Mean over the layer's heads" if kind == "cls" else
+                "Rollout (Abnar & Zuidema 2020): each layer's heads averaged, the residual added, the layers "
+                "multiplied from the first up") + "; renormalised to the patches; each map is coloured from 0 to its "
+               "own largest weight.")
     st.page_link("app_pages/image.py", label="Open the fine-tuned model on the Image page (its top-5 labels, every view)",
                  query_params={"model": Path(r["folder"]).name})  # a name in the fine-tuned folder, no server path
