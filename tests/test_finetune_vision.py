@@ -102,10 +102,26 @@ def test_training_on_cached_frozen_features_equals_running_the_whole_model(tiny)
 
 
 @pytest.mark.parametrize("bad", [dict(steps=-1), dict(steps=10**6), dict(lr=0), dict(lr=float("nan")),
-                                 dict(batch=0), dict(train_blocks=-1)])
+                                 dict(batch=0), dict(train_blocks=-1), dict(schedule="linear")])
 def test_impossible_settings_get_a_sentence(bad):
     with pytest.raises(ValueError, match="must"):
         vision.VisionConfig(**bad)
+
+
+def test_the_cosine_schedule_ends_near_zero_and_a_constant_one_does_not_move(tiny, monkeypatch):
+    seen = {}
+    real = torch.optim.AdamW.step
+
+    def record(self, *a, **k):
+        seen.setdefault(self.param_groups[0]["initial_lr"], []).append(self.param_groups[0]["lr"])
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    ds = shapes(8, 4)
+    vision.finetune_vit(ds, vision.VisionConfig(steps=4, batch=4, lr=1e-3, train_blocks=1), tiny)
+    vision.finetune_vit(ds, vision.VisionConfig(steps=4, batch=4, lr=2e-3, train_blocks=1, schedule="constant"), tiny)
+    np.testing.assert_allclose(seen[1e-3], [1e-3 * 0.5 * (1 + np.cos(np.pi * s / 4)) for s in range(4)])
+    assert seen[2e-3] == [2e-3] * 4
 
 
 def _zip(files: dict) -> bytes:

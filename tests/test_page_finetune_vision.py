@@ -21,7 +21,7 @@ def test_a_zero_step_vit_run_shows_where_cls_looks_before_and_after(monkeypatch)
     at.button(key="ftv_go").click().run()
     assert_clean(at)
     rerun_until(at, lambda at: any("Verdict" in m.value for m in at.markdown), timeout=400)
-    assert any("Done: 0 steps" in s.value and "the last 2 of 12 blocks" in s.value for s in at.success)
+    assert any("Done: 0 steps" in s.value and "the last 4 of 12 blocks" in s.value for s in at.success)
     notice = next(m.value for m in at.markdown if "What to notice" in m.value)
     assert "In no layer did it move" in notice  # 0 steps: nothing moved
     keys = {n.key for n in at.get("plotly_chart")}

@@ -38,15 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, help="a CoLA TSV, IMDB CSV or text,label file instead of a generated task")
     p.add_argument("--out", type=Path, help="the folder to save the model in (default: the app's fine-tuned folder)")
     p.add_argument("--steps", type=int, help="training steps (default: agreement 600, sentiment 200, a file 400, "
-                                             "--images 200)")
-    p.add_argument("--lr", type=float, default=3e-5, help="AdamW's learning rate (default 3e-5; --images: 5e-4)")
+                                             "--images 300)")
+    p.add_argument("--lr", type=float, default=3e-5, help="AdamW's learning rate (default 3e-5; --images: 2e-4, falling along a cosine)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--base", default="", help="the encoder to start from (default: the bundled all-MiniLM-L6-v2)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--images", help="fine-tune the image page's ViT instead: 'shapes' (generated) or a .zip of "
                                     "class folders")
-    p.add_argument("--blocks", type=int, default=2, help="--images only: the last blocks that learn (default 2)")
+    p.add_argument("--blocks", type=int, default=4, help="--images only: the last blocks that learn (default 4)")
+    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                   help="--images only: the learning rate falls to 0 along a half cosine (default) or stays")
     args = p.parse_args(argv)
     from transformers.utils import logging as hf_logging
 
@@ -121,7 +123,7 @@ def _images(args) -> int:
         defaults = vision.VisionConfig()
         cfg = vision.VisionConfig(steps=defaults.steps if args.steps is None else args.steps,
                                   lr=defaults.lr if args.lr == 3e-5 else args.lr, batch=args.batch,
-                                  train_blocks=args.blocks, seed=args.seed)
+                                  train_blocks=args.blocks, seed=args.seed, schedule=args.schedule)
         out = args.out or finetuned_dir() / f"{ds.name}-vit-{cfg.steps}-{cfg.seed}"
         r = vision.run_vision(ds, cfg, out, args.base or None, "cuda" if _cuda() else "cpu",
                               log=lambda line: print(line, flush=True))

@@ -1,7 +1,7 @@
 """Pictures with the answer known: a generated shape set whose every picture has the object's mask,
 and a reader for a zip of class folders (the ImageFolder layout). No Streamlit.
 
-    ds = shapes(n_train=800, n_held_out=200, seed=0)   # ImageSet: .train, .held_out, .labels
+    ds = shapes(n_train=2400, n_held_out=200, seed=0)   # ImageSet: .train, .held_out, .labels
     pic = ds.train[0]                                   # Picture(image, label, mask or None)
 
 Shapes: one object per picture (a circle, square, triangle or cross, filled, of a random colour,
@@ -110,7 +110,7 @@ def shape_picture(rng: np.random.Generator, label: int) -> Picture:
     return Picture(img, label, np.asarray(mask_img) > 127)
 
 
-def shapes(n_train: int = 800, n_held_out: int = 200, seed: int = 0) -> ImageSet:
+def shapes(n_train: int = 2400, n_held_out: int = 200, seed: int = 0) -> ImageSet:
     """The generated set: classes in turn, so every class has the same count; held-out pictures
     come from another seed's stream (new places, sizes, colours and backgrounds)."""
     def make(n: int, stream: int) -> tuple[Picture, ...]:
