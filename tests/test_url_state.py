@@ -340,3 +340,31 @@ def test_a_browser_entry_without_a_value_is_not_a_reconnect():
         assert url_state._sent_by_browser("dims_d_model")
         assert not url_state._sent_by_browser("dims_h")
         assert url_state._sent_by_browser("dims_batch")
+
+
+def test_after_a_stopped_run_blank_values_the_browser_made_up_get_the_saved_ones_back():
+    """A run stopped before save(); the browser dropped the widgets it had not drawn, drew them
+    again from Streamlit's own defaults (the minimum, "") and sent those with the next click. The
+    page's saved values come back; a user's real change in that click stays."""
+    state, params = {}, FakeParams(layer="2", word="order")
+    draw(state, params).save()
+    PageState("p", state, params)  # a run that stopped before save()
+    state["p_layer"], state["p_word"] = 0, ""  # what the browser sent: Int(0, 5)'s minimum and ""
+    draw(state, params).save()
+    assert state["p_layer"] == 2 and state["p_word"] == "order" and params.params == {"layer": "2", "word": "order"}
+    PageState("p", state, params)  # stopped again
+    state["p_layer"], state["p_word"] = 3, ""  # the user chose layer 3 in the click
+    draw(state, params).save()
+    assert state["p_layer"] == 3 and state["p_word"] == "order"
+    state["p_word"] = ""  # after a run that reached save(), an empty box is the user's own
+    draw(state, params).save()
+    assert state["p_word"] == ""
+
+
+def test_blank_is_streamlits_own_default_for_each_spec():
+    from viz.ui.url_state import is_blank
+
+    assert is_blank(Int(0, 9), 0) and not is_blank(Int(0, 9), 1) and is_blank(Float(0.5, 2.0), 0.5)
+    assert is_blank(Text(5), "") and not is_blank(Text(5), " ") and is_blank(Bool(), False)
+    assert is_blank(Choice.of(["a", "b"]), "a") and not is_blank(Choice.of(["a", "b"]), "b")
+    assert is_blank(IntList(0, 9), []) and not is_blank(IntList(0, 9), [1])

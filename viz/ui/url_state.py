@@ -47,7 +47,8 @@ _INT = re.compile(r"-?[0-9]{1,12}")  # ASCII only: int() would also take "９"
 _FLOAT = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]{1,3})?")  # no inf, nan, "1_0" or "１"
 # session_state: {"keys": {page: set of widget keys}, "last": (page, params),
 #                 "kept": {page: {widget key: value}} (values of keep=True widgets, see bind),
-#                 "drawn": {page: widget keys bound in the page's last run, if it reached save()}}
+#                 "drawn": {page: widget keys bound in the page's last run, if it reached save()},
+#                 "saved": {page: {widget key: value}} as the page's last save() left them}
 _STATE = "_url_state"
 
 
@@ -172,6 +173,23 @@ class IntList:
         return ",".join(str(int(v)) for v in value)
 
 
+def is_blank(spec: Spec, value: Any) -> bool:
+    """Whether `value` is what Streamlit itself gives a widget of this spec that has no value from
+    us: a number box's minimum, an empty text, the first option, False, nothing selected."""
+    if isinstance(spec, (Int, Float)):
+        return value == spec.lo
+    if isinstance(spec, Text):
+        return value == ""
+    if isinstance(spec, Choice):
+        first = next(iter(spec.options.values()), None)
+        return value == first
+    if isinstance(spec, Bool):
+        return value is False
+    if isinstance(spec, IntList):
+        return value == []
+    return False
+
+
 def parse(spec: Spec, raw: str | None) -> Any | None:
     """A URL value through its spec; None (ignore) for a missing or absurdly long one."""
     if raw is None or len(raw) > MAX_RAW:
@@ -216,7 +234,10 @@ class PageState:
         # widget its value again. After such a stop the browser has dropped the widgets that run
         # had not drawn and drawn them again from Streamlit's own default ("" or the minimum),
         # which the next click would send (two CI runs saw ?sentence=&d_model=0).
-        self._drawn_before: set[str] = reg.setdefault("drawn", {}).pop(self.name, set())
+        drawn = reg.setdefault("drawn", {}).pop(self.name, None)
+        self._drawn_before: set[str] = drawn or set()
+        self._after_unsaved = drawn is None  # the page's last run (if any) stopped before save()
+        self._saved: dict[str, Any] = reg.setdefault("saved", {}).setdefault(self.name, {})
         url = self.params.to_dict()
         drawn_last_run = any(k in self.state for k in self._keys)
         last = reg["last"]
@@ -276,6 +297,14 @@ class PageState:
         elif (key not in self.state or not spec.fits(self.state[key])
               or (self.entry and not widget and not session)):
             self.state[key] = default
+        elif (widget and self._after_unsaved and key in self._saved and self.state[key] != self._saved[key]
+              and is_blank(spec, self.state[key])):
+            # The last run stopped before save(), and the browser sent Streamlit's own default for
+            # this widget (the minimum, "", the first option): it dropped the widget when the run
+            # stopped and drew it again from that default, with no value from us (a CI run saw the
+            # worksheet's sheet go from 1 to 0 that way, every box of the page with it). The value
+            # the page last saved comes back; a user's own change to a non-blank value stays.
+            self.state[key] = self._saved[key]
         elif widget and key not in self._drawn_before:
             # Not drawn last run, yet its value survived (a run that ended in st.stop() drops no
             # widget's state): the browser has forgotten it and would show the widget's first
@@ -305,6 +334,8 @@ class PageState:
         self.state[_STATE]["last"] = (self.name, want)
         self._kept.update({b.key: self.state.get(b.key, b.default) for b in self.bindings if b.keep})
         self.state[_STATE]["drawn"][self.name] = {b.key for b in self.bindings}
+        self._saved.clear()
+        self._saved.update({b.key: self.state.get(b.key, b.default) for b in self.bindings if b.key in self._keys})
 
 
 class Unbound:
