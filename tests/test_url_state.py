@@ -9,6 +9,7 @@ import math
 
 import pytest
 
+from viz.ui import url_state
 from viz.ui.url_state import MAX_RAW, Bool, Choice, Float, Int, IntList, PageState, Text, parse
 
 
@@ -368,3 +369,32 @@ def test_blank_is_streamlits_own_default_for_each_spec():
     assert is_blank(Text(5), "") and not is_blank(Text(5), " ") and is_blank(Bool(), False)
     assert is_blank(Choice.of(["a", "b"]), "a") and not is_blank(Choice.of(["a", "b"]), "b")
     assert is_blank(IntList(0, 9), []) and not is_blank(IntList(0, 9), [1])
+
+
+def test_a_blank_the_browser_sends_is_caught_before_the_widget_registers():
+    """Streamlit applies a browser's widget value when the widget registers: at bind time the
+    session still shows the old value, so the value in this run's request is what is checked."""
+    state, params = RecordingState(), FakeParams(layer="2")
+    draw(state, params).save()
+    PageState("p", state, params)  # a run that stopped before save()
+    state.assigned.clear()
+    sent = {"p_layer": 0}  # the request carries Streamlit's minimum; the session still says 2
+    url = PageState("p", state, params, sent_value=lambda key: sent.get(key, url_state.NOTHING))
+    url.bind("p_layer", "layer", Int(0, 5), 5)
+    assert "p_layer" in state.assigned and state["p_layer"] == 2  # assigned: it wins over the request
+
+
+def test_sent_value_reads_streamlits_serialized_widget_states():
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    states = {"$$ID-0123abcd-dims_d_model": SimpleNamespace(value=WidgetState(int_value=0)),
+              "$$ID-0123abcd-dims_sentence": SimpleNamespace(value=WidgetState(string_value="x")),
+              "$$ID-0123abcd-dims_h": SimpleNamespace(value=WidgetState())}
+    fake = SimpleNamespace(_state=SimpleNamespace(_new_widget_state=SimpleNamespace(states=states)))
+    with mock.patch("streamlit.runtime.state.session_state_proxy.get_session_state", return_value=fake):
+        assert url_state._sent_value("dims_d_model") == 0 and url_state._sent_value("dims_sentence") == "x"
+        assert url_state._sent_value("dims_h") is url_state.NOTHING
+        assert url_state._sent_value("dims_batch") is url_state.NOTHING

@@ -50,6 +50,7 @@ _FLOAT = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]{1,3})?")  # no inf, 
 #                 "drawn": {page: widget keys bound in the page's last run, if it reached save()},
 #                 "saved": {page: {widget key: value}} as the page's last save() left them}
 _STATE = "_url_state"
+NOTHING = object()  # no value sent
 
 
 # --- parsing and formatting one value: plain Python --------------------------------------------
@@ -224,6 +225,9 @@ class PageState:
     # key -> whether the browser sent a value for that widget that this session has not seen drawn:
     # a page reconnecting to a fresh server session (a restart, or another replica after failover).
     from_browser: Callable[[str], bool] = lambda key: False
+    # key -> the value this run's request carries for that widget, or NOTHING. Streamlit applies
+    # it when the widget registers, so before that session_state still shows the old value.
+    sent_value: Callable[[str], Any] = lambda key: NOTHING
 
     def __post_init__(self) -> None:
         reg = self.state.setdefault(_STATE, {"keys": {}, "last": None})
@@ -297,8 +301,7 @@ class PageState:
         elif (key not in self.state or not spec.fits(self.state[key])
               or (self.entry and not widget and not session)):
             self.state[key] = default
-        elif (widget and self._after_unsaved and key in self._saved and self.state[key] != self._saved[key]
-              and is_blank(spec, self.state[key])):
+        elif widget and self._after_unsaved and key in self._saved and self._made_up(key, spec):
             # The last run stopped before save(), and the browser sent Streamlit's own default for
             # this widget (the minimum, "", the first option): it dropped the widget when the run
             # stopped and drew it again from that default, with no value from us (a CI run saw the
@@ -312,6 +315,16 @@ class PageState:
             self.state[key] = self.state[key]
         self.bindings.append(binding)
         return key
+
+    def _made_up(self, key: str, spec: Spec) -> bool:
+        """Whether the value coming for widget `key` (the browser's, else the session's) is its
+        spec's blank and not what the last save() left."""
+        sent = self.sent_value(key)
+        value = self.state[key] if sent is NOTHING else sent
+        try:
+            return value != self._saved[key] and is_blank(spec, value)
+        except Exception:  # a value of another type (a selectbox's index): not ours to judge
+            return False
 
     def wanted(self) -> dict[str, str]:
         """The parameters the page's current values call for."""
@@ -362,6 +375,29 @@ def _sent_by_browser(key: str) -> bool:
     return any(wid.endswith(suffix) and _holds_value(w) for wid, w in states.items())
 
 
+def _sent_value(key: str) -> Any:
+    """The value this run's widget states hold for widget `key`, as the browser sent it, or
+    NOTHING (none, or a layout this code does not know). Private Streamlit state, read defensively."""
+    try:
+        from streamlit.runtime.state.session_state_proxy import get_session_state
+
+        states = get_session_state()._state._new_widget_state.states
+        suffix = f"-{key}"
+        for wid, entry in states.items():
+            if not wid.endswith(suffix):
+                continue
+            value = getattr(entry, "value", entry)
+            which = getattr(value, "WhichOneof", None)
+            if which is None:
+                return value  # already deserialized
+            kind = which("value")
+            return getattr(value, kind) if kind in ("int_value", "double_value", "string_value", "bool_value") \
+                else NOTHING
+    except Exception:
+        pass
+    return NOTHING
+
+
 def _holds_value(entry: Any) -> bool:
     """Whether one of Streamlit's widget-state entries carries a value: a browser's serialized
     state whose value is set, or a deserialized value that is not None. An entry without one would
@@ -378,4 +414,4 @@ def _holds_value(entry: Any) -> bool:
 
 def page(name: str) -> PageState:
     """The URL state of page `name` for this run (call once, at the top of the page)."""
-    return PageState(name, st.session_state, st.query_params, from_browser=_sent_by_browser)
+    return PageState(name, st.session_state, st.query_params, from_browser=_sent_by_browser, sent_value=_sent_value)
