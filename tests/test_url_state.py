@@ -398,3 +398,20 @@ def test_sent_value_reads_streamlits_serialized_widget_states():
         assert url_state._sent_value("dims_d_model") == 0 and url_state._sent_value("dims_sentence") == "x"
         assert url_state._sent_value("dims_h") is url_state.NOTHING
         assert url_state._sent_value("dims_batch") is url_state.NOTHING
+
+
+def test_a_reconnecting_browsers_blank_is_not_trusted_over_the_link():
+    """After a reconnect to a fresh session the browser's value is kept, unless it is Streamlit's
+    own default for the widget where the link (or the page's default) says otherwise."""
+    state, params = {}, FakeParams(word="order")
+    sent = {"p_layer": 0, "p_word": ""}  # both drawn again from Streamlit's defaults
+    url = PageState("p", state, params, from_browser=lambda key: key in sent,
+                    sent_value=lambda key: sent.get(key, url_state.NOTHING))
+    url.bind("p_layer", "layer", Int(0, 5), 5)
+    url.bind("p_word", "word", Text(40), "attention")
+    assert state["p_layer"] == 5 and state["p_word"] == "order"  # the default and the link win
+    state, sent = {}, {"p_layer": 3}  # a real value from the browser stays the browser's
+    url = PageState("p", state, FakeParams(), from_browser=lambda key: key in sent,
+                    sent_value=lambda key: sent.get(key, url_state.NOTHING))
+    url.bind("p_layer", "layer", Int(0, 5), 5)
+    assert "p_layer" not in state

@@ -288,7 +288,8 @@ class PageState:
         if widget:
             self._keys.add(key)
         binding = _Binding(key, name, spec, default, always, keep)
-        if widget and key not in self.state and self.from_browser(key):
+        if widget and key not in self.state and self.from_browser(key) and not self._blank_from_browser(name, spec,
+                                                                                                        default, key):
             # The browser holds this widget's value (it reconnected to a new session): neither the
             # URL nor the default may overwrite it, or the page would jump back to them.
             self.bindings.append(binding)
@@ -315,6 +316,19 @@ class PageState:
             self.state[key] = self.state[key]
         self.bindings.append(binding)
         return key
+
+    def _blank_from_browser(self, name: str, spec: Spec, default: Any, key: str) -> bool:
+        """Whether a reconnecting browser sends its widget's blank (Streamlit's own default) where
+        the page's link says otherwise: a widget it drew again from that default, not the user's
+        value (three fresh-clone runs saw every box of the dimensions page at 0 or "" this way)."""
+        sent = self.sent_value(key)
+        if sent is NOTHING:
+            return False
+        linked = parse(spec, self.incoming.get(name))
+        try:
+            return is_blank(spec, sent) and not is_blank(spec, default if linked is None else linked)
+        except Exception:
+            return False
 
     def _made_up(self, key: str, spec: Spec) -> bool:
         """Whether the value coming for widget `key` (the browser's, else the session's) is its
