@@ -375,40 +375,36 @@ class Unbound:
         return key
 
 
-def _sent_by_browser(key: str) -> bool:
-    """Whether this run's widget states hold a value for widget `key` that the session has no
-    record of: Streamlit keeps a reconnecting browser's widget states under their element ids
-    (which end in "-<key>") until the widgets register. Private Streamlit state, read defensively."""
+def _browser_entries(key: str) -> list:
+    """This run's widget-state entries for widget `key`: Streamlit keeps a browser's widget states
+    under their element ids (which end in "-<key>") until the widgets register. Private Streamlit
+    state, read defensively: [] for another Streamlit version or no session."""
     try:
         from streamlit.runtime.state.session_state_proxy import get_session_state
 
         states = get_session_state()._state._new_widget_state.states
-    except Exception:  # another Streamlit version, or no session: behave as before
-        return False
+    except Exception:
+        return []
     suffix = f"-{key}"
-    return any(wid.endswith(suffix) and _holds_value(w) for wid, w in states.items())
+    return [w for wid, w in states.items() if wid.endswith(suffix)]
+
+
+def _sent_by_browser(key: str) -> bool:
+    """Whether this run's widget states hold a value for widget `key` (a reconnecting browser's)."""
+    return any(_holds_value(w) for w in _browser_entries(key))
 
 
 def _sent_value(key: str) -> Any:
     """The value this run's widget states hold for widget `key`, as the browser sent it, or
-    NOTHING (none, or a layout this code does not know). Private Streamlit state, read defensively."""
-    try:
-        from streamlit.runtime.state.session_state_proxy import get_session_state
-
-        states = get_session_state()._state._new_widget_state.states
-        suffix = f"-{key}"
-        for wid, entry in states.items():
-            if not wid.endswith(suffix):
-                continue
-            value = getattr(entry, "value", entry)
-            which = getattr(value, "WhichOneof", None)
-            if which is None:
-                return value  # already deserialized
-            kind = which("value")
-            return getattr(value, kind) if kind in ("int_value", "double_value", "string_value", "bool_value") \
-                else NOTHING
-    except Exception:
-        pass
+    NOTHING (none, or a kind of value this code does not read)."""
+    for entry in _browser_entries(key)[:1]:
+        value = getattr(entry, "value", entry)
+        which = getattr(value, "WhichOneof", None)
+        if which is None:
+            return value  # already deserialized
+        kind = which("value")
+        if kind in ("int_value", "double_value", "string_value", "bool_value"):
+            return getattr(value, kind)
     return NOTHING
 
 
