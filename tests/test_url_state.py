@@ -88,9 +88,10 @@ class FakeParams:
         self.writes += 1
 
 
-def draw(state, params, page="p", layer_max=5):
-    """One run of a page with two widgets: layer (Int) and word (Text)."""
-    url = PageState(page, state, params)
+def draw(state, params, page="p", layer_max=5, held=()):
+    """One run of a page with two widgets: layer (Int) and word (Text). held: the widget keys whose
+    values this run's request carries (the browser holds them)."""
+    url = PageState(page, state, params, from_browser=lambda key: key in held)
     url.bind(f"{page}_layer", "layer", Int(0, layer_max), layer_max)
     url.bind(f"{page}_word", "word", Text(40), "attention")
     return url
@@ -253,22 +254,21 @@ class RecordingState(dict):
         super().__setitem__(key, value)
 
 
-def test_a_widget_not_drawn_last_run_is_sent_its_value_again():
-    """A run that ends in st.stop() before some widgets (the image page waiting for an upload) drops
-    no state, but the browser forgets those widgets: drawn again, they must be sent their values."""
+def test_a_widget_the_browser_does_not_hold_is_sent_its_value():
+    """Streamlit 1.67 sends a widget its value only when the key was assigned in the run; a widget
+    the browser holds no value for (not drawn yet when a quick click came, or dropped because the
+    last run did not draw it) is drawn from Streamlit's own default ("" or the minimum) and that
+    goes back with the next click. So bind assigns every value the request does not carry."""
     state, params = RecordingState(), FakeParams()
+    both = {"p_layer", "p_word"}
     draw(state, params).save()
+    assert state.assigned == both  # the first run: defaults, assigned
     state["p_layer"] = 2  # the user's choice
-    draw(state, params).save()
     state.assigned.clear()
-    draw(state, params).save()
-    assert "p_layer" not in state.assigned  # drawn every run: the browser holds it
-    url = PageState("p", state, params)  # a run that stops before the layer widget
-    url.bind("p_word", "word", Text(40), "attention")
-    url.save()
-    state.assigned.clear()
-    draw(state, params).save()
-    assert "p_layer" in state.assigned and state["p_layer"] == 2 and "p_word" not in state.assigned
+    draw(state, params, held=both).save()
+    assert not state.assigned  # the browser holds both: nothing is re-sent
+    draw(state, params, held={"p_word"}).save()  # the click came before the layer box was drawn
+    assert state.assigned == {"p_layer"} and state["p_layer"] == 2 and params.params == {"layer": "2"}
 
 
 def test_a_reconnecting_browsers_widget_values_are_not_overwritten():
@@ -299,27 +299,6 @@ def test_reconnect_detection_reads_streamlits_widget_states():
     assert not url_state._sent_by_browser("scratch_text_reverse")  # no session at all: False, no error
 
 
-def test_after_a_run_that_never_saved_every_widget_is_sent_its_value_again():
-    """A reconnecting websocket resumes its session and Streamlit stops the run in progress; the
-    browser then drops the widgets that run had not drawn and draws them from Streamlit's own
-    defaults ("" or the minimum). Two CI runs saw ?sentence=&d_model=0 after that. The next run
-    must assign every widget its value, so the browser is sent it."""
-    state, params = RecordingState(), FakeParams()
-    draw(state, params).save()
-    state["p_layer"], state["p_word"] = 2, "typed"
-    draw(state, params).save()
-    state.assigned.clear()
-    draw(state, params)  # stopped before save()
-    assert not state.assigned  # a run cannot know it will be stopped: nothing extra yet
-    draw(state, params).save()
-    assert {"p_layer", "p_word"} <= state.assigned
-    assert (state["p_layer"], state["p_word"]) == (2, "typed")
-    assert params.params == {"layer": "2", "word": "typed"}
-    state.assigned.clear()
-    draw(state, params).save()  # saved last time: the browser holds them, nothing is re-sent
-    assert not state.assigned
-
-
 def test_a_browser_entry_without_a_value_is_not_a_reconnect():
     """Streamlit's widget-state entries from a browser: only one carrying a value counts; an unset
     one would give the widget Streamlit's default, so the URL or the page's default is used."""
@@ -341,77 +320,3 @@ def test_a_browser_entry_without_a_value_is_not_a_reconnect():
         assert url_state._sent_by_browser("dims_d_model")
         assert not url_state._sent_by_browser("dims_h")
         assert url_state._sent_by_browser("dims_batch")
-
-
-def test_after_a_stopped_run_blank_values_the_browser_made_up_get_the_saved_ones_back():
-    """A run stopped before save(); the browser dropped the widgets it had not drawn, drew them
-    again from Streamlit's own defaults (the minimum, "") and sent those with the next click. The
-    page's saved values come back; a user's real change in that click stays."""
-    state, params = {}, FakeParams(layer="2", word="order")
-    draw(state, params).save()
-    PageState("p", state, params)  # a run that stopped before save()
-    state["p_layer"], state["p_word"] = 0, ""  # what the browser sent: Int(0, 5)'s minimum and ""
-    draw(state, params).save()
-    assert state["p_layer"] == 2 and state["p_word"] == "order" and params.params == {"layer": "2", "word": "order"}
-    PageState("p", state, params)  # stopped again
-    state["p_layer"], state["p_word"] = 3, ""  # the user chose layer 3 in the click
-    draw(state, params).save()
-    assert state["p_layer"] == 3 and state["p_word"] == "order"
-    state["p_word"] = ""  # after a run that reached save(), an empty box is the user's own
-    draw(state, params).save()
-    assert state["p_word"] == ""
-
-
-def test_blank_is_streamlits_own_default_for_each_spec():
-    from viz.ui.url_state import is_blank
-
-    assert is_blank(Int(0, 9), 0) and not is_blank(Int(0, 9), 1) and is_blank(Float(0.5, 2.0), 0.5)
-    assert is_blank(Text(5), "") and not is_blank(Text(5), " ") and is_blank(Bool(), False)
-    assert is_blank(Choice.of(["a", "b"]), "a") and not is_blank(Choice.of(["a", "b"]), "b")
-    assert is_blank(IntList(0, 9), []) and not is_blank(IntList(0, 9), [1])
-
-
-def test_a_blank_the_browser_sends_is_caught_before_the_widget_registers():
-    """Streamlit applies a browser's widget value when the widget registers: at bind time the
-    session still shows the old value, so the value in this run's request is what is checked."""
-    state, params = RecordingState(), FakeParams(layer="2")
-    draw(state, params).save()
-    PageState("p", state, params)  # a run that stopped before save()
-    state.assigned.clear()
-    sent = {"p_layer": 0}  # the request carries Streamlit's minimum; the session still says 2
-    url = PageState("p", state, params, sent_value=lambda key: sent.get(key, url_state.NOTHING))
-    url.bind("p_layer", "layer", Int(0, 5), 5)
-    assert "p_layer" in state.assigned and state["p_layer"] == 2  # assigned: it wins over the request
-
-
-def test_sent_value_reads_streamlits_serialized_widget_states():
-    from types import SimpleNamespace
-    from unittest import mock
-
-    from streamlit.proto.WidgetStates_pb2 import WidgetState
-
-    states = {"$$ID-0123abcd-dims_d_model": SimpleNamespace(value=WidgetState(int_value=0)),
-              "$$ID-0123abcd-dims_sentence": SimpleNamespace(value=WidgetState(string_value="x")),
-              "$$ID-0123abcd-dims_h": SimpleNamespace(value=WidgetState())}
-    fake = SimpleNamespace(_state=SimpleNamespace(_new_widget_state=SimpleNamespace(states=states)))
-    with mock.patch("streamlit.runtime.state.session_state_proxy.get_session_state", return_value=fake):
-        assert url_state._sent_value("dims_d_model") == 0 and url_state._sent_value("dims_sentence") == "x"
-        assert url_state._sent_value("dims_h") is url_state.NOTHING
-        assert url_state._sent_value("dims_batch") is url_state.NOTHING
-
-
-def test_a_reconnecting_browsers_blank_is_not_trusted_over_the_link():
-    """After a reconnect to a fresh session the browser's value is kept, unless it is Streamlit's
-    own default for the widget where the link (or the page's default) says otherwise."""
-    state, params = {}, FakeParams(word="order")
-    sent = {"p_layer": 0, "p_word": ""}  # both drawn again from Streamlit's defaults
-    url = PageState("p", state, params, from_browser=lambda key: key in sent,
-                    sent_value=lambda key: sent.get(key, url_state.NOTHING))
-    url.bind("p_layer", "layer", Int(0, 5), 5)
-    url.bind("p_word", "word", Text(40), "attention")
-    assert state["p_layer"] == 5 and state["p_word"] == "order"  # the default and the link win
-    state, sent = {}, {"p_layer": 3}  # a real value from the browser stays the browser's
-    url = PageState("p", state, FakeParams(), from_browser=lambda key: key in sent,
-                    sent_value=lambda key: sent.get(key, url_state.NOTHING))
-    url.bind("p_layer", "layer", Int(0, 5), 5)
-    assert "p_layer" not in state

@@ -101,3 +101,28 @@ def test_a_copied_link_opens_the_same_figures_in_a_fresh_browser(browser, app_ur
     finally:
         first.context.close()
         second.context.close()
+
+
+@pytest.mark.parametrize("wait_s", [0.0, 0.2])
+def test_a_tab_clicked_before_the_page_has_drawn_everything_keeps_every_box(browser, app_url, wait_s):
+    """A slow browser (chromium throttled 10x, as a busy classroom laptop) whose Worksheet tab is
+    clicked just after the page's first run: the boxes it had not drawn yet must come back with
+    the page's values, not Streamlit's own "" and 0. Before url_state assigned every value the
+    request did not carry, this gave ?sentence=&d_model=0&h=0 in 9 of 16 tries."""
+    page, log = new_page(browser, app_url)
+    page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": 10})
+    page.goto(f"{app_url}/dimensions")
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=120_000)
+    page.wait_for_timeout(wait_s * 1000)
+    page.get_by_role("tab", name="Worksheet").click()
+    wait_for_app(page)
+    box = page.locator("[data-testid='stTextInput'] input >> visible=true").first
+    box.wait_for(timeout=90_000)
+    box.fill("xyz")
+    box.press("Enter")  # a form submit: the request carries every box the browser holds
+    wait_for_app(page)
+    assert page.url.endswith("/dimensions?tab=worksheet"), page.url  # every other value is its default
+    page.get_by_role("tab", name="Tracer").click()
+    wait_for_app(page)
+    assert page.get_by_role("textbox", name="Sentence (n = number of words)").input_value() == "the fish swam near the bank"
+    assert not failed_on_page(page) and not log.dialogs

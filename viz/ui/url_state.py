@@ -46,11 +46,8 @@ MAX_RAW = 2000  # characters of one URL value considered at all; Text specs cap 
 _INT = re.compile(r"-?[0-9]{1,12}")  # ASCII only: int() would also take "９"
 _FLOAT = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]{1,3})?")  # no inf, nan, "1_0" or "１"
 # session_state: {"keys": {page: set of widget keys}, "last": (page, params),
-#                 "kept": {page: {widget key: value}} (values of keep=True widgets, see bind),
-#                 "drawn": {page: widget keys bound in the page's last run, if it reached save()},
-#                 "saved": {page: {widget key: value}} as the page's last save() left them}
+#                 "kept": {page: {widget key: value}} (values of keep=True widgets, see bind)}
 _STATE = "_url_state"
-NOTHING = object()  # no value sent
 
 
 # --- parsing and formatting one value: plain Python --------------------------------------------
@@ -174,23 +171,6 @@ class IntList:
         return ",".join(str(int(v)) for v in value)
 
 
-def is_blank(spec: Spec, value: Any) -> bool:
-    """Whether `value` is what Streamlit itself gives a widget of this spec that has no value from
-    us: a number box's minimum, an empty text, the first option, False, nothing selected."""
-    if isinstance(spec, (Int, Float)):
-        return value == spec.lo
-    if isinstance(spec, Text):
-        return value == ""
-    if isinstance(spec, Choice):
-        first = next(iter(spec.options.values()), None)
-        return value == first
-    if isinstance(spec, Bool):
-        return value is False
-    if isinstance(spec, IntList):
-        return value == []
-    return False
-
-
 def parse(spec: Spec, raw: str | None) -> Any | None:
     """A URL value through its spec; None (ignore) for a missing or absurdly long one."""
     if raw is None or len(raw) > MAX_RAW:
@@ -222,26 +202,14 @@ class PageState:
     state: MutableMapping[str, Any]
     params: Params
     bindings: list[_Binding] = field(default_factory=list)
-    # key -> whether the browser sent a value for that widget that this session has not seen drawn:
-    # a page reconnecting to a fresh server session (a restart, or another replica after failover).
+    # key -> whether this run's request carries a value for that widget, i.e. the browser holds one.
+    # Streamlit's frontend sends every widget value it holds with every run.
     from_browser: Callable[[str], bool] = lambda key: False
-    # key -> the value this run's request carries for that widget, or NOTHING. Streamlit applies
-    # it when the widget registers, so before that session_state still shows the old value.
-    sent_value: Callable[[str], Any] = lambda key: NOTHING
 
     def __post_init__(self) -> None:
         reg = self.state.setdefault(_STATE, {"keys": {}, "last": None})
         self._keys: set[str] = reg["keys"].setdefault(self.name, set())
         self._kept: dict[str, Any] = reg.setdefault("kept", {}).setdefault(self.name, {})
-        # Taken, not read: save() puts it back. A run that never reaches save() (a rerun cut it
-        # short, or a reconnecting browser stopped it) leaves none, and the next run sends every
-        # widget its value again. After such a stop the browser has dropped the widgets that run
-        # had not drawn and drawn them again from Streamlit's own default ("" or the minimum),
-        # which the next click would send (two CI runs saw ?sentence=&d_model=0).
-        drawn = reg.setdefault("drawn", {}).pop(self.name, None)
-        self._drawn_before: set[str] = drawn or set()
-        self._after_unsaved = drawn is None  # the page's last run (if any) stopped before save()
-        self._saved: dict[str, Any] = reg.setdefault("saved", {}).setdefault(self.name, {})
         url = self.params.to_dict()
         drawn_last_run = any(k in self.state for k in self._keys)
         last = reg["last"]
@@ -288,8 +256,7 @@ class PageState:
         if widget:
             self._keys.add(key)
         binding = _Binding(key, name, spec, default, always, keep)
-        if widget and key not in self.state and self.from_browser(key) and not self._blank_from_browser(name, spec,
-                                                                                                        default, key):
+        if widget and key not in self.state and self.from_browser(key):
             # The browser holds this widget's value (it reconnected to a new session): neither the
             # URL nor the default may overwrite it, or the page would jump back to them.
             self.bindings.append(binding)
@@ -302,43 +269,16 @@ class PageState:
         elif (key not in self.state or not spec.fits(self.state[key])
               or (self.entry and not widget and not session)):
             self.state[key] = default
-        elif widget and self._after_unsaved and key in self._saved and self._made_up(key, spec):
-            # The last run stopped before save(), and the browser sent Streamlit's own default for
-            # this widget (the minimum, "", the first option): it dropped the widget when the run
-            # stopped and drew it again from that default, with no value from us (a CI run saw the
-            # worksheet's sheet go from 1 to 0 that way, every box of the page with it). The value
-            # the page last saved comes back; a user's own change to a non-blank value stays.
-            self.state[key] = self._saved[key]
-        elif widget and key not in self._drawn_before:
-            # Not drawn last run, yet its value survived (a run that ended in st.stop() drops no
-            # widget's state): the browser has forgotten it and would show the widget's first
-            # option until this value is sent again, and a value set through session_state is.
+        elif widget and not self.from_browser(key):
+            # The browser holds no value for this widget: it has not drawn it yet (a click came
+            # before the page's first run had drawn everything), or it dropped it (the last run did
+            # not draw it, or ended in st.stop()). Streamlit 1.67 sends a widget's value only when
+            # the key was assigned this run, and the browser then draws it from Streamlit's own
+            # default ("" or the minimum) and sends that back: CI saw ?sentence=&d_model=0&h=0 after
+            # a quick tab click. Assigning the value again makes Streamlit send it.
             self.state[key] = self.state[key]
         self.bindings.append(binding)
         return key
-
-    def _blank_from_browser(self, name: str, spec: Spec, default: Any, key: str) -> bool:
-        """Whether a reconnecting browser sends its widget's blank (Streamlit's own default) where
-        the page's link says otherwise: a widget it drew again from that default, not the user's
-        value (three fresh-clone runs saw every box of the dimensions page at 0 or "" this way)."""
-        sent = self.sent_value(key)
-        if sent is NOTHING:
-            return False
-        linked = parse(spec, self.incoming.get(name))
-        try:
-            return is_blank(spec, sent) and not is_blank(spec, default if linked is None else linked)
-        except Exception:
-            return False
-
-    def _made_up(self, key: str, spec: Spec) -> bool:
-        """Whether the value coming for widget `key` (the browser's, else the session's) is its
-        spec's blank and not what the last save() left."""
-        sent = self.sent_value(key)
-        value = self.state[key] if sent is NOTHING else sent
-        try:
-            return value != self._saved[key] and is_blank(spec, value)
-        except Exception:  # a value of another type (a selectbox's index): not ours to judge
-            return False
 
     def wanted(self) -> dict[str, str]:
         """The parameters the page's current values call for."""
@@ -360,9 +300,6 @@ class PageState:
             self.params.from_dict(want)
         self.state[_STATE]["last"] = (self.name, want)
         self._kept.update({b.key: self.state.get(b.key, b.default) for b in self.bindings if b.keep})
-        self.state[_STATE]["drawn"][self.name] = {b.key for b in self.bindings}
-        self._saved.clear()
-        self._saved.update({b.key: self.state.get(b.key, b.default) for b in self.bindings if b.key in self._keys})
 
 
 class Unbound:
@@ -390,22 +327,8 @@ def _browser_entries(key: str) -> list:
 
 
 def _sent_by_browser(key: str) -> bool:
-    """Whether this run's widget states hold a value for widget `key` (a reconnecting browser's)."""
+    """Whether this run's widget states hold a value for widget `key`: the browser holds one."""
     return any(_holds_value(w) for w in _browser_entries(key))
-
-
-def _sent_value(key: str) -> Any:
-    """The value this run's widget states hold for widget `key`, as the browser sent it, or
-    NOTHING (none, or a kind of value this code does not read)."""
-    for entry in _browser_entries(key)[:1]:
-        value = getattr(entry, "value", entry)
-        which = getattr(value, "WhichOneof", None)
-        if which is None:
-            return value  # already deserialized
-        kind = which("value")
-        if kind in ("int_value", "double_value", "string_value", "bool_value"):
-            return getattr(value, kind)
-    return NOTHING
 
 
 def _holds_value(entry: Any) -> bool:
@@ -424,4 +347,4 @@ def _holds_value(entry: Any) -> bool:
 
 def page(name: str) -> PageState:
     """The URL state of page `name` for this run (call once, at the top of the page)."""
-    return PageState(name, st.session_state, st.query_params, from_browser=_sent_by_browser, sent_value=_sent_value)
+    return PageState(name, st.session_state, st.query_params, from_browser=_sent_by_browser)
