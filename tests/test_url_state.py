@@ -289,7 +289,6 @@ def test_reconnect_detection_reads_streamlits_widget_states():
     from types import SimpleNamespace
     from unittest import mock
 
-    from viz.ui import url_state
 
     states = {"$$ID-0123abcd-scratch_text_reverse": object()}
     fake = SimpleNamespace(_state=SimpleNamespace(_new_widget_state=SimpleNamespace(states=states)))
@@ -308,7 +307,6 @@ def test_a_browser_entry_without_a_value_is_not_a_reconnect():
     from streamlit.proto.WidgetStates_pb2 import WidgetState
     from streamlit.runtime.state.session_state import Serialized, Value
 
-    from viz.ui import url_state
 
     unset = WidgetState(id="$$ID-1-dims_sentence")
     typed = WidgetState(id="$$ID-2-dims_d_model", int_value=10)
