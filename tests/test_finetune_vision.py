@@ -102,7 +102,8 @@ def test_training_on_cached_frozen_features_equals_running_the_whole_model(tiny)
 
 
 @pytest.mark.parametrize("bad", [dict(steps=-1), dict(steps=10**6), dict(lr=0), dict(lr=float("nan")),
-                                 dict(batch=0), dict(train_blocks=-1), dict(schedule="linear")])
+                                 dict(batch=0), dict(train_blocks=-1), dict(schedule="linear"),
+                                 dict(head_lr_scale=0), dict(head_lr_scale=float("inf"))])
 def test_impossible_settings_get_a_sentence(bad):
     with pytest.raises(ValueError, match="must"):
         vision.VisionConfig(**bad)
@@ -122,6 +123,38 @@ def test_the_cosine_schedule_ends_near_zero_and_a_constant_one_does_not_move(tin
     vision.finetune_vit(ds, vision.VisionConfig(steps=4, batch=4, lr=2e-3, train_blocks=1, schedule="constant"), tiny)
     np.testing.assert_allclose(seen[1e-3], [1e-3 * 0.5 * (1 + np.cos(np.pi * s / 4)) for s in range(4)])
     assert seen[2e-3] == [2e-3] * 4
+
+
+def test_the_fresh_head_learns_at_its_own_rate_and_every_learning_parameter_is_in_one_group(tiny, monkeypatch):
+    seen = []
+    real = torch.optim.AdamW.step
+
+    def record(self, *a, **k):
+        seen.append([(len(g["params"]), g["lr"]) for g in self.param_groups])
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    cfg = vision.VisionConfig(steps=1, batch=4, lr=1e-3, train_blocks=1, schedule="constant", head_lr_scale=10)
+    run = vision.finetune_vit(shapes(8, 4), cfg, tiny)
+    (blocks, blocks_lr), (head, head_lr) = seen[0]
+    learning = [p for p in run.model.parameters() if p.requires_grad]
+    assert head == len(list(run.model.classifier.parameters())) == 2  # weight and bias
+    assert blocks + head == len(learning) and blocks > head
+    assert blocks_lr == pytest.approx(1e-3) and head_lr == pytest.approx(1e-2)
+    seen.clear()
+    vision.finetune_vit(shapes(8, 4), vision.VisionConfig(steps=1, batch=4, train_blocks=0), tiny)
+    assert seen[0][0][0] == 2 and seen[0][1][0] == 2  # only the final LayerNorm (weight, bias) and the head
+
+
+@pytest.mark.parametrize("blocks", [0, 2])
+def test_only_the_head_learning_or_every_block_on_cached_features_equals_the_whole_model(tiny, blocks):
+    """0 learning blocks (the page offers it) once failed: there was no block after the frozen ones to
+    take the cached features from. Both ends give the same numbers as running the whole model."""
+    ds = shapes(8, 4)
+    cfg = vision.VisionConfig(steps=3, batch=4, lr=1e-3, train_blocks=blocks)
+    fast = vision.finetune_vit(ds, cfg, tiny)
+    slow = vision.finetune_vit(ds, cfg, tiny, cache_frozen=False)
+    np.testing.assert_allclose(fast.losses, slow.losses, rtol=1e-4)
 
 
 def _zip(files: dict) -> bytes:

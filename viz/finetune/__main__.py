@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="the folder to save the model in (default: the app's fine-tuned folder)")
     p.add_argument("--steps", type=int, help="training steps (default: agreement 600, sentiment 200, a file 400, "
                                              "--images 300)")
-    p.add_argument("--lr", type=float, default=3e-5, help="AdamW's learning rate (default 3e-5; --images: 2e-4, falling along a cosine)")
+    p.add_argument("--lr", type=float, default=3e-5, help="AdamW's learning rate (default 3e-5; --images: 2e-4 for the blocks and 10 times it for the fresh head, falling along a cosine)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--base", default="", help="the encoder to start from (default: the bundled all-MiniLM-L6-v2)")

@@ -75,7 +75,9 @@ def request_ui(state: url.PageState) -> vision.VisionRequest | None:
                             help="0 steps: the fresh head, and attention exactly as before (a control).")
     lr = c2.select_slider("Learning rate", RATES, format_func="{:g}".format,
                           key=state.bind("ftv_lr", "lr", url.Choice.of(RATES, "{:g}".format), vision.VisionConfig.lr),
-                          help="AdamW's rate at the first step; it falls to 0 along a half cosine by the last.")
+                          help=f"AdamW's rate at the first step for the blocks; the fresh head's is "
+                               f"{vision.VisionConfig.head_lr_scale:g} times it. Both fall to 0 along a half "
+                               "cosine by the last step.")
     blocks = c3.selectbox("Blocks that learn (of 12)", BLOCKS, key=state.bind(
         "ftv_blocks", "blocks", url.Choice.of(BLOCKS), vision.VisionConfig.train_blocks),
         help="The last blocks, the final LayerNorm and the head learn; the rest stays as pretrained. "
