@@ -93,7 +93,7 @@ def row_before_after(before: np.ndarray, after: np.ndarray, key_tokens: Sequence
 def object_attention_figure(before: dict, after: dict, title: str = "") -> go.Figure:
     """Per layer, before (grey) and after (orange): left, the share of CLS's attention on the object's
     patches, with chance dashed; right, the pointing-game hit rate. Both on 0..1."""
-    layout = spec.subplots(1, 2, ("CLS attention on the object's patches", "pointing game: top patch on the object"),
+    layout = spec.subplots(1, 2, ("CLS attention on the object's patches", "pointing game: top patch on object"),
                            horizontal_spacing=0.1)
     L = len(before["share"])
     data = []

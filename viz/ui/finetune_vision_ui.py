@@ -168,13 +168,13 @@ def result_ui(r: dict, state: url.PageState, device: str) -> None:
     labels = tuple(r["labels"])
     st.success(f"Done: {r['steps']} steps in {r['seconds']:.0f} s; {r['trained']}.")
     st.subheader("How it did")
-    cols = st.columns(2)
-    cols[0].markdown(f"| held-out pictures | accuracy |\n|---|---|\n| **after** | **{r['accuracy']:.1%}** |\n"
-                     f"| before (the fresh head) | {r['before_accuracy']:.1%} |")
+    # One table under the other: side by side, the confusion table ran past the right edge at 1024 px.
+    st.markdown(f"| held-out pictures | accuracy |\n|---|---|\n| **after** | **{r['accuracy']:.1%}** |\n"
+                f"| before (the fresh head) | {r['before_accuracy']:.1%} |")
     head = "| true \\ predicted | " + " | ".join(labels) + " |\n|---|" + "---|" * len(labels)
     rows = "".join(f"\n| **{name}** | " + " | ".join(str(v) for v in row) + " |" for name, row in zip(labels, r["confusion"],
                                                                                                     strict=True))
-    cols[1].markdown(head + rows)
+    st.markdown(head + rows)
     if r.get("losses"):
         plotly_chart(st, loss_curve(r["losses"]), key="ftv_curves")
     st.subheader("Where CLS looks, before and after")
