@@ -40,6 +40,7 @@ from viz.finetune.images import SIZE, ImageSet, Picture, patch_coverage
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 OBJECT_COVER = 0.25  # a patch is the object's when at least this share of its pixels are
 MAX_STEPS = 2000
+HEAD = "classifier"  # the name of the head's parameters in transformers' *ForImageClassification
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def freeze(model, train_blocks: int) -> str:
         for p in block.parameters():
             p.requires_grad = True
     for name, p in model.named_parameters():
-        if name.startswith("classifier") or name.startswith(model.base_model_prefix + ".layernorm"):
+        if name.startswith(HEAD) or name.startswith(model.base_model_prefix + ".layernorm"):
             p.requires_grad = True
     learns = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
@@ -224,8 +225,8 @@ def finetune_vit(ds: ImageSet, cfg: VisionConfig = VisionConfig(), base: str | N
 def _param_groups(model, cfg: VisionConfig) -> list[dict]:
     """The learning parameters in two AdamW groups: the blocks' at lr, the head's at head_lr_scale x lr."""
     learning = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-    return [{"params": [p for name, p in learning if not name.startswith("classifier")], "lr": cfg.lr},
-            {"params": [p for name, p in learning if name.startswith("classifier")], "lr": cfg.lr * cfg.head_lr_scale}]
+    return [{"params": [p for name, p in learning if not name.startswith(HEAD)], "lr": cfg.lr},
+            {"params": [p for name, p in learning if name.startswith(HEAD)], "lr": cfg.lr * cfg.head_lr_scale}]
 
 
 class _nothing:

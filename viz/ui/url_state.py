@@ -256,7 +256,8 @@ class PageState:
         if widget:
             self._keys.add(key)
         binding = _Binding(key, name, spec, default, always, keep)
-        if widget and key not in self.state and self.from_browser(key):
+        held = widget and self.from_browser(key)  # read once: it scans Streamlit's widget states
+        if held and key not in self.state:
             # The browser holds this widget's value (it reconnected to a new session): neither the
             # URL nor the default may overwrite it, or the page would jump back to them.
             self.bindings.append(binding)
@@ -269,7 +270,7 @@ class PageState:
         elif (key not in self.state or not spec.fits(self.state[key])
               or (self.entry and not widget and not session)):
             self.state[key] = default
-        elif widget and not self.from_browser(key):
+        elif widget and not held:
             # The browser holds no value for this widget: it has not drawn it yet (a click came
             # before the page's first run had drawn everything), or it dropped it (the last run did
             # not draw it, or ended in st.stop()). Streamlit 1.67 sends a widget's value only when
